@@ -1,0 +1,24 @@
+/**
+ * `deno task compile`: builds `dist/hookhost` with the same flags as `deno task hookhost`.
+ * Needs the network once, to fetch Deno's `denort` runtime.
+ *
+ * @module
+ */
+import { ROOT, runtimeFlags } from "./flags.ts";
+
+const args = [
+  "compile",
+  ...runtimeFlags(),
+  "--output",
+  `${ROOT}/dist/hookhost`,
+  ...Deno.args,
+  `${ROOT}/main.ts`,
+];
+console.error(`deno ${args.join(" ")}`);
+const { code } = await new Deno.Command(Deno.execPath(), {
+  args,
+  stdout: "inherit",
+  stderr: "inherit",
+})
+  .output();
+Deno.exit(code);

@@ -1,0 +1,63 @@
+/**
+ * What every command needs: resolved paths, the config, a KV handle and session checks.
+ *
+ * @module
+ */
+import { type Config, loadConfig, type LocationOptions, resolvePaths } from "../config/mod.ts";
+import type { ResolvedPaths } from "../config/paths.ts";
+import { HookhostError, UsageError } from "../errors.ts";
+import { getSession, listSessions, SESSION_NAME } from "../inbox/sessions.ts";
+import { openKv } from "../kv/open.ts";
+import { setupLogging } from "../output/log.ts";
+
+/** A command's resolved environment. */
+export interface CommandContext {
+  /** Resolved locations. */
+  paths: ResolvedPaths;
+}
+
+/** Resolves locations and sets up logging. */
+export async function context(flags: LocationOptions): Promise<CommandContext> {
+  await setupLogging();
+  return { paths: resolvePaths(flags) };
+}
+
+/** Loads the config the context points at. */
+export function config(ctx: CommandContext): Promise<Config> {
+  return loadConfig(ctx.paths.configFile, ctx.paths.configDir);
+}
+
+/** Runs `fn` with the KV database open, closing it afterwards. */
+export async function withKv<T>(ctx: CommandContext, fn: (kv: Deno.Kv) => Promise<T>): Promise<T> {
+  const kv = await openKv(ctx.paths.kv);
+  try {
+    return await fn(kv);
+  } finally {
+    kv.close();
+  }
+}
+
+/** Checks a session name's form (usage error otherwise). */
+export function checkName(name: string | undefined): string {
+  if (name === undefined) throw new UsageError("Missing --name");
+  if (!SESSION_NAME.test(name)) {
+    throw new UsageError(
+      `Invalid session name '${name}' (letters, digits, '.', '_' and '-', at most 64)`,
+    );
+  }
+  return name;
+}
+
+/** Throws `no session named 'NAME'` (exit 1) unless the session ever ran. */
+export async function requireSession(kv: Deno.Kv, name: string): Promise<void> {
+  if (await getSession(kv, name)) return;
+  const known = (await listSessions(kv)).map((s) => s.name);
+  const hint = known.length ? ` (known sessions: ${known.join(", ")})` : " (no sessions yet)";
+  throw new HookhostError("no_session", `no session named '${name}'${hint}`);
+}
+
+/** Reads all of stdin as text when it is not a terminal; `undefined` otherwise. */
+export async function readStdin(): Promise<string | undefined> {
+  if (Deno.stdin.isTerminal()) return undefined;
+  return await new Response(Deno.stdin.readable).text();
+}

@@ -1,0 +1,6 @@
+/**
+ * The command-line interface.
+ *
+ * @module
+ */
+export { program, VERSION } from "./program.ts";

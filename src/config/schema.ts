@@ -1,0 +1,76 @@
+/**
+ * The TOML config's shape, validated with zod. File-system checks (scripts exist, binds do not
+ * clash) live in `load.ts` because they need more than the document.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+function seconds(min: number, max: number, fallback: number) {
+  return z
+    .number({ error: "must be a number of seconds" })
+    .min(min, `must be from ${min} to ${max} seconds`)
+    .max(max, `must be from ${min} to ${max} seconds`)
+    .default(fallback);
+}
+
+const requiredString = (what: string) =>
+  z.string({
+    error: (i) => (i.input === undefined ? `${what} is required` : `${what} must be a string`),
+  });
+
+/** One `[[hooks]]` entry. */
+export const HookSchema = z.strictObject({
+  name: requiredString("name").trim().min(1, "name must not be empty"),
+  bind: requiredString("bind"),
+  script: requiredString("script").min(1, "script must not be empty").optional(),
+  plugin: requiredString("plugin").min(1, "plugin must not be empty").optional(),
+  timeout: z
+    .number({ error: "must be a whole number of seconds" })
+    .int("must be a whole number of seconds")
+    .min(1, "must be from 1 to 3600 seconds")
+    .max(3600, "must be from 1 to 3600 seconds")
+    .default(30),
+  max_body: z
+    .number({ error: "must be a number of bytes" })
+    .int("must be a whole number of bytes")
+    .min(1, "must be at least 1 byte")
+    .max(1024 * 1024 * 1024, "must be at most 1 GiB")
+    .default(10 * 1024 * 1024),
+});
+
+/** The `[session]` table. */
+export const SessionSchema = z.strictObject({
+  handler: requiredString("handler").min(1, "handler must not be empty").optional(),
+  handler_timeout: seconds(1, 86400, 300),
+  max_attempts: z
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be from 1 to 1000")
+    .max(1000, "must be from 1 to 1000")
+    .default(5),
+  retry_backoff: seconds(0.001, 3600, 1),
+  shutdown_grace: seconds(0, 3600, 10),
+});
+
+/** The whole config document. */
+export const ConfigSchema = z.strictObject({
+  hooks: z.array(HookSchema, { error: "must be an array of tables ([[hooks]])" }).default([]),
+  session: SessionSchema.default(SessionSchema.parse({})),
+});
+
+/** A `[[hooks]]` entry after validation; `script` is absolute. */
+export type HookConfig = z.infer<typeof HookSchema> & { line?: number };
+/** `[session]` after validation; `handler` is absolute. */
+export type SessionConfig = z.infer<typeof SessionSchema>;
+/** The validated config. */
+export interface Config {
+  /** Webhook hooks, in file order. */
+  hooks: HookConfig[];
+  /** Session settings. */
+  session: SessionConfig;
+  /** The file it came from, or `null` for the empty default. */
+  file: string | null;
+  /** Folder relative paths were resolved against. */
+  dir: string;
+}

@@ -1,0 +1,13 @@
+/**
+ * Child processes: run with stdin, captured output, timeouts that kill the process group.
+ *
+ * @module
+ */
+export {
+  processSpawner,
+  type RunOptions,
+  runProcess,
+  type RunResult,
+  type Spawner,
+  SpawnError,
+} from "./spawn.ts";

@@ -1,0 +1,159 @@
+/**
+ * Running a child process the way hooks and handlers need it: stdin written while stdout and
+ * stderr are read (no pipe deadlock on large payloads), a timeout that kills the child's whole
+ * process group, and a result instead of an exception for every outcome but "could not start".
+ *
+ * @module
+ */
+import { HookhostError } from "../errors.ts";
+
+/** Options of {@linkcode Spawner.run}. */
+export interface RunOptions {
+  /** Arguments; default none. */
+  args?: string[];
+  /** Bytes or text written to stdin, which is then closed; default an empty stdin. */
+  stdin?: Uint8Array | string;
+  /** Variables added to the inherited environment. */
+  env?: Record<string, string>;
+  /** Working directory; default the current one. */
+  cwd?: string;
+  /** Kill the process group after this many ms; default no timeout. */
+  timeoutMs?: number;
+  /** Kills the process group when aborted. */
+  signal?: AbortSignal;
+  /** Output kept per stream; more is read and discarded. Default 64 MiB. */
+  maxOutputBytes?: number;
+}
+
+/** How a process ended. */
+export interface RunResult {
+  /** Exit code; `null` when killed by a signal. */
+  code: number | null;
+  /** Signal that ended it, if any. */
+  signal: string | null;
+  /** Everything it wrote to stdout (up to the limit). */
+  stdout: Uint8Array;
+  /** Everything it wrote to stderr (up to the limit). */
+  stderr: Uint8Array;
+  /** Whether it was killed for running past `timeoutMs`. */
+  timedOut: boolean;
+  /** Wall time in ms. */
+  durationMs: number;
+}
+
+/** The process could not be started (missing file, not executable, …). */
+export class SpawnError extends HookhostError {
+  /** Wraps the reason `command` could not start. */
+  constructor(command: string, cause: unknown) {
+    super("spawn_failed", `Cannot start '${command}': ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Starts processes; tests may pass one that fails. */
+export interface Spawner {
+  /** Runs `command` to completion. Throws {@linkcode SpawnError} only if it cannot start. */
+  run(command: string, options?: RunOptions): Promise<RunResult>;
+}
+
+const DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024;
+
+async function collect(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  for await (const chunk of stream) {
+    if (kept >= max) continue;
+    const part = chunk.length + kept > max ? chunk.subarray(0, max - kept) : chunk;
+    chunks.push(part);
+    kept += part.length;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(kept);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+function killGroup(pid: number): void {
+  try {
+    // The child leads its own process group (detached), so -pid reaches its descendants too.
+    Deno.kill(-pid, "SIGKILL");
+  } catch {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Runs `command` with {@linkcode RunOptions}; the default {@linkcode Spawner}. */
+export async function runProcess(command: string, options: RunOptions = {}): Promise<RunResult> {
+  const { timeoutMs, signal } = options;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) {
+    throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
+  }
+  const started = performance.now();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(command, {
+      args: options.args ?? [],
+      cwd: options.cwd,
+      env: options.env,
+      stdin: options.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: Deno.build.os !== "windows",
+    }).spawn();
+  } catch (e) {
+    throw new SpawnError(command, e);
+  }
+  const max = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  const stdout = collect(child.stdout, max);
+  const stderr = collect(child.stderr, max);
+  let writing: Promise<void> = Promise.resolve();
+  if (options.stdin !== undefined) {
+    const bytes = typeof options.stdin === "string"
+      ? new TextEncoder().encode(options.stdin)
+      : options.stdin;
+    const writer = child.stdin.getWriter();
+    // A script that exits without reading its stdin breaks the pipe; that is not an error.
+    writing = writer.write(bytes).then(() => writer.close()).catch(() => {});
+  }
+
+  let timedOut = false;
+  let killed = false;
+  const kill = () => {
+    if (!killed) {
+      killed = true;
+      killGroup(child.pid);
+    }
+  };
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, timeoutMs);
+  signal?.addEventListener("abort", kill, { once: true });
+  if (signal?.aborted) kill();
+  try {
+    const status = await child.status;
+    // Descendants may still hold the pipes open; the timer (or abort) still bounds the wait.
+    const [out, err] = await Promise.all([stdout, stderr, writing]);
+    return {
+      code: status.signal ? null : status.code,
+      signal: status.signal,
+      stdout: out,
+      stderr: err,
+      timedOut,
+      durationMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", kill);
+  }
+}
+
+/** The default spawner: real processes through `Deno.Command`. */
+export const processSpawner: Spawner = { run: runProcess };

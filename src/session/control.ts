@@ -1,0 +1,151 @@
+/**
+ * The local control channel of a running session: a Unix socket in the state folder speaking
+ * one JSON line each way. `hookhost send` uses it to hand a message to the running daemon, which
+ * answers once the message is durable.
+ *
+ * @module
+ */
+import { HookhostError } from "../errors.ts";
+import type { Source } from "../inbox/message.ts";
+
+/** Requests a session answers. */
+export type ControlRequest =
+  | { op: "send"; content: string; source?: Source; label?: string }
+  | { op: "ping" }
+  | { op: "wake" };
+
+/** Answers. */
+export type ControlResponse =
+  | { ok: true; id?: string; pid?: number; name?: string }
+  | { ok: false; error: string };
+
+/** Nobody listens on the socket: the session is not running. */
+export class NotRunningError extends HookhostError {
+  /** The socket that did not answer. */
+  constructor(path: string, cause?: unknown) {
+    super("not_running", `No session is listening on '${path}'`, { cause });
+  }
+}
+
+// Unix socket paths are limited to about 104-108 bytes depending on the OS.
+const MAX_SOCKET_PATH = 100;
+
+function checkPath(path: string): void {
+  if (new TextEncoder().encode(path).length > MAX_SOCKET_PATH) {
+    throw new HookhostError(
+      "socket_path_too_long",
+      `Control socket path '${path}' is too long for a Unix socket; use a shorter --state`,
+    );
+  }
+}
+
+async function readLine(conn: Deno.Conn, limit: number): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const buf = new Uint8Array(64 * 1024);
+  while (!text.includes("\n")) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += decoder.decode(buf.subarray(0, n), { stream: true });
+    if (text.length > limit) throw new RangeError("Control message too large");
+  }
+  return text.split("\n")[0];
+}
+
+async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/** A listening control socket. */
+export interface ControlServer {
+  /** Stops accepting and removes the socket file. */
+  close(): Promise<void>;
+}
+
+/** Serves `handle` on a Unix socket at `path` (a stale socket file is replaced). */
+export async function serveControl(
+  path: string,
+  handle: (req: ControlRequest) => Promise<ControlResponse>,
+  options: { maxBytes?: number } = {},
+): Promise<ControlServer> {
+  checkPath(path);
+  // The caller holds the session lock, so a socket file here is stale.
+  await Deno.remove(path).catch(() => {});
+  const listener = Deno.listen({ transport: "unix", path });
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const conns = new Set<Promise<void>>();
+  const serveConn = async (conn: Deno.Conn) => {
+    try {
+      const line = await readLine(conn, maxBytes);
+      let answer: ControlResponse;
+      try {
+        answer = await handle(JSON.parse(line) as ControlRequest);
+      } catch (e) {
+        answer = { ok: false, error: (e as Error).message };
+      }
+      await writeAll(conn, JSON.stringify(answer) + "\n");
+    } catch {
+      // The client went away; it will report that itself.
+    } finally {
+      conn.close();
+    }
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const p = serveConn(conn).finally(() => conns.delete(p));
+      conns.add(p);
+    }
+  })().catch(() => {});
+  return {
+    async close() {
+      listener.close();
+      await accepting;
+      await Promise.all(conns);
+      await Deno.remove(path).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Sends one request to the session listening at `path`. Throws {@linkcode NotRunningError}
+ * when nothing listens, a {@linkcode HookhostError} when the session fails to answer.
+ */
+export async function controlRequest(
+  path: string,
+  request: ControlRequest,
+  options: { timeoutMs?: number } = {},
+): Promise<ControlResponse> {
+  checkPath(path);
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused) {
+      throw new NotRunningError(path, e);
+    }
+    throw e;
+  }
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    await writeAll(conn, JSON.stringify(request) + "\n");
+    const line = await readLine(conn, 1024 * 1024);
+    if (!line) throw new Error("connection closed without an answer");
+    return JSON.parse(line) as ControlResponse;
+  } catch (e) {
+    throw new HookhostError(
+      "no_answer",
+      `The session did not confirm the request: ${(e as Error).message}`,
+      { cause: e },
+    );
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // Closed by the timer.
+    }
+  }
+}

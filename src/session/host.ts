@@ -1,0 +1,199 @@
+/**
+ * Running a session (`hookhost run`): lock, KV, output, the control socket, webhook listeners,
+ * schedules and the inbox runner, started in that order and stopped in reverse with a bounded
+ * grace period.
+ *
+ * @module
+ */
+import type { Config } from "../config/schema.ts";
+import { HookhostError, UsageError } from "../errors.ts";
+import { processSpawner, type Spawner } from "../exec/spawn.ts";
+import { InboxStore } from "../inbox/store.ts";
+import { isSource, type NewMessage } from "../inbox/message.ts";
+import { recordStart, recordStop } from "../inbox/sessions.ts";
+import { openKv } from "../kv/open.ts";
+import { createSink, type Format } from "../output/mod.ts";
+import { log } from "../output/log.ts";
+import { isTimer, ScheduleStore } from "../schedule/store.ts";
+import { scriptHookHandler } from "../webhook/script_hook.ts";
+import { listen, type Listener } from "../webhook/server.ts";
+import { controlRequest, type ControlServer, serveControl } from "./control.ts";
+import { SessionLock, sessionPaths } from "./lock.ts";
+import { SessionRunner } from "./runner.ts";
+
+/** Options of {@linkcode runSession}. */
+export interface SessionOptions {
+  /** Session name. */
+  name: string;
+  /** Stay alive until `signal` aborts. */
+  daemon: boolean;
+  /** Output format. */
+  format: Format;
+  /** Names of `[[hooks]]` to serve. */
+  hooks: readonly string[];
+  /** The validated config. */
+  config: Config;
+  /** State folder (locks, sockets). */
+  stateDir: string;
+  /** KV location. */
+  kv: string;
+  /** Initial message (source `inject`); empty or absent injects nothing. */
+  initial?: string;
+  /** Stop request (SIGINT/SIGTERM). */
+  signal: AbortSignal;
+  /** Process starter; default real processes. */
+  spawner?: Spawner;
+  /** Where records go; default stdout. */
+  writer?: { write(p: Uint8Array): Promise<number> };
+}
+
+const logger = log("session");
+
+/** Runs a session until done (one-shot) or until `signal` aborts (daemon). */
+export async function runSession(options: SessionOptions): Promise<void> {
+  const { name, config, signal } = options;
+  const hooks = options.hooks.map((hookName) => {
+    const hook = config.hooks.find((h) => h.name === hookName);
+    if (!hook) throw new UsageError(`Hook '${hookName}' not found in config`, "hook_not_found");
+    if (!hook.script) {
+      throw new UsageError(`Hook '${hookName}' has no script to run`, "hook_not_runnable");
+    }
+    return { ...hook, script: hook.script };
+  });
+
+  const lock = await SessionLock.acquire(options.stateDir, name);
+  const cleanup: (() => Promise<void> | void)[] = [() => lock.release()];
+  const hardStop = new AbortController();
+  try {
+    const kv = await openKv(options.kv);
+    cleanup.unshift(() => kv.close());
+    const store = new InboxStore(kv);
+    const schedules = new ScheduleStore(kv);
+    const spawner = options.spawner ?? processSpawner;
+    const sink = createSink(options.format, { session: name, writer: options.writer });
+    await recordStart(kv, name, { pid: Deno.pid });
+    sink.write({ type: "ready", pid: Deno.pid });
+
+    const session = config.session;
+    const runner = new SessionRunner({
+      session: name,
+      store,
+      sink,
+      log: logger,
+      spawner,
+      hardStop: hardStop.signal,
+      handler: session.handler
+        ? {
+          command: session.handler,
+          timeoutMs: session.handler_timeout * 1000,
+          maxAttempts: session.max_attempts,
+          backoffMs: session.retry_backoff * 1000,
+        }
+        : undefined,
+    });
+    const inject = async (messages: NewMessage[]) => {
+      const stored = await store.add(name, messages);
+      runner.wake();
+      return stored;
+    };
+
+    const socket = sessionPaths(options.stateDir, name).socket;
+    const control: ControlServer = await serveControl(socket, async (req) => {
+      switch (req.op) {
+        case "send": {
+          const source = req.source ?? "inject";
+          if (!isSource(source)) return { ok: false, error: `Unknown source '${source}'` };
+          const [m] = await inject([{ source, label: req.label, content: req.content }]);
+          return { ok: true, id: m.id };
+        }
+        case "ping":
+          return { ok: true, pid: Deno.pid, name };
+        case "wake":
+          if (options.daemon) await schedules.armForeign(name);
+          if ((await schedules.fireDue(name)).size) runner.wake();
+          runner.wake();
+          return { ok: true };
+      }
+    });
+    cleanup.unshift(() => control.close());
+
+    const listeners: Listener[] = [];
+    for (const hook of hooks) {
+      let listener: Listener;
+      try {
+        listener = listen(
+          hook.bind,
+          scriptHookHandler({
+            name: hook.name,
+            script: hook.script,
+            timeout: hook.timeout,
+            maxBody: hook.max_body,
+            session: name,
+            spawner,
+            log: log("webhook"),
+            signal: hardStop.signal,
+            inject: (content) =>
+              inject([{ source: "webhook", label: `webhook ${hook.name}`, content }]),
+            onRun: (run) => sink.write({ type: "hook_run", ...run }),
+          }),
+        );
+      } catch (e) {
+        throw new HookhostError(
+          "listen_failed",
+          `Hook '${hook.name}' cannot listen on '${hook.bind}': ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      listeners.push(listener);
+      sink.write({ type: "listening", hook: hook.name, addr: listener.addr });
+    }
+    const stopListeners = () => Promise.all(listeners.map((l) => l.shutdown()));
+
+    if (options.initial?.trim()) {
+      await inject([{ source: "inject", content: options.initial.trim() }]);
+    }
+    await schedules.fireDue(name);
+
+    // Stopping: new work is refused at once; what is in flight gets the grace period, then
+    // running scripts and handlers are killed.
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    const onStop = () => {
+      grace = setTimeout(() => hardStop.abort(), session.shutdown_grace * 1000);
+    };
+    signal.addEventListener("abort", onStop, { once: true });
+    cleanup.unshift(() => {
+      clearTimeout(grace);
+      signal.removeEventListener("abort", onStop);
+    });
+
+    if (options.daemon) {
+      kv.listenQueue(async (msg) => {
+        if (!isTimer(msg)) return;
+        const fired = await schedules.onTimer(msg);
+        if (fired === name) runner.wake();
+        else if (fired) {
+          await controlRequest(sessionPaths(options.stateDir, fired).socket, { op: "wake" })
+            .catch(() => {});
+        }
+      });
+      await schedules.armForeign(name);
+      await runner.run(signal);
+    } else {
+      await runner.drain(signal);
+    }
+    await control.close();
+    await stopListeners();
+    sink.write({ type: "status", message: `Session '${name}' stopped` });
+    await sink.flush();
+    await recordStop(kv, name);
+  } finally {
+    hardStop.abort();
+    for (const step of cleanup) {
+      try {
+        await step();
+      } catch (e) {
+        logger.debug("cleanup: {error}", { error: (e as Error).message });
+      }
+    }
+  }
+}

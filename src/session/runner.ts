@@ -1,0 +1,201 @@
+/**
+ * The session runner: takes messages from the inbox in drain order, writes them to the output,
+ * runs the optional handler with retries and backoff, and only then removes them. A crash at
+ * any point leaves unfinished messages in the inbox, so they are processed after a restart
+ * (at-least-once, with the same id).
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Spawner } from "../exec/spawn.ts";
+import type { InboxStore } from "../inbox/store.ts";
+import type { Message } from "../inbox/message.ts";
+import type { OutputSink } from "../output/sink.ts";
+import { Notifier, sleep } from "./notifier.ts";
+
+/** The session handler settings (§5). */
+export interface HandlerSettings {
+  /** Absolute path of the handler executable. */
+  command: string;
+  /** Per-attempt timeout in ms. */
+  timeoutMs: number;
+  /** Attempts before a message becomes a dead letter. */
+  maxAttempts: number;
+  /** First retry delay in ms; doubles per attempt, capped at 5 minutes. */
+  backoffMs: number;
+}
+
+/** Options of {@linkcode SessionRunner}. */
+export interface RunnerOptions {
+  /** Session name. */
+  session: string;
+  /** The inbox store. */
+  store: InboxStore;
+  /** Where records go. */
+  sink: OutputSink;
+  /** Where problems are logged. */
+  log: Logger;
+  /** Runs the handler; required with `handler`. */
+  spawner: Spawner;
+  /** The optional handler. */
+  handler?: HandlerSettings;
+  /** Messages taken per batch without a handler; default 256. */
+  batchSize?: number;
+  /** Aborting kills a running handler (shutdown past its grace). */
+  hardStop?: AbortSignal;
+  /** Told when a message starts and ends processing (events). */
+  onStatus?: (message: Message, status: "running" | "completed" | "failed") => void;
+}
+
+const MAX_BACKOFF_MS = 5 * 60_000;
+const decoder = new TextDecoder();
+
+/** Drains a session's inbox. */
+export class SessionRunner {
+  #o: RunnerOptions;
+  #notifier = new Notifier();
+  /** Messages fully processed since start. */
+  processed = 0;
+
+  /** See {@linkcode RunnerOptions}. */
+  constructor(options: RunnerOptions) {
+    if (options.handler) {
+      const h = options.handler;
+      if (!(h.maxAttempts >= 1)) throw new RangeError("maxAttempts must be >= 1");
+      if (!(h.timeoutMs > 0)) throw new RangeError("timeoutMs must be > 0");
+    }
+    this.#o = options;
+  }
+
+  /** Tells the runner new messages may be waiting. */
+  wake(): void {
+    this.#notifier.wake();
+  }
+
+  /**
+   * Processes messages until the inbox is empty or `signal` aborts (the message in hand is
+   * finished first).
+   */
+  async drain(signal?: AbortSignal): Promise<void> {
+    while (!signal?.aborted) {
+      const more = this.#o.handler ? await this.#handleOne(signal) : await this.#batch();
+      if (!more) return;
+    }
+  }
+
+  /**
+   * Drains, then waits for `wake()` (or `recheckMs`, to catch writes made by other processes)
+   * and drains again, until `signal` aborts.
+   */
+  async run(signal: AbortSignal, options: { recheckMs?: number } = {}): Promise<void> {
+    const recheck = options.recheckMs ?? 1000;
+    while (!signal.aborted) {
+      await this.drain(signal);
+      await this.#notifier.wait(recheck, signal);
+    }
+  }
+
+  async #batch(): Promise<boolean> {
+    const { store, sink, session } = this.#o;
+    const batch = await store.peek(session, this.#o.batchSize ?? 256);
+    if (!batch.length) return false;
+    for (const m of batch) {
+      this.#o.onStatus?.(m, "running");
+      sink.write(injected(m));
+    }
+    await sink.flush();
+    await store.ack(session, batch);
+    this.processed += batch.length;
+    for (const m of batch) this.#o.onStatus?.(m, "completed");
+    return true;
+  }
+
+  async #handleOne(signal?: AbortSignal): Promise<boolean> {
+    const { store, sink, session, log } = this.#o;
+    const handler = this.#o.handler!;
+    const [m] = await store.peek(session, 1);
+    if (!m) return false;
+    // A message with attempts was shown before a crash or restart; show it only once.
+    if (m.attempts === 0) sink.write(injected(m));
+    this.#o.onStatus?.(m, "running");
+    while (true) {
+      m.attempts++;
+      await store.recordAttempt(session, m);
+      const error = await this.#attempt(m, handler);
+      if (error === null) {
+        await store.ack(session, [m]);
+        this.processed++;
+        this.#o.onStatus?.(m, "completed");
+        return true;
+      }
+      log.warn("session '{session}': handler failed for {id} (attempt {n} of {max}): {error}", {
+        session,
+        id: m.id,
+        n: m.attempts,
+        max: handler.maxAttempts,
+        error,
+      });
+      if (m.attempts >= handler.maxAttempts) {
+        await store.bury(session, m, error);
+        sink.write({
+          type: "error",
+          message: `Message ${m.id} moved to dead letters after ${m.attempts} attempt(s): ${error}`,
+        });
+        await sink.flush();
+        this.#o.onStatus?.(m, "failed");
+        return true;
+      }
+      await store.recordAttempt(session, m, error);
+      const delay = Math.min(handler.backoffMs * 2 ** (m.attempts - 1), MAX_BACKOFF_MS);
+      sink.write({
+        type: "status",
+        message:
+          `Handler failed for ${m.id} (attempt ${m.attempts} of ${handler.maxAttempts}): ${error}; retrying in ${
+            formatMs(delay)
+          }`,
+      });
+      await sleep(delay, signal);
+      if (signal?.aborted) return false;
+    }
+  }
+
+  /** Runs the handler once; `null` on success, else why it failed. */
+  async #attempt(m: Message, handler: HandlerSettings): Promise<string | null> {
+    const { sink, session, spawner } = this.#o;
+    let result;
+    try {
+      result = await spawner.run(handler.command, {
+        stdin: m.content,
+        env: { HOOKHOST_SESSION: session, HOOKHOST_SOURCE: m.source, HOOKHOST_MESSAGE_ID: m.id },
+        timeoutMs: handler.timeoutMs,
+        signal: this.#o.hardStop,
+      });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    if (result.timedOut) return `timed out after ${formatMs(handler.timeoutMs)}`;
+    if (result.code !== 0) {
+      const stderr = decoder.decode(result.stderr.subarray(0, 2048)).trim();
+      const how = result.code === null ? `killed by ${result.signal}` : `exit code ${result.code}`;
+      return stderr ? `${how}: ${stderr}` : how;
+    }
+    const reply = decoder.decode(result.stdout).trim();
+    if (reply) sink.write({ type: "reply", id: m.id, content: reply });
+    await sink.flush();
+    return null;
+  }
+}
+
+function injected(m: Message) {
+  return {
+    type: "injected" as const,
+    id: m.id,
+    source_kind: m.source,
+    source_label: m.label,
+    content: m.content,
+  };
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${+(ms / 1000).toFixed(3)} s`;
+}

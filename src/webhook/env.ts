@@ -1,0 +1,35 @@
+/**
+ * The `HOOK_*` environment a webhook script sees (§4).
+ *
+ * @module
+ */
+
+/** `X-Hub-Signature-256` → `X_HUB_SIGNATURE_256`: upper-cased, all but `A-Z0-9` become `_`. */
+export function headerEnvName(header: string): string {
+  return "HOOK_HEADER_" + header.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}
+
+/**
+ * The variables describing `request` to hook `hook` of session `session`. Repeated headers are
+ * joined with `, ` (as `Headers` does).
+ */
+export function hookEnv(
+  request: Request,
+  options: { hook: string; session: string },
+): Record<string, string> {
+  const url = new URL(request.url);
+  const env: Record<string, string> = {
+    HOOK_NAME: options.hook,
+    HOOK_METHOD: request.method,
+    HOOK_PATH: url.pathname,
+    HOOK_QUERY: url.search.replace(/^\?/, ""),
+    HOOK_CONTENT_TYPE: request.headers.get("content-type") ?? "",
+    HOOK_SESSION: options.session,
+  };
+  for (const [name, value] of request.headers) {
+    const key = headerEnvName(name);
+    // Two header names can fold to one variable (`x-a` and `x_a`): keep both values.
+    env[key] = key in env ? `${env[key]}, ${value}` : value;
+  }
+  return env;
+}

@@ -1,0 +1,183 @@
+/**
+ * End-to-end test helpers: the real CLI as a subprocess (same flags as `deno task hookhost`),
+ * temp state folders, scripts, and JSONL record readers.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { ROOT, runtimeFlags } from "../scripts/flags.ts";
+
+const FLAGS = runtimeFlags();
+const MAIN = join(ROOT, "main.ts");
+
+/** A fresh short temp folder (Unix socket paths must stay short); removed by `cleanup`. */
+export async function tempDir(): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const path = await Deno.makeTempDir({ dir: "/tmp", prefix: "hh" });
+  return { path, cleanup: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+}
+
+/** Writes an executable script `name` into `dir` and returns its path. */
+export async function script(dir: string, name: string, body: string): Promise<string> {
+  const path = join(dir, name);
+  await Deno.writeTextFile(path, body.startsWith("#!") ? body : `#!/bin/sh\n${body}\n`);
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+/** Environment pointing hookhost at `dir` (state and config in it). */
+export function envFor(dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HOOKHOST_STATE: join(dir, "state"),
+    HOOKHOST_CONFIG: join(dir, "hookhost.toml"),
+    ...extra,
+  };
+}
+
+/** Result of a finished CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `hookhost ARGS…` to completion. */
+export async function cli(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
+): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...FLAGS, MAIN, ...args],
+    env: options.env,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(options.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** One JSONL output record. */
+// deno-lint-ignore no-explicit-any
+export type Rec = Record<string, any> & { type: string };
+
+/** A running `hookhost run …` subprocess whose stdout is read as JSONL records. */
+export class Proc {
+  readonly child: Deno.ChildProcess;
+  /** Every record so far. */
+  readonly records: Rec[] = [];
+  /** Everything written to stderr so far. */
+  stderr = "";
+  #waiters: (() => void)[] = [];
+  #reading: Promise<void>;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.child = child;
+    const dec = new TextDecoder();
+    const readErr = (async () => {
+      for await (const chunk of child.stderr) {
+        this.stderr += dec.decode(chunk, { stream: true });
+      }
+    })();
+    const readOut = (async () => {
+      let buf = "";
+      for await (const chunk of child.stdout) {
+        buf += dec.decode(chunk, { stream: true });
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.trim()) {
+            try {
+              this.records.push(JSON.parse(line));
+            } catch {
+              this.records.push({ type: "raw", line });
+            }
+          }
+        }
+        for (const w of this.#waiters.splice(0)) w();
+      }
+      for (const w of this.#waiters.splice(0)) w();
+    })();
+    this.#reading = Promise.all([readErr, readOut]).then(() => {});
+  }
+
+  /** Starts `hookhost ARGS…` (add `--format jsonl` yourself). */
+  static start(args: string[], options: { env?: Record<string, string> } = {}): Proc {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...FLAGS, MAIN, ...args],
+      env: options.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    return new Proc(child);
+  }
+
+  /** Waits until a record satisfies `pred` (checked over all records), or throws after `ms`. */
+  async waitFor(pred: (r: Rec) => boolean, ms = 10_000): Promise<Rec> {
+    const deadline = Date.now() + ms;
+    while (true) {
+      const hit = this.records.find(pred);
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `Timed out waiting for a record; have ${
+            JSON.stringify(this.records)
+          }\nstderr: ${this.stderr}`,
+        );
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((r) => this.#waiters.push(r)),
+        new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, 200)))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits until `n` records satisfy `pred`. */
+  async waitForCount(pred: (r: Rec) => boolean, n: number, ms = 10_000): Promise<Rec[]> {
+    await this.waitFor(() => this.records.filter(pred).length >= n, ms).catch((e) => {
+      throw new Error(`Wanted ${n}, got ${this.records.filter(pred).length}: ${e.message}`);
+    });
+    return this.records.filter(pred);
+  }
+
+  /** The `addr` of hook `hook`'s `listening` record. */
+  async addr(hook: string): Promise<string> {
+    const r = await this.waitFor((r) => r.type === "listening" && r.hook === hook);
+    return r.addr;
+  }
+
+  /** Sends `signal` and waits for the process to end; returns its exit code. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already ended.
+    }
+    return await this.exited();
+  }
+
+  /** Waits for the process to end on its own; returns its exit code. */
+  async exited(): Promise<number> {
+    const status = await this.child.status;
+    await this.#reading;
+    return status.code;
+  }
+}
+
+/** Writes `hookhost.toml` into `dir`. */
+export async function config(dir: string, toml: string): Promise<string> {
+  const path = join(dir, "hookhost.toml");
+  await Deno.writeTextFile(path, toml);
+  return path;
+}
