@@ -34,7 +34,6 @@ export function program(): Command {
   const root = locations(new Command("hookhost"))
     .description("Webhooks, durable session inboxes, event hooks and plugins in one binary")
     .version(VERSION, "-V, --version")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (s) => void Deno.stdout.writeSync(new TextEncoder().encode(s)),

@@ -38,7 +38,11 @@ function parseSpec(flags: AddFlags, now: number): ScheduleSpec {
   }
   try {
     if (flags.in !== undefined) return { kind: "at", at: now + parseDuration(flags.in) };
-    if (flags.at !== undefined) return { kind: "at", at: parseAt(flags.at) };
+    if (flags.at !== undefined) {
+      const at = parseAt(flags.at);
+      if (at <= now) throw new RangeError(`Time '${flags.at}' is in the past`);
+      return { kind: "at", at };
+    }
     if (flags.every !== undefined) return { kind: "every", ms: parseDuration(flags.every) };
     checkCron(flags.cron!);
     return { kind: "cron", expr: flags.cron! };

@@ -63,61 +63,99 @@ export function validateConfig(
     for (const issue of parsed.error.issues) {
       if (issue.code === "unrecognized_keys") {
         for (const key of issue.keys) at([...issue.path, key], `Unknown key '${key}'`);
-      } else {
-        const msg = issue.message;
-        at(issue.path, msg.charAt(0).toUpperCase() + msg.slice(1));
+        continue;
       }
+      let msg = issue.message.charAt(0).toUpperCase() + issue.message.slice(1);
+      const value = valueAt(doc, issue.path);
+      // Repeat the offending value where it helps: a number out of range, a value of the wrong type.
+      const shown = issue.code === "invalid_type" ||
+        ((issue.code === "too_small" || issue.code === "too_big") && typeof value === "number");
+      if (shown && value !== undefined) msg += `, got '${String(value)}'`;
+      at(issue.path, msg);
     }
-    return { problems: sortProblems(problems) };
   }
-  const value = parsed.data;
+  // The checks below need more than the document's shape; they run even when the shape is off,
+  // so one `config check` shows every problem. Fields of the wrong type were reported above.
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(options.dir, p));
-
+  const raw = (doc ?? {}) as { hooks?: unknown; session?: unknown };
+  const rawHooks = Array.isArray(raw.hooks) ? raw.hooks : [];
   const names = new Map<string, number>();
-  const binds: { addr: BindAddress; index: number }[] = [];
-  const hooks: HookConfig[] = value.hooks.map((hook, i) => {
-    const prev = names.get(hook.name);
-    if (prev !== undefined) {
-      at(["hooks", i, "name"], `Duplicate hook name '${hook.name}' (also hooks[${prev}])`);
-    } else names.set(hook.name, i);
-
-    try {
-      const addr = parseBind(hook.bind);
-      const clash = binds.find((b) => bindsClash(b.addr, addr));
-      if (clash) {
-        const other = value.hooks[clash.index];
-        at(
-          ["hooks", i, "bind"],
-          `'${hook.bind}' binds the same socket as hook '${other.name}' ('${other.bind}')`,
-        );
-      }
-      binds.push({ addr, index: i });
-    } catch (e) {
-      at(["hooks", i, "bind"], (e as Error).message);
+  const binds: { addr: BindAddress; index: number; text: string; name: string }[] = [];
+  const scripts: (string | undefined)[] = rawHooks.map((item, i) => {
+    const hook = (typeof item === "object" && item !== null ? item : {}) as Record<string, unknown>;
+    const str = (key: string) => (typeof hook[key] === "string" ? hook[key] as string : undefined);
+    const name = str("name")?.trim();
+    if (name) {
+      const prev = names.get(name);
+      if (prev !== undefined) {
+        at(["hooks", i, "name"], `Duplicate hook name '${name}' (also hooks[${prev}])`);
+      } else names.set(name, i);
     }
-
+    const bind = str("bind");
+    if (bind !== undefined) {
+      try {
+        const addr = parseBind(bind);
+        const clash = binds.find((b) => bindsClash(b.addr, addr));
+        if (clash) {
+          at(
+            ["hooks", i, "bind"],
+            `'${bind}' binds the same socket as hook '${clash.name}' ('${clash.text}')`,
+          );
+        }
+        binds.push({ addr, index: i, text: bind, name: name ?? `hooks[${i}]` });
+      } catch (e) {
+        at(["hooks", i, "bind"], (e as Error).message);
+      }
+    }
+    const script = str("script") ? abs(str("script")!) : undefined;
     if (hook.script !== undefined && hook.plugin !== undefined) {
       at(["hooks", i, "plugin"], "Give either 'script' or 'plugin', not both");
-    }
-    const script = hook.script === undefined ? undefined : abs(hook.script);
-    if (script !== undefined) {
+    } else if (script !== undefined) {
       const bad = checkExecutable(script);
       if (bad) at(["hooks", i, "script"], `Script ${bad}`);
-    } else if (hook.plugin === undefined) {
+    } else if (hook.script === undefined && hook.plugin === undefined) {
       at(["hooks", i], "Script is required (or 'plugin')");
     }
-    return { ...hook, script, line: locate(index, ["hooks", i])?.line };
+    return script;
   });
-
-  const session = { ...value.session };
-  if (session.handler !== undefined) {
-    session.handler = abs(session.handler);
-    const bad = checkExecutable(session.handler);
+  const rawSession =
+    (typeof raw.session === "object" && raw.session !== null ? raw.session : {}) as Record<
+      string,
+      unknown
+    >;
+  const handler = typeof rawSession.handler === "string" && rawSession.handler
+    ? abs(rawSession.handler)
+    : undefined;
+  if (handler !== undefined) {
+    const bad = checkExecutable(handler);
     if (bad) at(["session", "handler"], `Handler ${bad}`);
   }
 
-  if (problems.length) return { problems: sortProblems(problems) };
+  if (problems.length || !parsed.success) return { problems: sortProblems(dedupe(problems)) };
+  const hooks: HookConfig[] = parsed.data.hooks.map((hook, i) => ({
+    ...hook,
+    script: scripts[i],
+    line: locate(index, ["hooks", i])?.line,
+  }));
+  const session = { ...parsed.data.session, handler };
   return { problems, config: { hooks, session, file: options.file, dir: options.dir } };
+}
+
+function valueAt(doc: unknown, path: readonly PropertyKey[]): unknown {
+  let v = doc;
+  for (const key of path) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return typeof v === "object" ? undefined : v;
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}|${p.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {

@@ -40,7 +40,7 @@ export class GroupCommit {
     const promises = entries.map((entry) =>
       new Promise<void>((done, fail) => this.#queue.push({ ...entry, done, fail }))
     );
-    this.#running ??= this.#drain().finally(() => (this.#running = null));
+    this.#running ??= this.#drain();
     return Promise.all(promises).then(() => {});
   }
 
@@ -50,28 +50,36 @@ export class GroupCommit {
   }
 
   async #drain(): Promise<void> {
-    // Let writers of the same tick join the first batch.
-    await Promise.resolve();
-    while (this.#queue.length) {
-      const batch: Pending[] = [];
-      let bytes = 0;
-      while (
-        this.#queue.length && batch.length < MAX_MUTATIONS &&
-        (batch.length === 0 || bytes + this.#queue[0].size <= MAX_BYTES)
-      ) {
-        const next = this.#queue.shift()!;
-        bytes += next.size;
-        batch.push(next);
-      }
-      const op = this.#kv.atomic();
-      for (const e of batch) op.set(e.key, e.value);
-      try {
-        const result = await op.commit();
-        if (!result.ok) throw new Error("KV commit was rejected");
-        for (const e of batch) e.done();
-      } catch (e) {
-        for (const p of batch) p.fail(e);
-      }
+    try {
+      // Let writers of the same tick join the first batch.
+      await Promise.resolve();
+      while (this.#queue.length) await this.#commitBatch();
+    } finally {
+      // Cleared with no await after the loop saw the queue empty, so no write() can slip in
+      // between and find a drain that will never look at its entries.
+      this.#running = null;
+    }
+  }
+
+  async #commitBatch(): Promise<void> {
+    const batch: Pending[] = [];
+    let bytes = 0;
+    while (
+      this.#queue.length && batch.length < MAX_MUTATIONS &&
+      (batch.length === 0 || bytes + this.#queue[0].size <= MAX_BYTES)
+    ) {
+      const next = this.#queue.shift()!;
+      bytes += next.size;
+      batch.push(next);
+    }
+    const op = this.#kv.atomic();
+    for (const e of batch) op.set(e.key, e.value);
+    try {
+      const result = await op.commit();
+      if (!result.ok) throw new Error("KV commit was rejected");
+      for (const e of batch) e.done();
+    } catch (e) {
+      for (const p of batch) p.fail(e);
     }
   }
 }

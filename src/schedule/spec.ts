@@ -58,6 +58,10 @@ export function parseAt(text: string): number {
     ms = date.getTime();
   } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(s)) {
     ms = Date.parse(s);
+    // Date.parse rolls 2026-02-31 over into March; check the calendar date on its own.
+    const [y, mo, d] = s.slice(0, 10).split("-").map(Number);
+    const day = new Date(Date.UTC(y, mo - 1, d));
+    if (day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) ms = NaN;
   } else {
     ms = NaN;
   }

@@ -58,27 +58,45 @@ async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
 /** A listening control socket. */
 export interface ControlServer {
   /** Stops accepting and removes the socket file. */
   close(): Promise<void>;
 }
 
-/** Serves `handle` on a Unix socket at `path` (a stale socket file is replaced). */
+/**
+ * Serves `handle` on a Unix socket at `path` (a stale socket file is replaced). A client must
+ * send its request line within `readTimeoutMs` (default 5000). `close()` is idempotent.
+ */
 export async function serveControl(
   path: string,
   handle: (req: ControlRequest) => Promise<ControlResponse>,
-  options: { maxBytes?: number } = {},
+  options: { maxBytes?: number; readTimeoutMs?: number } = {},
 ): Promise<ControlServer> {
   checkPath(path);
   // The caller holds the session lock, so a socket file here is stale.
   await Deno.remove(path).catch(() => {});
   const listener = Deno.listen({ transport: "unix", path });
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const readTimeoutMs = options.readTimeoutMs ?? 5000;
   const conns = new Set<Promise<void>>();
+  const open = new Set<Deno.Conn>(); // connections still reading their request line
   const serveConn = async (conn: Deno.Conn) => {
+    open.add(conn);
+    // A client that connects and never sends must not hold a shutdown up.
+    const timer = setTimeout(() => closeQuietly(conn), readTimeoutMs);
     try {
       const line = await readLine(conn, maxBytes);
+      clearTimeout(timer);
+      open.delete(conn);
       let answer: ControlResponse;
       try {
         answer = await handle(JSON.parse(line) as ControlRequest);
@@ -89,7 +107,9 @@ export async function serveControl(
     } catch {
       // The client went away; it will report that itself.
     } finally {
-      conn.close();
+      clearTimeout(timer);
+      open.delete(conn);
+      closeQuietly(conn);
     }
   };
   const accepting = (async () => {
@@ -98,12 +118,18 @@ export async function serveControl(
       conns.add(p);
     }
   })().catch(() => {});
+  let closing: Promise<void> | null = null;
   return {
-    async close() {
-      listener.close();
-      await accepting;
-      await Promise.all(conns);
-      await Deno.remove(path).catch(() => {});
+    close() {
+      closing ??= (async () => {
+        listener.close();
+        await accepting;
+        // Requests already read are answered; connections still waiting for a line are closed.
+        for (const conn of open) closeQuietly(conn);
+        await Promise.all(conns);
+        await Deno.remove(path).catch(() => {});
+      })();
+      return closing;
     },
   };
 }
@@ -122,7 +148,11 @@ export async function controlRequest(
   try {
     conn = await Deno.connect({ transport: "unix", path });
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused) {
+    // Reset while connecting: the session is going away, as good as not running.
+    if (
+      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused ||
+      e instanceof Deno.errors.ConnectionReset
+    ) {
       throw new NotRunningError(path, e);
     }
     throw e;

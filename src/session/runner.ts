@@ -122,6 +122,12 @@ export class SessionRunner {
       m.attempts++;
       await store.recordAttempt(session, m);
       const error = await this.#attempt(m, handler);
+      if (error !== null && this.#o.hardStop?.aborted) {
+        // Killed by shutdown, not failed: the attempt does not count; the message stays.
+        m.attempts--;
+        await store.recordAttempt(session, m);
+        return false;
+      }
       if (error === null) {
         await store.ack(session, [m]);
         this.processed++;

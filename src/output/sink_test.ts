@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { createSink } from "./sink.ts";
+
+const NOW = Date.UTC(2026, 0, 2, 9, 5, 3, 120);
+
+/** An in-memory writer; `maxPerWrite` and `delayMs` imitate a slow pipe. */
+function memoryWriter(options: { maxPerWrite?: number; delayMs?: number } = {}) {
+  const chunks: Uint8Array[] = [];
+  return {
+    writes: 0,
+    text(): string {
+      return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+    },
+    async write(p: Uint8Array): Promise<number> {
+      this.writes++;
+      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      const n = Math.min(p.length, options.maxPerWrite ?? p.length);
+      chunks.push(p.slice(0, n));
+      return n;
+    },
+  };
+}
+
+Deno.test("createSink() jsonl writes one object per line with type, session_id, ts and fields", async () => {
+  const writer = memoryWriter();
+  const sink = createSink("jsonl", { session: "demo", writer, now: () => NOW });
+  sink.write({ type: "ready", pid: 42 });
+  sink.write({ type: "reply", id: "01ABC", content: "line 1\nline 2" });
+  sink.write({
+    type: "hook_run",
+    hook: "gh",
+    status: 504,
+    exit_code: null,
+    duration_ms: 1001,
+  });
+  await sink.flush();
+  const text = writer.text();
+  assert.ok(text.endsWith("\n"));
+  const lines = text.trimEnd().split("\n");
+  assert.equal(lines.length, 3);
+  for (const line of lines) assert.ok(line.startsWith('{"type":'), line);
+  const records = lines.map((l) => JSON.parse(l));
+  assert.deepEqual(records[0], {
+    type: "ready",
+    pid: 42,
+    session_id: "demo",
+    ts: "2026-01-02T09:05:03.120Z",
+  });
+  assert.deepEqual(records[1], {
+    type: "reply",
+    id: "01ABC",
+    content: "line 1\nline 2",
+    session_id: "demo",
+    ts: "2026-01-02T09:05:03.120Z",
+  });
+  assert.equal(records[2].exit_code, null);
+  assert.equal(records[2].status, 504);
+});
+
+Deno.test("createSink() text renders each record for people", async () => {
+  const writer = memoryWriter();
+  const sink = createSink("text", { session: "demo", writer, now: () => NOW });
+  sink.write({ type: "ready", pid: 42 });
+  sink.write({ type: "listening", hook: "gh", addr: "127.0.0.1:40123" });
+  sink.write({
+    type: "injected",
+    id: "01X",
+    source_kind: "webhook",
+    source_label: "webhook gh",
+    content: "a\nb",
+  });
+  sink.write({ type: "reply", id: "01X", content: "thanks" });
+  sink.write({ type: "hook_run", hook: "gh", status: 200, exit_code: 0, duration_ms: 12 });
+  sink.write({ type: "hook_run", hook: "gh", status: 504, exit_code: null, duration_ms: 30000 });
+  sink.write({ type: "status", message: "stopping" });
+  sink.write({ type: "error", message: "it broke" });
+  await sink.flush();
+  assert.equal(
+    writer.text(),
+    [
+      "09:05:03 [demo] ready (pid 42)",
+      "09:05:03 [demo] hook 'gh' listening on http://127.0.0.1:40123/",
+      "09:05:03 [demo] webhook gh (01X):",
+      "  a",
+      "  b",
+      "09:05:03 [demo] reply to 01X:",
+      "  thanks",
+      "09:05:03 [demo] hook 'gh' answered 200 (exit 0, 12 ms)",
+      "09:05:03 [demo] hook 'gh' answered 504 (exit signal, 30000 ms)",
+      "09:05:03 [demo] stopping",
+      "09:05:03 [demo] error: it broke",
+      "",
+    ].join("\n"),
+  );
+});
+
+Deno.test("createSink() flush() resolves only once a slow writer took every byte", async () => {
+  const writer = memoryWriter({ maxPerWrite: 32, delayMs: 1 });
+  const sink = createSink("jsonl", { session: "s", writer, now: () => NOW });
+  for (let i = 0; i < 5; i++) sink.write({ type: "status", message: `message ${i}` });
+  await sink.flush();
+  const lines = writer.text().trimEnd().split("\n").map((l) => JSON.parse(l).message);
+  assert.deepEqual(lines, ["message 0", "message 1", "message 2", "message 3", "message 4"]);
+  assert.ok(writer.writes > 5, "partial writes should have been continued");
+
+  // Records written after a flush are ordered after the earlier ones.
+  sink.write({ type: "status", message: "later" });
+  await sink.flush();
+  assert.equal(JSON.parse(writer.text().trimEnd().split("\n").at(-1)!).message, "later");
+});
+
+Deno.test("createSink() writes queued records without an explicit flush", async () => {
+  const writer = memoryWriter();
+  const sink = createSink("jsonl", { session: "s", writer, now: () => NOW });
+  sink.write({ type: "status", message: "auto" });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.match(writer.text(), /"message":"auto"/);
+  await sink.flush();
+});
+
+Deno.test("createSink() flush() rejects when the writer fails", async () => {
+  const failing = {
+    write(_p: Uint8Array): Promise<number> {
+      return Promise.reject(new Deno.errors.BrokenPipe("stdout closed"));
+    },
+  };
+  const sink = createSink("jsonl", { session: "s", writer: failing, now: () => NOW });
+  sink.write({ type: "status", message: "lost" });
+  await assert.rejects(() => sink.flush(), Deno.errors.BrokenPipe);
+
+  // Also when the flush itself started the write.
+  const sink2 = createSink("text", { session: "s", writer: failing, now: () => NOW });
+  sink2.write({ type: "status", message: "lost" });
+  await assert.rejects(sink2.flush(), /stdout closed/);
+});

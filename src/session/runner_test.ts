@@ -1,0 +1,298 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { getLogger } from "@logtape/logtape";
+import { processSpawner, type Spawner, SpawnError } from "../exec/spawn.ts";
+import type { Message, Source } from "../inbox/message.ts";
+import { InboxStore } from "../inbox/store.ts";
+import { createSink } from "../output/sink.ts";
+import { type HandlerSettings, type RunnerOptions, SessionRunner } from "./runner.ts";
+
+// deno-lint-ignore no-explicit-any
+type Rec = Record<string, any> & { type: string };
+
+interface Harness {
+  kv: Deno.Kv;
+  store: InboxStore;
+  dir: string;
+  /** Every JSONL record written so far. */
+  records(): Rec[];
+  /** Writes an executable `/bin/sh` script into the temp dir. */
+  script(name: string, body: string): Promise<string>;
+  runner(options?: Partial<RunnerOptions>): SessionRunner;
+  statuses: [string, string][];
+}
+
+/** Real `:memory:` KV, a temp dir for scripts, a JSONL sink into memory. */
+async function withRunner(fn: (h: Harness) => Promise<void>): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  const dir = await Deno.makeTempDir({ prefix: "hh-runner" });
+  let out = "";
+  const decoder = new TextDecoder();
+  const sink = createSink("jsonl", {
+    session: "demo",
+    writer: {
+      write(p) {
+        out += decoder.decode(p);
+        return Promise.resolve(p.length);
+      },
+    },
+  });
+  const store = new InboxStore(kv);
+  const statuses: [string, string][] = [];
+  const h: Harness = {
+    kv,
+    store,
+    dir,
+    statuses,
+    records: () => out.split("\n").filter(Boolean).map((l) => JSON.parse(l)),
+    async script(name, body) {
+      const path = join(dir, name);
+      await Deno.writeTextFile(path, `#!/bin/sh\n${body}\n`);
+      await Deno.chmod(path, 0o755);
+      return path;
+    },
+    runner: (options = {}) =>
+      new SessionRunner({
+        session: "demo",
+        store,
+        sink,
+        log: getLogger(["hookhost-test"]),
+        spawner: processSpawner,
+        onStatus: (m, status) => statuses.push([m.content, status]),
+        ...options,
+      }),
+  };
+  try {
+    await fn(h);
+  } finally {
+    await sink.flush().catch(() => {});
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function handler(command: string, overrides: Partial<HandlerSettings> = {}): HandlerSettings {
+  return { command, timeoutMs: 10_000, maxAttempts: 3, backoffMs: 5, ...overrides };
+}
+
+Deno.test("SessionRunner.drain() prints messages in drain order and removes them", async () => {
+  await withRunner(async (h) => {
+    const order: [Source, string][] = [
+      ["webhook", "w1"],
+      ["inject", "i1"],
+      ["schedule", "s1"],
+      ["skill", "k1"],
+      ["background", "b1"],
+      ["webhook", "w2"],
+    ];
+    for (const [source, content] of order) {
+      await h.store.add("demo", [{ source, content, label: `${source} label` }]);
+    }
+    await h.store.add("other", [{ source: "inject", content: "not mine" }]);
+    const runner = h.runner({ batchSize: 2 });
+    await runner.drain();
+
+    const injected = h.records().filter((r) => r.type === "injected");
+    assert.deepEqual(injected.map((r) => r.content), ["s1", "b1", "k1", "i1", "w1", "w2"]);
+    assert.deepEqual(injected[0].source_kind, "schedule");
+    assert.deepEqual(injected[0].source_label, "schedule label");
+    assert.equal(injected[0].session_id, "demo");
+    assert.deepEqual(await h.store.list("demo"), []);
+    assert.equal((await h.store.list("other")).length, 1);
+    assert.equal(runner.processed, 6);
+    assert.deepEqual(h.statuses.filter(([, s]) => s === "completed").map(([c]) => c), [
+      "s1",
+      "b1",
+      "k1",
+      "i1",
+      "w1",
+      "w2",
+    ]);
+  });
+});
+
+Deno.test("SessionRunner.drain() runs the handler once per message and prints its reply", async () => {
+  await withRunner(async (h) => {
+    const count = join(h.dir, "count");
+    const script = await h.script(
+      "agent.sh",
+      `echo x >> ${count}\n` +
+        'printf "  %s|%s|%s|%s  \\n" "$HOOKHOST_SESSION" "$HOOKHOST_SOURCE" "$HOOKHOST_MESSAGE_ID" "$(cat)"',
+    );
+    const [a, b] = await h.store.add("demo", [
+      { source: "inject", content: "hello" },
+      { source: "inject", content: "world" },
+    ]);
+    await h.runner({ handler: handler(script) }).drain();
+
+    const records = h.records();
+    assert.deepEqual(records.map((r) => [r.type, r.id]), [
+      ["injected", a.id],
+      ["reply", a.id],
+      ["injected", b.id],
+      ["reply", b.id],
+    ]);
+    assert.equal(records[1].content, `demo|inject|${a.id}|hello`);
+    assert.equal(records[3].content, `demo|inject|${b.id}|world`);
+    assert.deepEqual(await h.store.list("demo"), []);
+    assert.deepEqual(await h.store.dead("demo"), []);
+    assert.equal((await Deno.readTextFile(count)).split("\n").filter(Boolean).length, 2);
+    assert.deepEqual(h.statuses, [
+      ["hello", "running"],
+      ["hello", "completed"],
+      ["world", "running"],
+      ["world", "completed"],
+    ]);
+  });
+});
+
+Deno.test("SessionRunner.drain() prints no reply record for an empty handler output", async () => {
+  await withRunner(async (h) => {
+    const script = await h.script("quiet.sh", "cat > /dev/null");
+    await h.store.add("demo", [{ source: "inject", content: "x" }]);
+    await h.runner({ handler: handler(script) }).drain();
+    assert.deepEqual(h.records().map((r) => r.type), ["injected"]);
+    assert.deepEqual(await h.store.list("demo"), []);
+  });
+});
+
+Deno.test("SessionRunner.drain() retries a failing handler, then buries the message", async () => {
+  await withRunner(async (h) => {
+    const count = join(h.dir, "count");
+    const script = await h.script(
+      "fail.sh",
+      `echo x >> ${count}\necho 'model unavailable' >&2\nexit 1`,
+    );
+    const [m] = await h.store.add("demo", [{ source: "webhook", content: "job" }]);
+    await h.store.add("demo", [{ source: "webhook", content: "next" }]);
+    await h.runner({ handler: handler(script, { maxAttempts: 2, backoffMs: 5 }) }).drain();
+
+    assert.equal((await Deno.readTextFile(count)).split("\n").filter(Boolean).length, 4);
+    const dead = await h.store.dead("demo");
+    assert.deepEqual(dead.map((d) => [d.id, d.content, d.attempts]), [
+      [m.id, "job", 2],
+      [dead[1].id, "next", 2],
+    ]);
+    assert.equal(dead[0].error, "exit code 1: model unavailable");
+    assert.deepEqual(await h.store.list("demo"), []);
+
+    const records = h.records().filter((r) => r.id === m.id || r.message?.includes(m.id));
+    assert.deepEqual(records.map((r) => r.type), ["injected", "status", "error"]);
+    assert.match(records[1].message, /attempt 1 of 2.*model unavailable.*retrying in 5 ms/);
+    assert.equal(
+      records[2].message,
+      `Message ${m.id} moved to dead letters after 2 attempt(s): exit code 1: model unavailable`,
+    );
+    assert.deepEqual(h.statuses.slice(0, 2), [["job", "running"], ["job", "failed"]]);
+  });
+});
+
+Deno.test("SessionRunner.drain() buries a message whose handler cannot start", async () => {
+  await withRunner(async (h) => {
+    let calls = 0;
+    const failing: Spawner = {
+      run(command) {
+        calls++;
+        return Promise.reject(new SpawnError(command, new Error("permission denied")));
+      },
+    };
+    const [m] = await h.store.add("demo", [{ source: "inject", content: "x" }]);
+    await h.runner({
+      spawner: failing,
+      handler: handler("/opt/agent", { maxAttempts: 3, backoffMs: 1 }),
+    }).drain();
+    assert.equal(calls, 3);
+    const [dead] = await h.store.dead("demo");
+    assert.equal(dead.id, m.id);
+    assert.equal(dead.error, "Cannot start '/opt/agent': permission denied");
+    assert.deepEqual(await h.store.list("demo"), []);
+    assert.ok(h.records().some((r) => r.type === "error" && r.message.includes(m.id)));
+  });
+});
+
+Deno.test("SessionRunner.drain() buries a message whose handler times out", async () => {
+  await withRunner(async (h) => {
+    const script = await h.script("slow.sh", "sleep 30");
+    await h.store.add("demo", [{ source: "inject", content: "x" }]);
+    const started = Date.now();
+    await h.runner({ handler: handler(script, { timeoutMs: 200, maxAttempts: 1 }) }).drain();
+    assert.ok(Date.now() - started < 5_000);
+    const [dead] = await h.store.dead("demo");
+    assert.equal(dead.error, "timed out after 200 ms");
+  });
+});
+
+Deno.test("SessionRunner.drain() stopped during a backoff keeps the message and its attempts", async () => {
+  await withRunner(async (h) => {
+    const script = await h.script("fail.sh", "echo nope >&2\nexit 2");
+    const [m] = await h.store.add("demo", [{ source: "inject", content: "keep me" }]);
+    const controller = new AbortController();
+    const runner = h.runner({ handler: handler(script, { backoffMs: 60_000 }) });
+    const draining = runner.drain(controller.signal);
+    // Wait for the first failed attempt to be recorded, then stop.
+    for (let i = 0; i < 200; i++) {
+      const [p] = await h.store.peek("demo");
+      if (p?.last_error) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    controller.abort();
+    await draining;
+    const [pending] = await h.store.list("demo");
+    assert.equal(pending.id, m.id);
+    assert.equal(pending.attempts, 1);
+    assert.equal(pending.last_error, "exit code 2: nope");
+    assert.deepEqual(await h.store.dead("demo"), []);
+  });
+});
+
+Deno.test("SessionRunner.drain() does not print a retried message as injected twice", async () => {
+  await withRunner(async (h) => {
+    const script = await h.script("ok.sh", "echo done");
+    const [m] = await h.store.add("demo", [{ source: "inject", content: "x" }]);
+    // Shown and attempted once before a restart.
+    const shown: Message = { ...m, attempts: 1 };
+    await h.store.recordAttempt("demo", shown, "killed");
+    await h.runner({ handler: handler(script) }).drain();
+    assert.deepEqual(h.records().map((r) => [r.type, r.id]), [["reply", m.id]]);
+    assert.deepEqual(await h.store.list("demo"), []);
+  });
+});
+
+Deno.test("SessionRunner.run() processes messages added later when woken, until aborted", async () => {
+  await withRunner(async (h) => {
+    const runner = h.runner();
+    const controller = new AbortController();
+    const running = runner.run(controller.signal, { recheckMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 20));
+    await h.store.add("demo", [{ source: "inject", content: "late arrival" }]);
+    runner.wake();
+    for (let i = 0; i < 200 && runner.processed < 1; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    controller.abort();
+    await running;
+    assert.equal(runner.processed, 1);
+    assert.deepEqual(h.records().map((r) => r.content), ["late arrival"]);
+    assert.deepEqual(await h.store.list("demo"), []);
+  });
+});
+
+Deno.test("SessionRunner.drain() keeps messages in the inbox when the output cannot be written", async () => {
+  await withRunner(async (h) => {
+    const broken = createSink("jsonl", {
+      session: "demo",
+      writer: { write: () => Promise.reject(new Deno.errors.BrokenPipe("stdout closed")) },
+    });
+    await h.store.add("demo", [{ source: "inject", content: "must survive" }]);
+    await assert.rejects(() => h.runner({ sink: broken }).drain(), Deno.errors.BrokenPipe);
+    assert.deepEqual((await h.store.list("demo")).map((m) => m.content), ["must survive"]);
+  });
+});
+
+Deno.test("SessionRunner() refuses invalid handler settings", async () => {
+  await withRunner((h) => {
+    assert.throws(() => h.runner({ handler: handler("/x", { maxAttempts: 0 }) }), RangeError);
+    assert.throws(() => h.runner({ handler: handler("/x", { timeoutMs: 0 }) }), RangeError);
+    return Promise.resolve();
+  });
+});
