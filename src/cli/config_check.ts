@@ -5,6 +5,7 @@
  */
 import { type LocationOptions, validateConfig } from "../config/mod.ts";
 import { formatProblem, HookhostError } from "../errors.ts";
+import { parseHooksFile } from "../events/mod.ts";
 import { context } from "./context.ts";
 
 /** Runs `config check`; throws (exit 2) when there are problems. */
@@ -13,17 +14,33 @@ export async function configCheck(flags: LocationOptions): Promise<void> {
   const { configFile, configDir } = ctx.paths;
   const source = configFile ? await Deno.readTextFile(configFile) : "";
   const result = validateConfig(source, { file: configFile, dir: configDir });
-  if (result.problems.length) {
-    for (const p of result.problems) console.error(formatProblem(p));
-    throw new HookhostError(
-      "config_invalid",
-      `${result.problems.length} problem(s) in ${configFile ?? "the config"}`,
-      { exitCode: 2 },
-    );
+  const problems = [...result.problems];
+  const events = ctx.paths.eventsFile;
+  let eventsText: string | null = null;
+  try {
+    eventsText = await Deno.readTextFile(events);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      problems.push({ file: events, message: `Cannot read: ${(e as Error).message}` });
+    }
+  }
+  const hooks = eventsText === null ? undefined : parseHooksFile(eventsText, events);
+  if (hooks) problems.push(...hooks.problems);
+  if (problems.length) {
+    for (const p of problems) console.error(formatProblem(p));
+    throw new HookhostError("config_invalid", `${problems.length} problem(s) found`, {
+      exitCode: 2,
+    });
   }
   const cfg = result.config!;
   console.log(
     `${configFile ?? "No config file found (empty config)"}: ok, ${cfg.hooks.length} hook(s)` +
       (cfg.session.handler ? `, handler ${cfg.session.handler}` : ""),
   );
+  if (hooks?.config) {
+    const count = [...hooks.config.values()].flat().reduce((n, g) => n + g.hooks.length, 0);
+    console.log(`${events}: ok, ${count} event hook(s) for ${hooks.config.size} event(s)`);
+  } else {
+    console.log(`${events}: not present (no event hooks)`);
+  }
 }

@@ -132,6 +132,25 @@ export function program(): Command {
       await inboxReplay(ids, flags(cmd));
     });
 
+  locations(root.command("emit"))
+    .description("fire an event at the event hooks; waits for them (exit 1 if any failed)")
+    .argument("<event>", "event name")
+    .option("--params <json>", "event params, a JSON object", undefined)
+    .action(async (event, _o, cmd) => {
+      const { emit } = await import("./events.ts");
+      await emit(event, flags(cmd));
+    });
+
+  const hooks = root.command("hooks").description("event hooks (hooks.json)");
+  locations(hooks.command("test"))
+    .description("run the hooks matching EVENT once and report what each did")
+    .argument("<event>", "event name")
+    .option("--params <json>", "event params, a JSON object (default: a sample)")
+    .action(async (event, _o, cmd) => {
+      const { hooksTest } = await import("./events.ts");
+      await hooksTest(event, flags(cmd));
+    });
+
   const config = root.command("config").description("configuration");
   locations(config.command("check"))
     .description("validate the config; print every problem (exit 2 if any)")
@@ -141,7 +160,7 @@ export function program(): Command {
     });
 
   // Subcommands inherit the error handling and output settings of the root.
-  for (const cmd of [schedule, inbox, config]) {
+  for (const cmd of [schedule, inbox, hooks, config]) {
     cmd.exitOverride().configureOutput(root.configureOutput());
   }
   return root;

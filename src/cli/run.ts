@@ -51,6 +51,7 @@ export async function run(message: string | undefined, flags: RunFlags): Promise
       config: cfg,
       stateDir: ctx.paths.stateDir,
       kv: ctx.paths.kv,
+      eventsFile: ctx.paths.eventsFile,
       initial,
       signal: stop.signal,
     });

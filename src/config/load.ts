@@ -138,7 +138,10 @@ export function validateConfig(
     line: locate(index, ["hooks", i])?.line,
   }));
   const session = { ...parsed.data.session, handler };
-  return { problems, config: { hooks, session, file: options.file, dir: options.dir } };
+  return {
+    problems,
+    config: { hooks, session, events: parsed.data.events, file: options.file, dir: options.dir },
+  };
 }
 
 function valueAt(doc: unknown, path: readonly PropertyKey[]): unknown {

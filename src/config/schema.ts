@@ -53,18 +53,39 @@ export const SessionSchema = z.strictObject({
   shutdown_grace: seconds(0, 3600, 10),
 });
 
+/** The `[events]` table: limits of event hook runs. */
+export const EventsSchema = z.strictObject({
+  max_concurrent: z
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be from 1 to 1024")
+    .max(1024, "must be from 1 to 1024")
+    .default(8),
+  queue_limit: z
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(0, "must be from 0 to 10000000")
+    .max(10_000_000, "must be from 0 to 10000000")
+    .default(10_000),
+});
+
 /** The whole config document. */
 export const ConfigSchema = z.strictObject({
   hooks: z.array(HookSchema, { error: "must be an array of tables ([[hooks]])" }).default([]),
   session: SessionSchema.default(SessionSchema.parse({})),
+  events: EventsSchema.default(EventsSchema.parse({})),
 });
 
 /** A `[[hooks]]` entry after validation; `script` is absolute. */
 export type HookConfig = z.infer<typeof HookSchema> & { line?: number };
 /** `[session]` after validation; `handler` is absolute. */
 export type SessionConfig = z.infer<typeof SessionSchema>;
+/** `[events]` after validation. */
+export type EventsConfig = z.infer<typeof EventsSchema>;
 /** The validated config. */
 export interface Config {
+  /** Event hook limits. */
+  events: EventsConfig;
   /** Webhook hooks, in file order. */
   hooks: HookConfig[];
   /** Session settings. */

@@ -10,7 +10,7 @@
 import { HookhostError } from "../errors.ts";
 import { type IdFactory, newId } from "../kv/ids.ts";
 import { MESSAGE, SCHEDULE } from "../kv/keys.ts";
-import { sourceRank, type StoredMessage } from "../inbox/message.ts";
+import { type Message, sourceRank, type StoredMessage } from "../inbox/message.ts";
 import { firstRun, nextRun, type ScheduleSpec } from "./spec.ts";
 
 /** A stored schedule. */
@@ -60,6 +60,8 @@ export interface ScheduleStoreOptions {
   now?: () => number;
   /** Id factory; default monotonic ULIDs. */
   ids?: IdFactory;
+  /** Told about every message a schedule put into an inbox. */
+  onFired?: (session: string, message: Message) => void;
 }
 
 /** Adds, lists, removes and fires schedules. */
@@ -67,6 +69,7 @@ export class ScheduleStore {
   #kv: Deno.Kv;
   #now: () => number;
   #ids: IdFactory;
+  #onFired?: (session: string, message: Message) => void;
   /** Tokens of timers this process enqueued (and will therefore be woken for). */
   readonly armed: Set<string> = new Set();
 
@@ -75,6 +78,7 @@ export class ScheduleStore {
     this.#kv = kv;
     this.#now = options.now ?? Date.now;
     this.#ids = options.ids ?? newId;
+    this.#onFired = options.onFired;
   }
 
   #timer(op: Deno.AtomicOperation, record: ScheduleRecord): void {
@@ -157,7 +161,9 @@ export class ScheduleStore {
       this.#timer(op, moved);
     }
     const result = await op.commit();
-    return result.ok ? r.session : null;
+    if (!result.ok) return null;
+    this.#onFired?.(r.session, { ...message, content: r.message });
+    return r.session;
   }
 
   /** Fires every due schedule (of `session`, when given). Returns the sessions fired into. */

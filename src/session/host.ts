@@ -7,6 +7,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { HookhostError, UsageError } from "../errors.ts";
+import { EventBus, HooksFile } from "../events/mod.ts";
 import { processSpawner, type Spawner } from "../exec/spawn.ts";
 import { InboxStore } from "../inbox/store.ts";
 import { isSource, type NewMessage } from "../inbox/message.ts";
@@ -41,6 +42,8 @@ export interface SessionOptions {
   initial?: string;
   /** Stop request (SIGINT/SIGTERM). */
   signal: AbortSignal;
+  /** Event hooks file (hooks.json); none when absent. */
+  eventsFile?: string;
   /** Process starter; default real processes. */
   spawner?: Spawner;
   /** Where records go; default stdout. */
@@ -67,9 +70,30 @@ export async function runSession(options: SessionOptions): Promise<void> {
   try {
     const kv = await openKv(options.kv);
     cleanup.unshift(() => kv.close());
-    const store = new InboxStore(kv);
-    const schedules = new ScheduleStore(kv);
     const spawner = options.spawner ?? processSpawner;
+    const hooksFile = options.eventsFile
+      ? new HooksFile(options.eventsFile, { log: log("events") })
+      : null;
+    const bus = new EventBus(hooksFile, {
+      log: log("events"),
+      spawner,
+      maxConcurrent: config.events.max_concurrent,
+      queueLimit: config.events.queue_limit,
+      signal: hardStop.signal,
+    });
+    // Load (and report a broken file) now rather than at the first event.
+    await hooksFile?.current();
+    const received = (m: { id: string; source: string; label: string }) =>
+      bus.emit("message_received", {
+        commandKey: `${name}|${m.source}`,
+        messageId: m.id,
+        source: m.source,
+        label: m.label,
+      });
+    const store = new InboxStore(kv);
+    const schedules = new ScheduleStore(kv, {
+      onFired: (session, m) => session === name && received(m),
+    });
     const sink = createSink(options.format, { session: name, writer: options.writer });
     await recordStart(kv, name, { pid: Deno.pid });
     sink.write({ type: "ready", pid: Deno.pid });
@@ -82,6 +106,12 @@ export async function runSession(options: SessionOptions): Promise<void> {
       log: logger,
       spawner,
       hardStop: hardStop.signal,
+      onStatus: (m, runStatus) =>
+        bus.emit("run_status_changed", {
+          commandKey: `${name}|${m.source}`,
+          runStatus,
+          messageId: m.id,
+        }),
       handler: session.handler
         ? {
           command: session.handler,
@@ -94,6 +124,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
     const inject = async (messages: NewMessage[]) => {
       const stored = await store.add(name, messages);
       runner.wake();
+      for (const m of stored) received(m);
       return stored;
     };
 
@@ -134,7 +165,16 @@ export async function runSession(options: SessionOptions): Promise<void> {
             signal: hardStop.signal,
             inject: (content) =>
               inject([{ source: "webhook", label: `webhook ${hook.name}`, content }]),
-            onRun: (run) => sink.write({ type: "hook_run", ...run }),
+            onRun: (run) => {
+              sink.write({ type: "hook_run", ...run });
+              if (run.status >= 500) {
+                bus.emit("hook_failed", {
+                  commandKey: run.hook,
+                  status: run.status,
+                  exitCode: run.exit_code,
+                });
+              }
+            },
           }),
         );
       } catch (e) {
@@ -149,6 +189,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
     }
     const stopListeners = () => Promise.all(listeners.map((l) => l.shutdown()));
 
+    bus.emit("session_list_changed", { commandKey: name, change: "started" });
     if (options.initial?.trim()) {
       await inject([{ source: "inject", content: options.initial.trim() }]);
     }
@@ -183,6 +224,9 @@ export async function runSession(options: SessionOptions): Promise<void> {
     }
     await control.close();
     await stopListeners();
+    bus.emit("session_list_changed", { commandKey: name, change: "stopped" });
+    // Background event hooks get the same grace; past it they are killed.
+    await bus.idle();
     sink.write({ type: "status", message: `Session '${name}' stopped` });
     await sink.flush();
     await recordStop(kv, name);

@@ -1,0 +1,169 @@
+/**
+ * The event bus: `emit()` fires an event at the matching hooks of hooks.json (and at
+ * subscribers, such as plugins), all concurrently and in the background, under a concurrency
+ * cap. Callers never wait on hooks, except through `emitAndWait()` (`hookhost emit`).
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { processSpawner, type Spawner } from "../exec/spawn.ts";
+import { type EventData, type HookResult, runEventHook } from "./execute.ts";
+import { type EventHook, type HooksFile, matchingHooks } from "./hooks_file.ts";
+import { Limiter, QueueFullError } from "./limiter.ts";
+
+/** Something that wants every event (plugins' `on` handlers). */
+export type Subscriber = (data: EventData) => void | Promise<void>;
+
+/** Options of {@linkcode EventBus}. */
+export interface EventBusOptions {
+  /** Where failures are logged. */
+  log: Logger;
+  /** Runs command hooks; default real processes. */
+  spawner?: Spawner;
+  /** Hook runs at once; default 8. */
+  maxConcurrent?: number;
+  /** Hook runs waiting at most; more are refused and counted; default 10000. */
+  queueLimit?: number;
+  /** Clock (Unix ms); default `Date.now`. */
+  now?: () => number;
+  /** Aborting kills running command hooks and cancels http hooks. */
+  signal?: AbortSignal;
+}
+
+function describe(hook: EventHook): string {
+  return hook.type === "command" ? `command '${hook.command}'` : `http ${hook.method} ${hook.url}`;
+}
+
+/** Fires events at hooks and subscribers. */
+export class EventBus {
+  #file: HooksFile | null;
+  #o: Required<Omit<EventBusOptions, "signal">> & { signal?: AbortSignal };
+  #limiter: Limiter;
+  #subscribers = new Set<Subscriber>();
+  #background = new Set<Promise<unknown>>();
+  #overflowLogged = 0;
+
+  /** Fires at the hooks of `file` (none when `null`). */
+  constructor(file: HooksFile | null, options: EventBusOptions) {
+    this.#file = file;
+    this.#o = {
+      spawner: processSpawner,
+      maxConcurrent: 8,
+      queueLimit: 10_000,
+      now: Date.now,
+      ...options,
+    };
+    this.#limiter = new Limiter(this.#o.maxConcurrent, this.#o.queueLimit);
+  }
+
+  /** Hook runs refused because the queue was full, since start. */
+  get overflowed(): number {
+    return this.#limiter.overflowed;
+  }
+
+  /** Most hook runs seen at once. */
+  get peakConcurrency(): number {
+    return this.#limiter.peak;
+  }
+
+  /** Adds a subscriber; returns a function that removes it. */
+  subscribe(fn: Subscriber): () => void {
+    this.#subscribers.add(fn);
+    return () => this.#subscribers.delete(fn);
+  }
+
+  /** The event data for `event` (§7). */
+  data(event: string, params: Record<string, unknown> = {}): EventData {
+    return { event, fullEvent: `event-${event}`, params, timestamp: this.#o.now() };
+  }
+
+  /** Fires `event` in the background; never throws, never waits. */
+  emit(event: string, params: Record<string, unknown> = {}): void {
+    const data = this.data(event, params);
+    this.#track(this.#dispatch(data, false));
+  }
+
+  /** Fires `event` and waits for every matching hook (each bounded by its timeout). */
+  async emitAndWait(event: string, params: Record<string, unknown> = {}): Promise<HookResult[]> {
+    return await this.#dispatch(this.data(event, params), true);
+  }
+
+  /** Resolves once every background hook run has finished. */
+  async idle(): Promise<void> {
+    while (this.#background.size) await Promise.allSettled([...this.#background]);
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#background.add(p);
+    p.finally(() => this.#background.delete(p));
+  }
+
+  async #dispatch(data: EventData, wait: boolean): Promise<HookResult[]> {
+    for (const sub of this.#subscribers) {
+      try {
+        const r = sub(data);
+        if (r instanceof Promise) this.#track(r.catch((e) => this.#subscriberFailed(data, e)));
+      } catch (e) {
+        this.#subscriberFailed(data, e);
+      }
+    }
+    if (!this.#file) return [];
+    const hooks = matchingHooks(await this.#file.current(), data.event, data.params);
+    const runs = hooks.map((hook) => this.#runOne(hook, data, wait));
+    return (await Promise.all(runs)).filter((r): r is HookResult => r !== null);
+  }
+
+  async #runOne(hook: EventHook, data: EventData, wait: boolean): Promise<HookResult | null> {
+    const { log, spawner, signal } = this.#o;
+    try {
+      const result = await this.#limiter.run(() => runEventHook(hook, data, { spawner, signal }));
+      if (!result.ok) {
+        log.error("event '{event}' hook {hook} ({where}) failed: {error}{output}", {
+          event: data.event,
+          hook: describe(hook),
+          where: hook.where,
+          error: result.error,
+          output: result.output ? `; output: ${result.output}` : "",
+        });
+      } else if (result.output) {
+        log.info("event '{event}' hook {hook}: {output}", {
+          event: data.event,
+          hook: describe(hook),
+          output: result.output,
+        });
+      }
+      return result;
+    } catch (e) {
+      if (!(e instanceof QueueFullError)) throw e;
+      // Counted always; logged at most once per 1,000 so a storm does not flood the log.
+      if (this.#limiter.overflowed - this.#overflowLogged >= 1000 || this.#overflowLogged === 0) {
+        this.#overflowLogged = this.#limiter.overflowed;
+        log.warn(
+          "event '{event}' hook {hook} not run: {reason}; {count} hook run(s) refused so far",
+          {
+            event: data.event,
+            hook: describe(hook),
+            reason: e.message,
+            count: this.#limiter.overflowed,
+          },
+        );
+      }
+      const refused: HookResult = {
+        hook,
+        ok: false,
+        timedOut: false,
+        durationMs: 0,
+        output: "",
+        error: e.message,
+      };
+      return wait ? refused : null;
+    }
+  }
+
+  #subscriberFailed(data: EventData, e: unknown): void {
+    this.#o.log.error("event '{event}' subscriber failed: {error}", {
+      event: data.event,
+      error: (e as Error).message,
+    });
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Running one event hook: a `command` through the shell with the event JSON on stdin, or an
+ * `http` request with the event JSON as body. Every outcome is a result, never an exception.
+ *
+ * @module
+ */
+import type { Spawner } from "../exec/spawn.ts";
+import type { EventHook } from "./hooks_file.ts";
+
+/** The data every hook receives (§7). */
+export interface EventData {
+  /** Short event name. */
+  event: string;
+  /** `event-<event>`. */
+  fullEvent: string;
+  /** Event-specific payload. */
+  params: Record<string, unknown>;
+  /** Unix ms. */
+  timestamp: number;
+}
+
+/** What one hook run did. */
+export interface HookResult {
+  /** The hook. */
+  hook: EventHook;
+  /** Whether it succeeded (exit 0 / 2xx). */
+  ok: boolean;
+  /** Exit code of a command hook (`null` if killed or not started). */
+  exitCode?: number | null;
+  /** HTTP status of an http hook. */
+  status?: number;
+  /** Whether it ran past its timeout. */
+  timedOut: boolean;
+  /** Wall time in ms. */
+  durationMs: number;
+  /** Output (stdout then stderr, or the response body), trimmed, at most 4 KiB. */
+  output: string;
+  /** Why it failed, when it did. */
+  error?: string;
+}
+
+const MAX_OUTPUT = 4096;
+const decoder = new TextDecoder();
+
+function clip(text: string): string {
+  const t = text.trim();
+  return t.length > MAX_OUTPUT ? t.slice(0, MAX_OUTPUT) + "…" : t;
+}
+
+/** Runs `hook` once with `data`. */
+export async function runEventHook(
+  hook: EventHook,
+  data: EventData,
+  options: { spawner: Spawner; signal?: AbortSignal },
+): Promise<HookResult> {
+  const body = JSON.stringify(data);
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  if (hook.type === "command") {
+    try {
+      const r = await options.spawner.run("/bin/sh", {
+        args: ["-c", hook.command],
+        stdin: body,
+        timeoutMs: hook.timeout,
+        signal: options.signal,
+        maxOutputBytes: 1024 * 1024,
+      });
+      const output = clip(
+        [decoder.decode(r.stdout), decoder.decode(r.stderr)].filter((s) => s.trim()).join("\n"),
+      );
+      const ok = !r.timedOut && r.code === 0;
+      return {
+        hook,
+        ok,
+        exitCode: r.code,
+        timedOut: r.timedOut,
+        durationMs: r.durationMs,
+        output,
+        error: ok
+          ? undefined
+          : r.timedOut
+          ? `timed out after ${hook.timeout} ms and was killed`
+          : r.code === null
+          ? `killed by ${r.signal}`
+          : `exit code ${r.code}`,
+      };
+    } catch (e) {
+      return {
+        hook,
+        ok: false,
+        exitCode: null,
+        timedOut: false,
+        durationMs: elapsed(),
+        output: "",
+        error: (e as Error).message,
+      };
+    }
+  }
+  const timeout = AbortSignal.timeout(hook.timeout);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  try {
+    const hasBody = hook.method !== "GET" && hook.method !== "HEAD";
+    const res = await fetch(hook.url, {
+      method: hook.method,
+      headers: { "content-type": "application/json", ...hook.headers },
+      body: hasBody ? body : undefined,
+      signal,
+    });
+    const output = clip(await res.text());
+    return {
+      hook,
+      ok: res.ok,
+      status: res.status,
+      timedOut: false,
+      durationMs: elapsed(),
+      output,
+      error: res.ok ? undefined : `HTTP ${res.status}`,
+    };
+  } catch (e) {
+    const timedOut = timeout.aborted;
+    return {
+      hook,
+      ok: false,
+      timedOut,
+      durationMs: elapsed(),
+      output: "",
+      error: timedOut ? `timed out after ${hook.timeout} ms` : (e as Error).message,
+    };
+  }
+}

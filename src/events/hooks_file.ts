@@ -1,0 +1,271 @@
+/**
+ * `hooks.json`, the EnConvo event hooks format: validation with `file:line:col` and JSON paths,
+ * and a reader that re-reads the file whenever it changed (checked at every event), keeping the
+ * last good version when an edit is broken.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { ConfigProblem } from "../errors.ts";
+import { formatPath } from "../config/locate.ts";
+import { JsonSyntaxError, locateJson, parseJsonWithPositions } from "./json_locate.ts";
+
+/** A hook that runs a shell command with the event JSON on stdin. */
+export interface CommandHook {
+  /** Discriminator. */
+  type: "command";
+  /** Shell command (run with `/bin/sh -c`). */
+  command: string;
+  /** Timeout in ms (default 30000). */
+  timeout: number;
+  /** Where it is in the file, e.g. `run_status_changed[0].hooks[1]`. */
+  where: string;
+}
+
+/** A hook that sends the event JSON to a URL. */
+export interface HttpHook {
+  /** Discriminator. */
+  type: "http";
+  /** Target URL. */
+  url: string;
+  /** HTTP method (default `POST`). */
+  method: string;
+  /** Extra headers. */
+  headers: Record<string, string>;
+  /** Timeout in ms (default 30000). */
+  timeout: number;
+  /** Where it is in the file. */
+  where: string;
+}
+
+/** An event hook. */
+export type EventHook = CommandHook | HttpHook;
+
+/** One `{matcher, hooks}` entry of an event. */
+export interface HookGroup {
+  /** Compiled matcher; `null` matches everything. */
+  matcher: RegExp | null;
+  /** The hooks to run. */
+  hooks: EventHook[];
+}
+
+/** Event name → its hook groups. */
+export type HooksConfig = Map<string, HookGroup[]>;
+
+/** Default hook timeout (ms), as in EnConvo. */
+export const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Validates hooks.json `text` read from `file`. Unknown fields are ignored (the format is
+ * EnConvo's and may grow); every problem is returned.
+ */
+export function parseHooksFile(
+  text: string,
+  file: string,
+): { config?: HooksConfig; problems: ConfigProblem[] } {
+  let parsed;
+  try {
+    parsed = parseJsonWithPositions(text);
+  } catch (e) {
+    if (!(e instanceof JsonSyntaxError)) throw e;
+    return { problems: [{ file, ...e.position, message: `Invalid JSON: ${e.message}` }] };
+  }
+  const problems: ConfigProblem[] = [];
+  const at = (path: PropertyKey[], message: string) =>
+    problems.push({
+      file,
+      ...locateJson(parsed.positions, path),
+      path: formatPath(path) || undefined,
+      message,
+    });
+  const root = parsed.value;
+  const config: HooksConfig = new Map();
+  if (!isObj(root)) {
+    at([], "Expected an object of event names to hook lists");
+    return { problems };
+  }
+  for (const [event, groups] of Object.entries(root)) {
+    if (!Array.isArray(groups)) {
+      at([event], "Expected an array of {matcher, hooks} entries");
+      continue;
+    }
+    const list: HookGroup[] = [];
+    groups.forEach((group, g) => {
+      const gp = [event, g];
+      if (!isObj(group)) return at(gp, "Expected an object with 'hooks'");
+      let matcher: RegExp | null = null;
+      if (group.matcher !== undefined && group.matcher !== null) {
+        if (typeof group.matcher !== "string") at([...gp, "matcher"], "Matcher must be a string");
+        else if (group.matcher !== "") {
+          try {
+            matcher = new RegExp(group.matcher);
+          } catch (e) {
+            at([...gp, "matcher"], `Invalid regex '${group.matcher}': ${(e as Error).message}`);
+          }
+        }
+      }
+      if (!Array.isArray(group.hooks)) {
+        return at(
+          [...gp, "hooks"],
+          group.hooks === undefined ? "Missing 'hooks'" : "Expected an array",
+        );
+      }
+      const hooks: EventHook[] = [];
+      group.hooks.forEach((hook, h) => {
+        const hp = [...gp, "hooks", h];
+        const where = formatPath(hp);
+        if (!isObj(hook)) return at(hp, "Expected a hook object");
+        let timeout = DEFAULT_HOOK_TIMEOUT_MS;
+        if (hook.timeout !== undefined) {
+          if (typeof hook.timeout !== "number" || !(hook.timeout > 0)) {
+            at(
+              [...hp, "timeout"],
+              `Timeout must be a positive number of milliseconds, got '${String(hook.timeout)}'`,
+            );
+          } else timeout = hook.timeout;
+        }
+        if (hook.type === "command") {
+          if (typeof hook.command !== "string" || !hook.command.trim()) {
+            return at(hp, "Command hook needs a non-empty 'command'");
+          }
+          hooks.push({ type: "command", command: hook.command, timeout, where });
+        } else if (hook.type === "http") {
+          if (typeof hook.url !== "string" || !hook.url) {
+            return at(hp, "Http hook needs a 'url'");
+          }
+          if (!/^https?:\/\//i.test(hook.url) || !URL.canParse(hook.url)) {
+            return at([...hp, "url"], `Invalid http(s) URL '${hook.url}'`);
+          }
+          const method = hook.method === undefined ? "POST" : hook.method;
+          if (typeof method !== "string" || !/^[A-Za-z]+$/.test(method)) {
+            return at([...hp, "method"], `Invalid method '${String(method)}'`);
+          }
+          const headers: Record<string, string> = {};
+          if (hook.headers !== undefined) {
+            if (!isObj(hook.headers)) return at([...hp, "headers"], "Headers must be an object");
+            for (const [k, v] of Object.entries(hook.headers)) {
+              if (typeof v !== "string") {
+                return at([...hp, "headers", k], "Header value must be a string");
+              }
+              headers[k] = v;
+            }
+          }
+          hooks.push({
+            type: "http",
+            url: hook.url,
+            method: method.toUpperCase(),
+            headers,
+            timeout,
+            where,
+          });
+        } else {
+          at(
+            [...hp, hook.type === undefined ? "" : "type"].filter((p) => p !== ""),
+            hook.type === undefined
+              ? 'Missing hook \'type\' ("command" or "http")'
+              : `Unknown hook type '${String(hook.type)}' (use "command" or "http")`,
+          );
+        }
+      });
+      list.push({ matcher, hooks });
+    });
+    config.set(event, list);
+  }
+  return problems.length ? { problems } : { config, problems };
+}
+
+/** The text an event's matcher is tested against (§7). */
+export function matchKey(params: Record<string, unknown>): string {
+  const key = params.commandKey ?? params.subject ?? "";
+  return typeof key === "string" ? key : String(key);
+}
+
+/** The hooks of `config` that match `event` with `params`, in file order. */
+export function matchingHooks(
+  config: HooksConfig,
+  event: string,
+  params: Record<string, unknown>,
+): EventHook[] {
+  const key = matchKey(params);
+  const out: EventHook[] = [];
+  for (const group of config.get(event) ?? []) {
+    if (group.matcher && !group.matcher.test(key)) continue;
+    out.push(...group.hooks);
+  }
+  return out;
+}
+
+/**
+ * hooks.json as it is now: re-read when its modification time, inode or size changed (so an
+ * editor's rename-over-it counts), checked on every `current()` call. A broken edit keeps the
+ * last good version and is logged once. A missing file means no hooks.
+ */
+export class HooksFile {
+  /** The file. */
+  readonly path: string;
+  #log: Logger;
+  #stamp = "";
+  #config: HooksConfig = new Map();
+  #checking: Promise<HooksConfig> | null = null;
+  #loaded = false;
+
+  /** Watches `path`; problems go to `log`. */
+  constructor(path: string, options: { log: Logger }) {
+    this.path = path;
+    this.#log = options.log;
+  }
+
+  /** The hooks in force, re-reading the file first if it changed. Concurrent calls share a check. */
+  current(): Promise<HooksConfig> {
+    this.#checking ??= this.#check().finally(() => (this.#checking = null));
+    return this.#checking;
+  }
+
+  async #check(): Promise<HooksConfig> {
+    let stamp: string;
+    try {
+      const info = await Deno.stat(this.path);
+      stamp = `${info.mtime?.getTime()}:${info.ino}:${info.size}`;
+    } catch {
+      stamp = "missing";
+    }
+    if (stamp === this.#stamp) return this.#config;
+    this.#stamp = stamp;
+    if (stamp === "missing") {
+      this.#config = new Map();
+      return this.#config;
+    }
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.path);
+    } catch (e) {
+      this.#log.error("Cannot read {file}: {reason}; keeping the previous event hooks", {
+        file: this.path,
+        reason: (e as Error).message,
+      });
+      return this.#config;
+    }
+    const { config, problems } = parseHooksFile(text, this.path);
+    if (!config) {
+      const p = problems[0];
+      this.#log.error(
+        "{where}: {message}{more}; keeping the previous event hooks",
+        {
+          where: p.line ? `${p.file}:${p.line}:${p.col}` : p.file,
+          message: p.path ? `${p.path}: ${p.message}` : p.message,
+          more: problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : "",
+        },
+      );
+      return this.#config;
+    }
+    const reloaded = this.#loaded;
+    this.#loaded = true;
+    this.#config = config;
+    if (reloaded) this.#log.info("Reloaded event hooks from {file}", { file: this.path });
+    else this.#log.debug("Loaded event hooks from {file}", { file: this.path });
+    return config;
+  }
+}
