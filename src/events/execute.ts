@@ -66,7 +66,8 @@ export async function runEventHook(
         maxOutputBytes: 1024 * 1024,
       });
       const output = clip(
-        [decoder.decode(r.stdout), decoder.decode(r.stderr)].filter((s) => s.trim()).join("\n"),
+        [decoder.decode(r.stdout).trim(), decoder.decode(r.stderr).trim()].filter(Boolean)
+          .join("\n"),
       );
       const ok = !r.timedOut && r.code === 0;
       return {
@@ -96,13 +97,17 @@ export async function runEventHook(
       };
     }
   }
-  const timeout = AbortSignal.timeout(hook.timeout);
-  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  let timeout: AbortSignal | undefined;
   try {
+    timeout = AbortSignal.timeout(hook.timeout);
+    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     const hasBody = hook.method !== "GET" && hook.method !== "HEAD";
+    // Configured headers replace the default whatever their case.
+    const headers = new Headers({ "content-type": "application/json" });
+    for (const [k, v] of Object.entries(hook.headers)) headers.set(k, v);
     const res = await fetch(hook.url, {
       method: hook.method,
-      headers: { "content-type": "application/json", ...hook.headers },
+      headers,
       body: hasBody ? body : undefined,
       signal,
     });
@@ -117,7 +122,7 @@ export async function runEventHook(
       error: res.ok ? undefined : `HTTP ${res.status}`,
     };
   } catch (e) {
-    const timedOut = timeout.aborted;
+    const timedOut = timeout?.aborted ?? false;
     return {
       hook,
       ok: false,

@@ -52,6 +52,9 @@ export interface HookGroup {
 /** Event name → its hook groups. */
 export type HooksConfig = Map<string, HookGroup[]>;
 
+/** Longest hook timeout (ms) a timer can honour. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** Default hook timeout (ms), as in EnConvo. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
 
@@ -120,10 +123,16 @@ export function parseHooksFile(
         if (!isObj(hook)) return at(hp, "Expected a hook object");
         let timeout = DEFAULT_HOOK_TIMEOUT_MS;
         if (hook.timeout !== undefined) {
-          if (typeof hook.timeout !== "number" || !(hook.timeout > 0)) {
+          // Timers cannot wait longer than 2^31-1 ms (about 24.8 days).
+          if (
+            typeof hook.timeout !== "number" || !(hook.timeout > 0) ||
+            !(hook.timeout <= MAX_TIMEOUT_MS)
+          ) {
             at(
               [...hp, "timeout"],
-              `Timeout must be a positive number of milliseconds, got '${String(hook.timeout)}'`,
+              `Timeout must be a positive number of milliseconds up to ${MAX_TIMEOUT_MS}, got '${
+                String(hook.timeout)
+              }'`,
             );
           } else timeout = hook.timeout;
         }
@@ -211,6 +220,7 @@ export class HooksFile {
   #config: HooksConfig = new Map();
   #checking: Promise<HooksConfig> | null = null;
   #loaded = false;
+  #text: string | null = null;
 
   /** Watches `path`; problems go to `log`. */
   constructor(path: string, options: { log: Logger }) {
@@ -226,15 +236,21 @@ export class HooksFile {
 
   async #check(): Promise<HooksConfig> {
     let stamp: string;
+    let mtime: number | undefined;
     try {
       const info = await Deno.stat(this.path);
-      stamp = `${info.mtime?.getTime()}:${info.ino}:${info.size}`;
+      mtime = info.mtime?.getTime();
+      stamp = `${mtime}:${info.ino}:${info.size}`;
     } catch {
       stamp = "missing";
     }
-    if (stamp === this.#stamp) return this.#config;
+    // Modification times have millisecond resolution here, so a same-size edit within the
+    // millisecond of the last check keeps the stamp: re-read recently modified files.
+    const recent = mtime !== undefined && Date.now() - mtime < 2000;
+    if (stamp === this.#stamp && !recent) return this.#config;
     this.#stamp = stamp;
     if (stamp === "missing") {
+      this.#text = null;
       this.#config = new Map();
       return this.#config;
     }
@@ -248,6 +264,8 @@ export class HooksFile {
       });
       return this.#config;
     }
+    if (text === this.#text) return this.#config;
+    this.#text = text;
     const { config, problems } = parseHooksFile(text, this.path);
     if (!config) {
       const p = problems[0];

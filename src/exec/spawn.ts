@@ -92,8 +92,8 @@ function killGroup(pid: number): void {
 /** Runs `command` with {@linkcode RunOptions}; the default {@linkcode Spawner}. */
 export async function runProcess(command: string, options: RunOptions = {}): Promise<RunResult> {
   const { timeoutMs, signal } = options;
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) {
-    throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
+  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1)) {
+    throw new RangeError(`timeoutMs must be from 1 to 2147483647, got ${timeoutMs}`);
   }
   const started = performance.now();
   let child: Deno.ChildProcess;
