@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { config, envFor, Proc, type Rec, script, tempDir } from "./_helpers.ts";
+import { cli, config, envFor, Proc, type Rec, script, tempDir } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -33,6 +33,8 @@ interface Ctx {
   dir: string;
   /** The daemon. */
   d: Proc;
+  /** The daemon's environment (for more CLI calls on the same state). */
+  env: Record<string, string>;
   /** `http://host:port` of `hook`, from its `listening` record. */
   base: (hook: string) => Promise<string>;
 }
@@ -52,6 +54,8 @@ async function withDaemon(
     scripts: Record<string, string>;
     hooks: HookSpec[];
     env?: Record<string, string>;
+    /** TOML put before the `[[hooks]]` tables (e.g. a `[session]` table). */
+    toml?: string;
   },
   body: (ctx: Ctx) => Promise<void>,
 ): Promise<void> {
@@ -64,14 +68,16 @@ async function withDaemon(
     }
     await script(tmp.path, "sentinel.sh", "cat");
     const hooks = [...options.hooks, { name: SENTINEL, script: "./sentinel.sh" }];
-    await config(tmp.path, hooksToml(hooks));
+    await config(tmp.path, `${options.toml ?? ""}\n${hooksToml(hooks)}`);
     const args = ["run", "--name", options.session ?? "wh", "--daemon", "--format", "jsonl"];
     for (const h of hooks) args.push("--hook", h.name);
-    d = Proc.start(args, { env: envFor(tmp.path, options.env) });
+    const env = envFor(tmp.path, options.env);
+    d = Proc.start(args, { env });
     const proc = d;
     await body({
       dir: tmp.path,
       d: proc,
+      env,
       base: async (hook) => `http://${await proc.addr(hook)}`,
     });
   } finally {
@@ -153,6 +159,10 @@ function alive(pid: number): boolean {
   // "pid (comm) S ..." — comm may contain spaces or parentheses, so split after the last ')'.
   const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
   return state !== "Z" && state !== "X";
+}
+
+function exists(path: string): Promise<boolean> {
+  return Deno.stat(path).then(() => true, () => false);
 }
 
 async function readPid(path: string): Promise<number> {
@@ -549,5 +559,97 @@ Deno.test("simultaneous requests run their scripts concurrently", async () => {
     assert.deepEqual(injected.map((r) => r.content).sort(), ids.map((id) => `done ${id}`));
     const runs = await hookRuns(ctx.d, "slow", 4);
     for (const run of runs) assertHookRun(run, "slow", 200, 0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Misbehaving clients and stopping
+
+Deno.test("a client that hangs up mid-body: the script is not run, the daemon keeps serving and logs no stack trace", async () => {
+  await withDaemon({
+    scripts: { "cat.sh": `echo run >> $DIR/runs.log\ncat` },
+    hooks: [{ name: "cat", script: "./cat.sh" }],
+  }, async (ctx) => {
+    const addr = (await ctx.base("cat")).slice("http://".length);
+    const [hostname, port] = addr.split(":");
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    try {
+      const head = `POST / HTTP/1.1\r\nHost: ${addr}\r\nContent-Length: 100\r\n\r\n`;
+      await conn.write(new TextEncoder().encode(`${head}only part of it`));
+      // Give the daemon time to start reading the body before the client goes away.
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      conn.close();
+    }
+    assert.deepEqual(await injectedBeforeSentinel(ctx), []);
+    const ran = await Deno.stat(join(ctx.dir, "runs.log")).then(() => true, () => false);
+    assert.equal(ran, false, "the script ran for a body that never arrived");
+    // Give a late log line the chance to show up before checking.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.doesNotMatch(
+      ctx.d.stderr,
+      /\n\s+at .*:\d+:\d+/,
+      `the daemon printed a stack trace:\n${ctx.d.stderr}`,
+    );
+  });
+});
+
+Deno.test("a request in flight when the daemon is stopped is answered and its message is kept", async () => {
+  await withDaemon({
+    scripts: {
+      "late.sh": "cat >/dev/null\necho started > $DIR/started\nsleep 1\necho late message",
+    },
+    hooks: [{ name: "late", script: "./late.sh" }],
+  }, async (ctx) => {
+    const answer = request(`${await ctx.base("late")}/`, { method: "POST", body: "x" });
+    assert.ok(await eventually(() => exists(join(ctx.dir, "started"))), "the script never ran");
+    ctx.d.child.kill("SIGTERM");
+    const res = await answer;
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.text, "ok");
+    assert.equal(await ctx.d.exited(), 0, ctx.d.stderr);
+
+    // Acknowledged means kept: printed before the daemon stopped, or by the next run.
+    const next = await cli(["run", "--name", "wh", "--format", "jsonl"], { env: ctx.env });
+    assert.equal(next.code, 0, next.stderr);
+    const later = next.stdout.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+    const seen = [...ctx.d.records, ...later].filter((r) =>
+      isInjected(r) && r.content === "late message"
+    );
+    assert.equal(seen.length, 1, `the acknowledged message was not delivered exactly once`);
+    assert.equal(seen[0].source_kind, "webhook");
+  });
+});
+
+Deno.test("a client that never finishes its body does not keep the daemon from stopping", async () => {
+  await withDaemon({
+    toml: "[session]\nshutdown_grace = 1\n",
+    scripts: { "cat.sh": "cat" },
+    hooks: [{ name: "cat", script: "./cat.sh" }],
+  }, async (ctx) => {
+    const addr = (await ctx.base("cat")).slice("http://".length);
+    const [hostname, port] = addr.split(":");
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const head = `POST / HTTP/1.1\r\nHost: ${addr}\r\nContent-Length: 100\r\n\r\n`;
+      await conn.write(new TextEncoder().encode(`${head}only part of it`));
+      await new Promise((r) => setTimeout(r, 300));
+      ctx.d.child.kill("SIGTERM");
+      // The grace is 1 s; the client keeps its half-sent request open for far longer.
+      const first = await Promise.race([
+        ctx.d.child.status.then(() => "daemon exited"),
+        new Promise((r) => (guard = setTimeout(() => r("client gave up first"), 8_000))),
+      ]);
+      assert.equal(
+        first,
+        "daemon exited",
+        "with shutdown_grace = 1 the daemon waited for a client that never finished its body",
+      );
+    } finally {
+      clearTimeout(guard);
+      conn.close();
+    }
+    assert.equal(await ctx.d.exited(), 0, ctx.d.stderr);
   });
 });

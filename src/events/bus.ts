@@ -12,7 +12,7 @@ import { type EventHook, type HooksFile, matchingHooks } from "./hooks_file.ts";
 import { Limiter, QueueFullError } from "./limiter.ts";
 
 /** Something that wants every event (plugins' `on` handlers). */
-export type Subscriber = (data: EventData) => void | Promise<void>;
+export type Subscriber = (data: EventData) => void | Promise<unknown>;
 
 /** Options of {@linkcode EventBus}. */
 export interface EventBusOptions {

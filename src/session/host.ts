@@ -176,6 +176,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
               }
             },
           }),
+          { log: log("webhook") },
         );
       } catch (e) {
         throw new HookhostError(
@@ -223,7 +224,15 @@ export async function runSession(options: SessionOptions): Promise<void> {
       await runner.drain(signal);
     }
     await control.close();
-    await stopListeners();
+    // Listeners finish their requests; past the grace period, slow bodies are cut off and
+    // scripts killed, and a short while later the wait ends regardless.
+    const stopped = stopListeners();
+    const cutoff = new Promise<void>((resolve) => {
+      const after = () => setTimeout(resolve, 2000);
+      if (hardStop.signal.aborted) after();
+      else hardStop.signal.addEventListener("abort", after, { once: true });
+    });
+    await Promise.race([stopped, cutoff]);
     bus.emit("session_list_changed", { commandKey: name, change: "stopped" });
     // Background event hooks get the same grace; past it they are killed.
     await bus.idle();

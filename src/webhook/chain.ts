@@ -39,20 +39,34 @@ export function text(status: number, body: string | null): Response {
 
 /**
  * Limits step: refuses bodies over `maxBody` bytes with 413 (by `Content-Length` up front, or
- * while reading), and reads the body into `ctx.body`.
+ * while reading), and reads the body into `ctx.body`. A client that goes away mid-body gets
+ * nothing run; aborting `signal` (shutdown past its grace) stops waiting for a slow body.
  */
-export function limitBody(maxBody: number): Middleware {
+export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {}): Middleware {
   return async (ctx, next) => {
     const declared = Number(ctx.request.headers.get("content-length") ?? NaN);
     if (declared > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
     if (ctx.request.body) {
+      const reader = ctx.request.body.getReader();
+      const cancel = () => void reader.cancel().catch(() => {});
+      options.signal?.addEventListener("abort", cancel, { once: true });
       const chunks: Uint8Array[] = [];
       let size = 0;
-      for await (const chunk of ctx.request.body) {
-        size += chunk.length;
-        if (size > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
-        chunks.push(chunk);
+      try {
+        while (true) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          size += value.length;
+          if (size > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
+          chunks.push(value);
+        }
+      } catch {
+        // The client hung up mid-body: nobody is left to answer, and nothing is run.
+        return text(400, "Request body could not be read\n");
+      } finally {
+        options.signal?.removeEventListener("abort", cancel);
       }
+      if (options.signal?.aborted) return text(503, "Shutting down\n");
       const body = new Uint8Array(size);
       let offset = 0;
       for (const c of chunks) {

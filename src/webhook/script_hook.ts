@@ -57,7 +57,7 @@ function excerpt(bytes: Uint8Array): string {
 export function scriptHookHandler(options: ScriptHookOptions): (req: Request) => Promise<Response> {
   const { name, script, spawner, log } = options;
   if (!(options.timeout >= 1)) throw new RangeError(`timeout must be >= 1, got ${options.timeout}`);
-  return compose([limitBody(options.maxBody)], async (ctx) => {
+  return compose([limitBody(options.maxBody, { signal: options.signal })], async (ctx) => {
     const report = (status: number, exit_code: number | null, duration_ms: number) => {
       options.onRun?.({ hook: name, status, exit_code, duration_ms });
     };

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Logger } from "@logtape/logtape";
 import { formatAddr, parseBind } from "../config/bind.ts";
 
 /** A running listener. */
@@ -19,12 +20,18 @@ export interface Listener {
 export function listen(
   bind: string,
   handler: (req: Request) => Promise<Response>,
+  options: { log?: Logger } = {},
 ): Listener {
   const addr = parseBind(bind);
   const server = Deno.serve({
     hostname: addr.ip,
     port: addr.port,
     onListen: () => {},
+    // One log line instead of Deno's default stack trace on stderr.
+    onError: (e) => {
+      options.log?.error("Request failed: {reason}", { reason: (e as Error)?.message ?? String(e) });
+      return new Response("Internal error\n", { status: 500 });
+    },
   }, handler);
   const local = server.addr as Deno.NetAddr;
   return {
