@@ -9,6 +9,11 @@ import { ROOT, runtimeFlags } from "./flags.ts";
 const args = [
   "compile",
   ...runtimeFlags(),
+  // Read or started at run time, so not found by the module graph on its own.
+  "--include",
+  `${ROOT}/src/plugins/worker_main.ts`,
+  "--include",
+  `${ROOT}/src/plugins/types.ts`,
   "--output",
   `${ROOT}/dist/hookhost`,
   ...Deno.args,

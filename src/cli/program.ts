@@ -151,6 +151,22 @@ export function program(): Command {
       await hooksTest(event, flags(cmd));
     });
 
+  const plugins = root.command("plugins").description("TS/JS and script plugins");
+  locations(plugins.command("ls"))
+    .description("name, file, kind, effective permissions, state and last error of each plugin")
+    .option("--name <name>", "ask this running session for its live plugin state")
+    .option("--json", "one JSON object per line")
+    .action(async (_o, cmd) => {
+      const { pluginsLs } = await import("./plugins.ts");
+      await pluginsLs(flags(cmd));
+    });
+  locations(plugins.command("types"))
+    .description("print the plugin API types (save as hookhost_plugin.ts and import them)")
+    .action(async () => {
+      const { pluginsTypes } = await import("./plugins.ts");
+      await pluginsTypes();
+    });
+
   const config = root.command("config").description("configuration");
   locations(config.command("check"))
     .description("validate the config; print every problem (exit 2 if any)")
@@ -160,7 +176,7 @@ export function program(): Command {
     });
 
   // Subcommands inherit the error handling and output settings of the root.
-  for (const cmd of [schedule, inbox, hooks, config]) {
+  for (const cmd of [schedule, inbox, hooks, plugins, config]) {
     cmd.exitOverride().configureOutput(root.configureOutput());
   }
   return root;

@@ -52,6 +52,7 @@ export async function run(message: string | undefined, flags: RunFlags): Promise
       stateDir: ctx.paths.stateDir,
       kv: ctx.paths.kv,
       eventsFile: ctx.paths.eventsFile,
+      pluginsDir: ctx.paths.pluginsDir,
       initial,
       signal: stop.signal,
     });

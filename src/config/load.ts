@@ -118,6 +118,24 @@ export function validateConfig(
     }
     return script;
   });
+  const rawServer =
+    (typeof (raw as { server?: unknown }).server === "object"
+      ? (raw as { server: Record<string, unknown> }).server
+      : {}) as Record<string, unknown>;
+  if (typeof rawServer.bind === "string") {
+    try {
+      const addr = parseBind(rawServer.bind);
+      const clash = binds.find((b) => bindsClash(b.addr, addr));
+      if (clash) {
+        at(
+          ["server", "bind"],
+          `'${rawServer.bind}' binds the same socket as hook '${clash.name}' ('${clash.text}')`,
+        );
+      }
+    } catch (e) {
+      at(["server", "bind"], (e as Error).message);
+    }
+  }
   const rawSession =
     (typeof raw.session === "object" && raw.session !== null ? raw.session : {}) as Record<
       string,
@@ -140,7 +158,15 @@ export function validateConfig(
   const session = { ...parsed.data.session, handler };
   return {
     problems,
-    config: { hooks, session, events: parsed.data.events, file: options.file, dir: options.dir },
+    config: {
+      hooks,
+      session,
+      events: parsed.data.events,
+      server: parsed.data.server,
+      plugins: parsed.data.plugins,
+      file: options.file,
+      dir: options.dir,
+    },
   };
 }
 

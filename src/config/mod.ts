@@ -7,4 +7,10 @@ export { type LocationOptions, type ResolvedPaths, resolvePaths } from "./paths.
 export { type BindAddress, bindsClash, formatAddr, parseBind } from "./bind.ts";
 export { formatPath, locate } from "./locate.ts";
 export { loadConfig, validateConfig, type ValidationResult } from "./load.ts";
-export type { Config, HookConfig, SessionConfig } from "./schema.ts";
+export type {
+  Config,
+  HookConfig,
+  PluginSettingsConfig,
+  ServerConfig,
+  SessionConfig,
+} from "./schema.ts";

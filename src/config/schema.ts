@@ -69,8 +69,44 @@ export const EventsSchema = z.strictObject({
     .default(10_000),
 });
 
+const permission = z.union([z.boolean(), z.array(z.string())], {
+  error: "must be true, false or a list of strings",
+});
+
+/** `[plugins.NAME]`: the operator's settings of one plugin. */
+export const PluginSettingsSchema = z.strictObject({
+  permissions: z.strictObject({
+    net: permission.optional(),
+    read: permission.optional(),
+    write: permission.optional(),
+    env: permission.optional(),
+    run: permission.optional(),
+    ffi: permission.optional(),
+    sys: permission.optional(),
+    import: permission.optional(),
+  }).optional(),
+  timeout: z
+    .number({ error: "must be a number of seconds" })
+    .min(0.001, "must be from 0.001 to 3600 seconds")
+    .max(3600, "must be from 0.001 to 3600 seconds")
+    .optional(),
+});
+
+/** `[server]`: where plugins are served. */
+export const ServerSchema = z.strictObject({
+  bind: requiredString("bind").default("127.0.0.1:9800"),
+  max_body: z
+    .number({ error: "must be a number of bytes" })
+    .int("must be a whole number of bytes")
+    .min(1, "must be at least 1 byte")
+    .max(1024 * 1024 * 1024, "must be at most 1 GiB")
+    .default(10 * 1024 * 1024),
+});
+
 /** The whole config document. */
 export const ConfigSchema = z.strictObject({
+  server: ServerSchema.optional(),
+  plugins: z.record(z.string(), PluginSettingsSchema).default({}),
   hooks: z.array(HookSchema, { error: "must be an array of tables ([[hooks]])" }).default([]),
   session: SessionSchema.default(SessionSchema.parse({})),
   events: EventsSchema.default(EventsSchema.parse({})),
@@ -82,8 +118,16 @@ export type HookConfig = z.infer<typeof HookSchema> & { line?: number };
 export type SessionConfig = z.infer<typeof SessionSchema>;
 /** `[events]` after validation. */
 export type EventsConfig = z.infer<typeof EventsSchema>;
+/** `[server]` after validation. */
+export type ServerConfig = z.infer<typeof ServerSchema>;
+/** `[plugins.NAME]` after validation. */
+export type PluginSettingsConfig = z.infer<typeof PluginSettingsSchema>;
 /** The validated config. */
 export interface Config {
+  /** `[server]`, when the file has one (plugins are served on its bind). */
+  server?: ServerConfig;
+  /** Operator settings by plugin name. */
+  plugins: Record<string, PluginSettingsConfig>;
   /** Event hook limits. */
   events: EventsConfig;
   /** Webhook hooks, in file order. */

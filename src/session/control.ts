@@ -12,11 +12,12 @@ import type { Source } from "../inbox/message.ts";
 export type ControlRequest =
   | { op: "send"; content: string; source?: Source; label?: string }
   | { op: "ping" }
-  | { op: "wake" };
+  | { op: "wake" }
+  | { op: "plugins" };
 
 /** Answers. */
 export type ControlResponse =
-  | { ok: true; id?: string; pid?: number; name?: string }
+  | { ok: true; id?: string; pid?: number; name?: string; plugins?: unknown[] }
   | { ok: false; error: string };
 
 /** Nobody listens on the socket: the session is not running. */

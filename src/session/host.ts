@@ -11,12 +11,14 @@ import { EventBus, HooksFile } from "../events/mod.ts";
 import { processSpawner, type Spawner } from "../exec/spawn.ts";
 import { InboxStore } from "../inbox/store.ts";
 import { isSource, type NewMessage } from "../inbox/message.ts";
-import { recordStart, recordStop } from "../inbox/sessions.ts";
+import { getSession, recordStart, recordStop } from "../inbox/sessions.ts";
 import { openKv } from "../kv/open.ts";
 import { createSink, type Format } from "../output/mod.ts";
 import { log } from "../output/log.ts";
 import { isTimer, ScheduleStore } from "../schedule/store.ts";
-import { scriptHookHandler } from "../webhook/script_hook.ts";
+import { type HookRun, scriptHookHandler } from "../webhook/script_hook.ts";
+import { servePlugin } from "../plugins/serve.ts";
+import { type PluginHost, startPlugins } from "./plugin_host.ts";
 import { listen, type Listener } from "../webhook/server.ts";
 import { controlRequest, type ControlServer, serveControl } from "./control.ts";
 import { SessionLock, sessionPaths } from "./lock.ts";
@@ -44,6 +46,8 @@ export interface SessionOptions {
   signal: AbortSignal;
   /** Event hooks file (hooks.json); none when absent. */
   eventsFile?: string;
+  /** Plugins folder; plugins are served by daemons when it exists. */
+  pluginsDir?: string;
   /** Process starter; default real processes. */
   spawner?: Spawner;
   /** Where records go; default stdout. */
@@ -58,10 +62,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
   const hooks = options.hooks.map((hookName) => {
     const hook = config.hooks.find((h) => h.name === hookName);
     if (!hook) throw new UsageError(`Hook '${hookName}' not found in config`, "hook_not_found");
-    if (!hook.script) {
-      throw new UsageError(`Hook '${hookName}' has no script to run`, "hook_not_runnable");
-    }
-    return { ...hook, script: hook.script };
+    return hook;
   });
 
   const lock = await SessionLock.acquire(options.stateDir, name);
@@ -99,6 +100,8 @@ export async function runSession(options: SessionOptions): Promise<void> {
     sink.write({ type: "ready", pid: Deno.pid });
 
     const session = config.session;
+    // Assigned once listeners are set up; read by callbacks that may run before that.
+    let plugins: PluginHost | null = null;
     const runner = new SessionRunner({
       session: name,
       store,
@@ -106,12 +109,14 @@ export async function runSession(options: SessionOptions): Promise<void> {
       log: logger,
       spawner,
       hardStop: hardStop.signal,
-      onStatus: (m, runStatus) =>
+      onStatus: (m, runStatus) => {
         bus.emit("run_status_changed", {
           commandKey: `${name}|${m.source}`,
           runStatus,
           messageId: m.id,
-        }),
+        });
+        if (runStatus === "completed") plugins?.manager.onMessage(m);
+      },
       handler: session.handler
         ? {
           command: session.handler,
@@ -139,6 +144,8 @@ export async function runSession(options: SessionOptions): Promise<void> {
         }
         case "ping":
           return { ok: true, pid: Deno.pid, name };
+        case "plugins":
+          return { ok: true, plugins: plugins?.manager.status() ?? [] };
         case "wake":
           if (options.daemon) await schedules.armForeign(name);
           if ((await schedules.fireDue(name)).size) runner.wake();
@@ -148,46 +155,83 @@ export async function runSession(options: SessionOptions): Promise<void> {
     });
     cleanup.unshift(() => control.close());
 
+    const reportRun = (run: HookRun) => {
+      sink.write({ type: "hook_run", ...run });
+      if (run.status >= 500) {
+        bus.emit("hook_failed", {
+          commandKey: run.hook,
+          status: run.status,
+          exitCode: run.exit_code,
+        });
+      }
+    };
+
+    // Plugins run in daemons only: a one-shot run would load them just to drop them.
+    const wantPlugins = options.daemon && options.pluginsDir !== undefined &&
+      (config.server !== undefined || hooks.some((h) => h.plugin) ||
+        await Deno.stat(options.pluginsDir).then((i) => i.isDirectory, () => false));
+    plugins = wantPlugins
+      ? await startPlugins({
+        session: name,
+        dir: options.pluginsDir!,
+        config,
+        kv,
+        bus,
+        spawner,
+        inject: async (target, message) => {
+          if (target === name) return (await inject([message]))[0];
+          if (!(await getSession(kv, target))) throw new Error(`no session named '${target}'`);
+          const [m] = await store.add(target, [message]);
+          await controlRequest(sessionPaths(options.stateDir, target).socket, { op: "wake" })
+            .catch(() => {});
+          return m;
+        },
+        onRun: reportRun,
+        signal: hardStop.signal,
+        log: log("plugins"),
+      })
+      : null;
+    const started = plugins;
+    if (started) cleanup.unshift(() => started.stop());
+
     const listeners: Listener[] = [];
-    for (const hook of hooks) {
+    const serveOn = (label: string, bind: string, open: () => Listener) => {
       let listener: Listener;
       try {
-        listener = listen(
-          hook.bind,
-          scriptHookHandler({
-            name: hook.name,
-            script: hook.script,
-            timeout: hook.timeout,
-            maxBody: hook.max_body,
-            session: name,
-            spawner,
-            log: log("webhook"),
-            signal: hardStop.signal,
-            inject: (content) =>
-              inject([{ source: "webhook", label: `webhook ${hook.name}`, content }]),
-            onRun: (run) => {
-              sink.write({ type: "hook_run", ...run });
-              if (run.status >= 500) {
-                bus.emit("hook_failed", {
-                  commandKey: run.hook,
-                  status: run.status,
-                  exitCode: run.exit_code,
-                });
-              }
-            },
-          }),
-          { log: log("webhook") },
-        );
+        listener = open();
       } catch (e) {
+        if (e instanceof HookhostError) throw e;
         throw new HookhostError(
           "listen_failed",
-          `Hook '${hook.name}' cannot listen on '${hook.bind}': ${(e as Error).message}`,
+          `Hook '${label}' cannot listen on '${bind}': ${(e as Error).message}`,
           { cause: e },
         );
       }
       listeners.push(listener);
-      sink.write({ type: "listening", hook: hook.name, addr: listener.addr });
+      sink.write({ type: "listening", hook: label, addr: listener.addr });
+    };
+    for (const hook of hooks) {
+      const handler = hook.script
+        ? scriptHookHandler({
+          name: hook.name,
+          script: hook.script,
+          timeout: hook.timeout,
+          maxBody: hook.max_body,
+          session: name,
+          spawner,
+          log: log("webhook"),
+          signal: hardStop.signal,
+          inject: (content) =>
+            inject([{ source: "webhook", label: `webhook ${hook.name}`, content }]),
+          onRun: reportRun,
+        })
+        : (req: Request) =>
+          started
+            ? servePlugin(started.manager, hook.plugin!, req, started.serve)
+            : Promise.resolve(new Response("Plugins are not running\n", { status: 503 }));
+      serveOn(hook.name, hook.bind, () => listen(hook.bind, handler, { log: log("webhook") }));
     }
+    if (started) serveOn("server", config.server?.bind ?? "", () => started.listen());
     const stopListeners = () => Promise.all(listeners.map((l) => l.shutdown()));
 
     bus.emit("session_list_changed", { commandKey: name, change: "started" });

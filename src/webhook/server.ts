@@ -29,7 +29,9 @@ export function listen(
     onListen: () => {},
     // One log line instead of Deno's default stack trace on stderr.
     onError: (e) => {
-      options.log?.error("Request failed: {reason}", { reason: (e as Error)?.message ?? String(e) });
+      options.log?.error("Request failed: {reason}", {
+        reason: (e as Error)?.message ?? String(e),
+      });
       return new Response("Internal error\n", { status: 500 });
     },
   }, handler);

@@ -1,0 +1,77 @@
+/**
+ * `hookhost plugins ls` and `hookhost plugins types`.
+ *
+ * @module
+ */
+import type { LocationOptions } from "../config/mod.ts";
+import { PluginManager, type PluginStatus } from "../plugins/mod.ts";
+import { log } from "../output/log.ts";
+import { controlRequest, NotRunningError, sessionPaths } from "../session/mod.ts";
+import { checkName, config, context } from "./context.ts";
+import { table } from "./table.ts";
+
+/**
+ * `plugins ls [--name SESSION] [--json]`: the live state from a running session when `--name`
+ * names one, else what loading each plugin here gives.
+ */
+export async function pluginsLs(flags: LocationOptions & { name?: string; json?: boolean }) {
+  const ctx = await context(flags);
+  let rows: PluginStatus[] | null = null;
+  let source = `loaded from ${ctx.paths.pluginsDir}`;
+  if (flags.name !== undefined) {
+    const socket = sessionPaths(ctx.paths.stateDir, checkName(flags.name)).socket;
+    try {
+      const answer = await controlRequest(socket, { op: "plugins" });
+      if (answer.ok) {
+        rows = answer.plugins as PluginStatus[];
+        source = `live in session '${flags.name}'`;
+      }
+    } catch (e) {
+      if (!(e instanceof NotRunningError)) throw e;
+    }
+  }
+  if (!rows) {
+    const cfg = await config(ctx);
+    const kv = await Deno.openKv(":memory:");
+    const manager = new PluginManager({
+      dir: ctx.paths.pluginsDir,
+      session: flags.name ?? "default",
+      kv,
+      log: log("plugins"),
+      settings: (name) => cfg.plugins[name],
+      watch: false,
+      inject: () => Promise.reject(new Error("Not running")),
+      scriptHandler: () => () => Promise.resolve(new Response(null, { status: 503 })),
+    });
+    try {
+      await manager.start();
+      rows = manager.status();
+    } finally {
+      await manager.stop();
+      kv.close();
+    }
+  }
+  if (flags.json) {
+    for (const r of rows) console.log(JSON.stringify(r));
+    return;
+  }
+  if (!rows.length) return console.log(`No plugins (${source})`);
+  console.log(table(
+    ["NAME", "KIND", "HANDLES", "PERMISSIONS", "STATE", "FILE", "LAST ERROR"],
+    rows.map((r) => [
+      r.name,
+      r.kind,
+      r.handles.join(",") || "-",
+      r.permissions,
+      r.state,
+      r.file,
+      r.lastError ?? "",
+    ]),
+  ));
+  console.error(`(${source})`);
+}
+
+/** `plugins types`: prints the plugin API types module. */
+export async function pluginsTypes(): Promise<void> {
+  console.log(await Deno.readTextFile(new URL("../plugins/types.ts", import.meta.url)));
+}

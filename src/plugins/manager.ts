@@ -1,0 +1,322 @@
+/**
+ * The plugins folder, live: finds plugins, loads module plugins into their Workers and wraps
+ * script plugins, picks up files appearing, changing and disappearing (within a second), serves
+ * their `ctx` calls, and routes webhooks, events and processed messages to them.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { EventBus } from "../events/bus.ts";
+import type { EventData } from "../events/execute.ts";
+import type { Message, NewMessage } from "../inbox/message.ts";
+import { discover, type Found } from "./discover.ts";
+import { ModulePlugin } from "./module_plugin.ts";
+import { describePermissions } from "./permissions.ts";
+import type { CallMethod } from "./protocol.ts";
+import type { PluginMessage, PluginPermissions } from "./types.ts";
+
+/** Operator settings of one plugin (`[plugins.NAME]`). */
+export interface PluginSettings {
+  /** Narrows what the plugin declares. */
+  permissions?: PluginPermissions;
+  /** Handler timeout in seconds. */
+  timeout?: number;
+}
+
+/** Options of {@linkcode PluginManager}. */
+export interface PluginManagerOptions {
+  /** The plugins folder. */
+  dir: string;
+  /** The host's session. */
+  session: string;
+  /** KV for the plugins' stores. */
+  kv: Deno.Kv;
+  /** The host's log. */
+  log: Logger;
+  /** Operator settings by plugin name. */
+  settings: (name: string) => PluginSettings | undefined;
+  /** Default handler timeout in seconds (default 10). */
+  defaultTimeout?: number;
+  /** Event bus: plugins subscribe to it and `ctx.emit` fires on it. */
+  bus?: EventBus;
+  /** Stores a message durably in `session`'s inbox and wakes whoever runs it. */
+  inject: (session: string, message: NewMessage) => Promise<Message>;
+  /** Builds the §4 handler of a script plugin. */
+  scriptHandler: (name: string, path: string) => (req: Request) => Promise<Response>;
+  /** Watch the folder (default true). */
+  watch?: boolean;
+}
+
+/** One plugin as `plugins ls` shows it. */
+export interface PluginStatus {
+  /** Plugin name. */
+  name: string;
+  /** File or folder. */
+  file: string;
+  /** `module` or `script`. */
+  kind: "module" | "script";
+  /** What it handles: `webhook`, `message`, `on:EVENT`. */
+  handles: string[];
+  /** Effective permissions (`none` for scripts: they run as the host's child processes). */
+  permissions: string;
+  /** `ready`, `restarting`, `failed`, `stopped`. */
+  state: string;
+  /** Last error, if any. */
+  lastError?: string;
+}
+
+interface Entry {
+  found: Found;
+  name: string;
+  module?: ModulePlugin;
+  script?: (req: Request) => Promise<Response>;
+  error?: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Runs the plugins of a folder. */
+export class PluginManager {
+  #o: PluginManagerOptions;
+  #entries = new Map<string, Entry>(); // by path
+  #watcher: Deno.FsWatcher | null = null;
+  #watching: Promise<void> | null = null;
+  #scan: Promise<void> | null = null;
+  #again = false;
+  #unsubscribe: (() => void) | null = null;
+
+  /** See {@linkcode PluginManagerOptions}. */
+  constructor(options: PluginManagerOptions) {
+    this.#o = options;
+  }
+
+  /** Loads every plugin, subscribes to events and starts watching the folder. */
+  async start(): Promise<void> {
+    this.#unsubscribe = this.#o.bus?.subscribe((data) => this.#onEvent(data)) ?? null;
+    await this.rescan();
+    if (this.#o.watch !== false) this.#watch();
+  }
+
+  /** Stops watching and terminates every plugin. */
+  async stop(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#watcher?.close();
+    await this.#watching;
+    await this.#scan;
+    for (const e of this.#entries.values()) e.module?.stop();
+    this.#entries.clear();
+  }
+
+  #watch(): void {
+    try {
+      this.#watcher = Deno.watchFs(this.#o.dir, { recursive: true });
+    } catch (e) {
+      this.#o.log.warn("Not watching plugins folder {dir}: {reason}", {
+        dir: this.#o.dir,
+        reason: (e as Error).message,
+      });
+      return;
+    }
+    const watcher = this.#watcher;
+    this.#watching = (async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      for await (const _ of watcher) {
+        // Editors save in bursts (write temp, rename over): settle, then look once.
+        clearTimeout(timer);
+        timer = setTimeout(() => void this.rescan(), 100);
+      }
+      clearTimeout(timer);
+    })().catch(() => {});
+  }
+
+  /** Re-reads the folder and applies the differences. Concurrent calls coalesce. */
+  rescan(): Promise<void> {
+    if (this.#scan) {
+      this.#again = true;
+      return this.#scan;
+    }
+    this.#scan = (async () => {
+      do {
+        this.#again = false;
+        await this.#apply(
+          await discover(this.#o.dir).catch((e) => {
+            this.#o.log.error("Cannot read plugins folder {dir}: {reason}", {
+              dir: this.#o.dir,
+              reason: (e as Error).message,
+            });
+            return null;
+          }),
+        );
+      } while (this.#again);
+    })().finally(() => (this.#scan = null));
+    return this.#scan;
+  }
+
+  async #apply(found: Found[] | null): Promise<void> {
+    if (!found) return;
+    const seen = new Set(found.map((f) => f.path));
+    for (const [path, entry] of this.#entries) {
+      if (!seen.has(path)) {
+        entry.module?.stop();
+        this.#entries.delete(path);
+        this.#o.log.info("plugin {name}: removed ({file})", { name: entry.name, file: path });
+      }
+    }
+    for (const f of found) {
+      const old = this.#entries.get(f.path);
+      if (old && old.found.stamp === f.stamp && old.found.kind === f.kind) continue;
+      old?.module?.stop();
+      this.#entries.delete(f.path);
+      const entry = await this.#load(f);
+      this.#entries.set(f.path, entry);
+      const clash = [...this.#entries.values()].find((e) =>
+        e !== entry && e.name === entry.name && !e.error
+      );
+      if (clash && !entry.error) {
+        entry.module?.stop();
+        entry.module = undefined;
+        entry.script = undefined;
+        entry.error =
+          `Plugin name '${entry.name}' is used by both ${clash.found.path} and ${f.path}`;
+      }
+      if (entry.error) {
+        this.#o.log.error("plugin {file}: {error}", { file: f.path, error: entry.error });
+      } else {
+        this.#o.log.info("plugin {name}: {what} ({file})", {
+          name: entry.name,
+          what: old ? "reloaded" : "loaded",
+          file: f.path,
+        });
+      }
+    }
+  }
+
+  async #load(f: Found): Promise<Entry> {
+    if (!NAME.test(f.fileName)) {
+      return { found: f, name: f.fileName, error: `Invalid plugin name '${f.fileName}'` };
+    }
+    if (f.kind === "script") {
+      return { found: f, name: f.fileName, script: this.#o.scriptHandler(f.fileName, f.path) };
+    }
+    const settings = this.#o.settings;
+    const module = new ModulePlugin({
+      fileName: f.fileName,
+      module: f.module!,
+      root: f.path,
+      session: this.#o.session,
+      operator: (name) => settings(name)?.permissions,
+      timeoutMs: (this.#o.settings(f.fileName)?.timeout ?? this.#o.defaultTimeout ?? 10) * 1000,
+      onCall: (plugin, method, args) => this.#call(plugin, method, args),
+      log: this.#o.log,
+    });
+    try {
+      await module.start();
+    } catch (e) {
+      module.stop();
+      return { found: f, name: module.name, error: (e as Error).message };
+    }
+    if (!NAME.test(module.name)) {
+      module.stop();
+      return { found: f, name: module.name, error: `Invalid plugin name '${module.name}'` };
+    }
+    return { found: f, name: module.name, module };
+  }
+
+  /** The live plugin called `name`, if any. */
+  get(name: string): Entry | undefined {
+    for (const e of this.#entries.values()) if (e.name === name && !e.error) return e;
+    return undefined;
+  }
+
+  /** Every plugin, by name. */
+  status(): PluginStatus[] {
+    return [...this.#entries.values()].map((e) => ({
+      name: e.name,
+      file: e.found.path,
+      kind: e.found.kind,
+      handles: e.module?.kinds ?? (e.found.kind === "script" ? ["webhook"] : []),
+      permissions: e.module
+        ? describePermissions(e.module.effective)
+        : e.found.kind === "script"
+        ? "host (script)"
+        : "none",
+      state: e.error ? "failed" : e.module?.state ?? "ready",
+      lastError: e.error ?? e.module?.lastError,
+    })).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  #onEvent(data: EventData): Promise<unknown> | void {
+    const runs: Promise<unknown>[] = [];
+    for (const e of this.#entries.values()) {
+      if (e.module?.has(`on:${data.event}`)) {
+        runs.push(e.module.invoke({ t: "event", event: data }).catch(() => {}));
+      }
+    }
+    if (runs.length) return Promise.all(runs);
+  }
+
+  /** Shows a processed message to every plugin with a `message` handler. */
+  onMessage(message: Message): void {
+    const m: PluginMessage = {
+      id: message.id,
+      session: this.#o.session,
+      source: message.source,
+      label: message.label,
+      content: message.content,
+    };
+    for (const e of this.#entries.values()) {
+      if (e.module?.has("message")) e.module.invoke({ t: "message", message: m }).catch(() => {});
+    }
+  }
+
+  async #call(plugin: string, method: CallMethod, args: unknown[]): Promise<unknown> {
+    const { kv } = this.#o;
+    const storeKey = (key: unknown): Deno.KvKey => {
+      if (
+        !Array.isArray(key) || !key.every((k) => typeof k === "string" || typeof k === "number")
+      ) {
+        throw new TypeError("Store keys are strings or lists of strings and numbers");
+      }
+      return ["p", plugin, ...key];
+    };
+    switch (method) {
+      case "inject": {
+        const [content, options] = args as [unknown, { session?: unknown; source?: unknown }];
+        if (typeof content !== "string" || !content.trim()) {
+          throw new TypeError("inject() needs non-empty text");
+        }
+        const source = options?.source ?? "background";
+        if (source !== "skill" && source !== "background") {
+          throw new TypeError(`inject() source must be 'skill' or 'background', not '${source}'`);
+        }
+        const session = options?.session ?? this.#o.session;
+        if (typeof session !== "string" || !NAME.test(session)) {
+          throw new TypeError(`Invalid session name '${String(session)}'`);
+        }
+        const m = await this.#o.inject(session, { source, label: `plugin ${plugin}`, content });
+        return m.id;
+      }
+      case "emit": {
+        const [event, params] = args as [unknown, unknown];
+        if (typeof event !== "string" || !event) throw new TypeError("emit() needs an event name");
+        this.#o.bus?.emit(event, (params ?? {}) as Record<string, unknown>);
+        return undefined;
+      }
+      case "store.get":
+        return (await kv.get(storeKey(args[0]))).value;
+      case "store.set":
+        await kv.set(storeKey(args[0]), args[1]);
+        return undefined;
+      case "store.delete":
+        await kv.delete(storeKey(args[0]));
+        return undefined;
+      case "store.list": {
+        const out = [];
+        for await (const e of kv.list({ prefix: storeKey(args[0]) })) {
+          out.push({ key: e.key.slice(2), value: e.value });
+        }
+        return out;
+      }
+    }
+  }
+}

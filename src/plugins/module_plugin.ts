@@ -1,0 +1,316 @@
+/**
+ * One module plugin, host side: probes its declaration, starts its Worker with exactly its
+ * effective permissions, runs handlers with a timeout, and on a hang or crash terminates and
+ * recreates the Worker with backoff. Nothing the plugin does can take the host down.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { HookhostError } from "../errors.ts";
+import {
+  checkPermissions,
+  type Effective,
+  effectivePermissions,
+  PERMISSION_KINDS,
+} from "./permissions.ts";
+import type { CallMethod, FromWorker, ToWorker, WireResult } from "./protocol.ts";
+import type { PluginPermissions } from "./types.ts";
+
+/** A handler did not finish in time, or the plugin is not running. */
+export class PluginUnavailableError extends HookhostError {
+  /** `plugin_timeout` or `plugin_unavailable`. */
+  constructor(code: "plugin_timeout" | "plugin_unavailable", message: string) {
+    super(code, message);
+  }
+}
+
+/** Options of {@linkcode ModulePlugin}. */
+export interface ModulePluginOptions {
+  /** Name from the file name; the plugin may declare another. */
+  fileName: string;
+  /** Absolute path of the module (`x.ts`, or `dir/mod.ts`). */
+  module: string;
+  /** Its file, or its folder for folder plugins: readable while loading only. */
+  root: string;
+  /** Session of the host (`ctx.session`). */
+  session: string;
+  /** Operator's narrowing (`[plugins.NAME] permissions`), if any. */
+  operator?: (name: string) => PluginPermissions | undefined;
+  /** Per-handler timeout in ms. */
+  timeoutMs: number;
+  /** Serves the plugin's `ctx` calls. */
+  onCall: (plugin: string, method: CallMethod, args: unknown[]) => Promise<unknown>;
+  /** The host's log. */
+  log: Logger;
+}
+
+type Invoke =
+  | { t: "webhook"; request: Extract<ToWorker, { t: "webhook" }>["request"] }
+  | { t: "event"; event: Extract<ToWorker, { t: "event" }>["event"] }
+  | { t: "message"; message: Extract<ToWorker, { t: "message" }>["message"] };
+
+const LOAD_TIMEOUT_MS = 10_000;
+const MAX_BACKOFF_MS = 60_000;
+const WORKER_URL = new URL("./worker_main.ts", import.meta.url);
+
+/** `NotCapable: Requires read access to "/etc/x", …` → `read /etc/x`. */
+export function deniedPermission(error: string): string | null {
+  const m = /Requires (\w+) access to "?([^",]*)"?/.exec(error);
+  return m ? `${m[1]} ${m[2]}`.trim() : null;
+}
+
+/** A running (or restarting) module plugin. */
+export class ModulePlugin {
+  #o: ModulePluginOptions;
+  #worker: Worker | null = null;
+  #nextId = 1;
+  #pending = new Map<number, { resolve: (r?: WireResult) => void; reject: (e: Error) => void }>();
+  #failures = 0;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  /** The plugin's name (declared, else from the file). */
+  name: string;
+  /** `starting`, `ready`, `restarting`, `failed` or `stopped`. */
+  state = "starting";
+  /** Last error, if any. */
+  lastError: string | undefined;
+  /** What it declared. */
+  declared: PluginPermissions | undefined;
+  /** What its Worker holds. */
+  effective: Effective = effectivePermissions(undefined);
+  /** `webhook`, `message`, `on:EVENT`… */
+  kinds: string[] = [];
+
+  /** See {@linkcode ModulePluginOptions}. */
+  constructor(options: ModulePluginOptions) {
+    if (!(options.timeoutMs > 0)) throw new RangeError("timeoutMs must be > 0");
+    this.#o = options;
+    this.name = options.fileName;
+  }
+
+  /** Loads the plugin: a probe to read its declaration, then its real Worker. */
+  async start(): Promise<void> {
+    const probe = await this.#load(true);
+    this.name = probe.name ?? this.#o.fileName;
+    this.declared = probe.permissions;
+    const problem = checkPermissions(probe.permissions);
+    if (problem) throw new HookhostError("plugin_invalid", problem);
+    this.effective = effectivePermissions(probe.permissions, this.#o.operator?.(this.name));
+    await this.#load(false);
+  }
+
+  /** Whether it has `kind` (`webhook`, `message`, `on:EVENT`). */
+  has(kind: string): boolean {
+    return this.kinds.includes(kind);
+  }
+
+  #spawn(probe: boolean): Worker {
+    const perms: Deno.PermissionOptionsObject = {};
+    for (const kind of PERMISSION_KINDS) {
+      const v = probe ? false : this.effective[kind];
+      (perms as Record<string, unknown>)[kind] = v;
+    }
+    // The module must be readable to be imported; that grant is revoked right after.
+    const read = perms.read;
+    if (read !== true) perms.read = [...(Array.isArray(read) ? read : []), this.#o.root];
+    return new Worker(WORKER_URL, {
+      type: "module",
+      name: `plugin ${this.#o.fileName}`,
+      deno: { permissions: perms },
+    });
+  }
+
+  #load(probe: boolean): Promise<Extract<FromWorker, { t: "loaded" }>> {
+    const worker = this.#spawn(probe);
+    const revoke = this.#coversRoot() ? undefined : this.#o.root;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        worker.terminate();
+        reject(new HookhostError("plugin_load_timeout", "Loading took longer than 10 s"));
+      }, LOAD_TIMEOUT_MS);
+      const fail = (message: string) => {
+        clearTimeout(timer);
+        worker.terminate();
+        reject(new HookhostError("plugin_load_failed", message));
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        fail(e.message);
+      };
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        const msg = e.data;
+        if (msg.t === "load_error") return fail(msg.error);
+        if (msg.t !== "loaded") return;
+        clearTimeout(timer);
+        if (probe) {
+          worker.terminate();
+        } else {
+          this.kinds = msg.kinds;
+          this.#attach(worker);
+        }
+        resolve(msg);
+      };
+      const init: ToWorker = {
+        t: "init",
+        url: `file://${this.#o.module}`,
+        name: this.#o.fileName,
+        session: this.#o.session,
+        revoke,
+        probe,
+      };
+      worker.postMessage(init);
+    });
+  }
+
+  #coversRoot(): boolean {
+    const read = this.effective.read;
+    return read === true ||
+      (Array.isArray(read) &&
+        read.some((p) => this.#o.root === p || this.#o.root.startsWith(p + "/")));
+  }
+
+  #attach(worker: Worker): void {
+    this.#worker = worker;
+    this.state = "ready";
+    worker.onerror = (e) => {
+      e.preventDefault();
+      this.#crashed(`Uncaught error: ${e.message}`);
+    };
+    worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(worker, e.data);
+  }
+
+  #receive(worker: Worker, msg: FromWorker): void {
+    const { log } = this.#o;
+    switch (msg.t) {
+      case "done": {
+        const waiter = this.#pending.get(msg.id);
+        this.#pending.delete(msg.id);
+        if (msg.ok) {
+          this.#failures = 0;
+          waiter?.resolve(msg.result);
+        } else {
+          this.#report(msg.error);
+          waiter?.reject(new HookhostError("plugin_error", msg.error));
+        }
+        return;
+      }
+      case "call": {
+        this.#o.onCall(this.name, msg.method, msg.args).then(
+          (value) => worker.postMessage({ t: "reply", id: msg.id, ok: true, value } as ToWorker),
+          (e) => {
+            const error = (e as Error).message;
+            worker.postMessage({ t: "reply", id: msg.id, ok: false, error } as ToWorker);
+          },
+        );
+        return;
+      }
+      case "log": {
+        const denied = deniedPermission(msg.message);
+        if (denied) {
+          log.error("plugin {name}: permission denied: {what}", { name: this.name, what: denied });
+        } else {log[msg.level]("plugin {name}: {message}", {
+            name: this.name,
+            message: msg.message,
+          });}
+        return;
+      }
+    }
+  }
+
+  /** Logs a handler error, naming a denied permission when that was the cause. */
+  #report(error: string): void {
+    this.lastError = error;
+    const denied = deniedPermission(error);
+    if (denied) {
+      this.#o.log.error("plugin {name}: permission denied: {what}", {
+        name: this.name,
+        what: denied,
+      });
+    } else {
+      this.#o.log.error("plugin {name}: {error}", { name: this.name, error });
+    }
+  }
+
+  /**
+   * Runs a handler in the Worker. Rejects with {@linkcode PluginUnavailableError} when the
+   * plugin is not running or did not answer within its timeout (then it is restarted), and
+   * with a `plugin_error` when the handler threw.
+   */
+  invoke(call: Invoke): Promise<WireResult | undefined> {
+    const worker = this.#worker;
+    if (!worker || this.state !== "ready") {
+      return Promise.reject(
+        new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}' is ${this.state}`),
+      );
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        const seconds = this.#o.timeoutMs / 1000;
+        reject(
+          new PluginUnavailableError(
+            "plugin_timeout",
+            `Plugin '${this.name}' did not answer within ${seconds} s`,
+          ),
+        );
+        this.#crashed(`A handler ran past its ${seconds} s timeout; the Worker was terminated`);
+      }, this.#o.timeoutMs);
+      this.#pending.set(id, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      worker.postMessage({ ...call, id } as ToWorker);
+    });
+  }
+
+  #crashed(reason: string): void {
+    if (this.#stopped || this.state === "restarting") return;
+    this.lastError = reason;
+    this.#worker?.terminate();
+    this.#worker = null;
+    for (const [, p] of this.#pending) {
+      p.reject(
+        new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}': ${reason}`),
+      );
+    }
+    this.#pending.clear();
+    this.#failures++;
+    const delay = Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS);
+    this.state = "restarting";
+    this.#o.log.error("plugin {name}: {reason}; restarting in {delay} ms", {
+      name: this.name,
+      reason,
+      delay,
+    });
+    this.#restartTimer = setTimeout(async () => {
+      if (this.#stopped) return;
+      try {
+        await this.#load(false);
+        this.#o.log.info("plugin {name}: restarted", { name: this.name });
+      } catch (e) {
+        this.state = "ready"; // let #crashed schedule the next try
+        this.#crashed(`Restart failed: ${(e as Error).message}`);
+      }
+    }, delay);
+  }
+
+  /** Terminates the Worker for good. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#restartTimer);
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.state = "stopped";
+    for (const [, p] of this.#pending) {
+      p.reject(new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}' stopped`));
+    }
+    this.#pending.clear();
+  }
+}

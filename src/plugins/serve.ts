@@ -1,0 +1,123 @@
+/**
+ * Serving plugins over HTTP: a module plugin's `webhook()` behind the same limits as script
+ * hooks, and the `[server]` router (`/hooks/<name>` for both kinds, `GET /healthz`).
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { compose, limitBody, text } from "../webhook/chain.ts";
+import type { HookRun } from "../webhook/script_hook.ts";
+import type { PluginManager } from "./manager.ts";
+import { type ModulePlugin, PluginUnavailableError } from "./module_plugin.ts";
+
+/** What serving a plugin needs from the host. */
+export interface ServeOptions {
+  /** Largest accepted body in bytes. */
+  maxBody: number;
+  /** Stores a plugin's string answer as source `webhook`; resolves once durable. */
+  inject: (plugin: string, content: string) => Promise<unknown>;
+  /** Told about every request (for `hook_run` records and `hook_failed` events). */
+  onRun?: (run: HookRun) => void;
+  /** Where failures are logged. */
+  log: Logger;
+  /** Aborting stops waiting for slow bodies (shutdown). */
+  signal?: AbortSignal;
+}
+
+/** Runs module plugin `plugin`'s `webhook()` for `request`. */
+export async function moduleWebhook(
+  plugin: ModulePlugin,
+  request: Request,
+  options: ServeOptions,
+): Promise<Response> {
+  const handler = compose([limitBody(options.maxBody, { signal: options.signal })], async (ctx) => {
+    const started = performance.now();
+    const answer = (status: number, response: Response) => {
+      options.onRun?.({
+        hook: plugin.name,
+        status,
+        exit_code: null,
+        duration_ms: Math.round(performance.now() - started),
+      });
+      return response;
+    };
+    let result;
+    try {
+      result = await plugin.invoke({
+        t: "webhook",
+        request: {
+          method: ctx.request.method,
+          url: ctx.request.url,
+          headers: [...ctx.request.headers],
+          body: ctx.body.length ? ctx.body as Uint8Array<ArrayBuffer> : null,
+        },
+      });
+    } catch (e) {
+      if (e instanceof PluginUnavailableError && e.code === "plugin_timeout") {
+        return answer(504, text(504, "Plugin timed out\n"));
+      }
+      if (e instanceof PluginUnavailableError) return answer(503, text(503, `${e.message}\n`));
+      return answer(500, text(500, "Plugin failed\n"));
+    }
+    if (!result || result.kind === "none") return answer(204, text(204, null));
+    if (result.kind === "response") {
+      const body = result.status === 204 || result.status === 304 ? null : result.body;
+      return answer(
+        result.status,
+        new Response(body, { status: result.status, headers: result.headers }),
+      );
+    }
+    const message = result.text.trim();
+    if (!message) return answer(204, text(204, null));
+    try {
+      await options.inject(plugin.name, message);
+    } catch (e) {
+      options.log.error("plugin {name}: could not store the message: {reason}", {
+        name: plugin.name,
+        reason: (e as Error).message,
+      });
+      return answer(503, text(503, "Message could not be stored\n"));
+    }
+    return answer(200, text(200, "ok"));
+  });
+  return await handler(request);
+}
+
+/** Answers `request` with plugin `name` (script or module), or 404. */
+export function servePlugin(
+  manager: PluginManager,
+  name: string,
+  request: Request,
+  options: ServeOptions,
+): Promise<Response> {
+  const entry = manager.get(name);
+  if (entry?.script) return entry.script(request);
+  if (entry?.module?.has("webhook")) return moduleWebhook(entry.module, request, options);
+  const why = entry ? `Plugin '${name}' has no webhook` : `No plugin named '${name}'`;
+  return Promise.resolve(text(404, `${why}\n`));
+}
+
+/** The `[server]` handler: `/hooks/<name>[/…]` and `GET /healthz`. */
+export function pluginRouter(
+  manager: PluginManager,
+  options: ServeOptions & { session: string },
+): (request: Request) => Promise<Response> {
+  return (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/healthz") {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return Promise.resolve(text(405, "Use GET\n"));
+      }
+      const plugins = manager.status();
+      return Promise.resolve(Response.json({
+        status: "ok",
+        session: options.session,
+        plugins: plugins.length,
+        failed: plugins.filter((p) => p.state !== "ready").map((p) => p.name),
+      }));
+    }
+    const m = /^\/hooks\/([^/]+)(?:\/.*)?$/.exec(path);
+    if (!m) return Promise.resolve(text(404, "Not found: use /hooks/<name> or /healthz\n"));
+    return servePlugin(manager, decodeURIComponent(m[1]), request, options);
+  };
+}

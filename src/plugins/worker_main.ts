@@ -1,0 +1,139 @@
+/**
+ * The Worker side of a module plugin: loads the plugin, runs its handlers on request, and gives
+ * it a `ctx` whose calls travel to the host. It runs with exactly the plugin's permissions.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import type { CallMethod, FromWorker, ToWorker, WireRequest, WireResult } from "./protocol.ts";
+import type { Plugin, PluginContext, StoreKey } from "./types.ts";
+
+let plugin: Plugin | null = null;
+let ctx: PluginContext;
+let nextCall = 1;
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+function send(msg: FromWorker): void {
+  self.postMessage(msg);
+}
+
+function call(method: CallMethod, ...args: unknown[]): Promise<unknown> {
+  const id = nextCall++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    send({ t: "call", id, method, args });
+  });
+}
+
+function describeError(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+function makeContext(name: string, session: string): PluginContext {
+  const log = (level: "debug" | "info" | "warn" | "error") => (message: string) =>
+    send({ t: "log", level, message: String(message) });
+  const key = (k: StoreKey) => (Array.isArray(k) ? k : [k]);
+  return {
+    name,
+    session,
+    inject: (content, options) => call("inject", content, options ?? {}) as Promise<string>,
+    emit: async (event, params) => void (await call("emit", event, params ?? {})),
+    log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
+    store: {
+      get: (k) => call("store.get", key(k)) as Promise<never>,
+      set: async (k, v) => void (await call("store.set", key(k), v)),
+      delete: async (k) => void (await call("store.delete", key(k))),
+      list: (prefix) =>
+        call("store.list", prefix === undefined ? [] : key(prefix)) as Promise<never>,
+    },
+  };
+}
+
+function toRequest(w: WireRequest): Request {
+  const hasBody = w.body && w.method !== "GET" && w.method !== "HEAD";
+  return new Request(w.url, {
+    method: w.method,
+    headers: new Headers(w.headers),
+    body: hasBody ? w.body : undefined,
+  });
+}
+
+async function toResult(value: unknown): Promise<WireResult> {
+  if (value instanceof Response) {
+    return {
+      kind: "response",
+      status: value.status,
+      headers: [...value.headers],
+      body: new Uint8Array(await value.arrayBuffer()),
+    };
+  }
+  if (typeof value === "string") return { kind: "text", text: value };
+  if (value === undefined || value === null) return { kind: "none" };
+  throw new TypeError(
+    `webhook() must return a Response, a string or nothing, not ${typeof value}`,
+  );
+}
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.t) {
+    case "init": {
+      try {
+        const mod = await import(msg.url);
+        if (msg.revoke) await Deno.permissions.revoke({ name: "read", path: msg.revoke });
+        const p = mod.default as Plugin;
+        if (typeof p !== "object" || p === null) {
+          throw new TypeError("The default export must be a plugin object");
+        }
+        plugin = p;
+        ctx = makeContext(msg.name, msg.session);
+        const kinds: string[] = [];
+        if (typeof p.webhook === "function") kinds.push("webhook");
+        if (typeof p.message === "function") kinds.push("message");
+        for (const [event, fn] of Object.entries(p.on ?? {})) {
+          if (typeof fn === "function") kinds.push(`on:${event}`);
+        }
+        send({
+          t: "loaded",
+          name: typeof p.name === "string" ? p.name : undefined,
+          permissions: p.permissions,
+          kinds,
+        });
+      } catch (e) {
+        send({ t: "load_error", error: describeError(e) });
+      }
+      return;
+    }
+    case "reply": {
+      const waiter = pending.get(msg.id);
+      pending.delete(msg.id);
+      if (msg.ok) waiter?.resolve(msg.value);
+      else waiter?.reject(new Error(msg.error));
+      return;
+    }
+    case "webhook":
+    case "event":
+    case "message": {
+      try {
+        if (!plugin) throw new Error("Plugin not loaded");
+        let result: WireResult | undefined;
+        if (msg.t === "webhook") {
+          result = await toResult(await plugin.webhook?.(toRequest(msg.request), ctx));
+        } else if (msg.t === "event") {
+          await plugin.on?.[msg.event.event]?.(msg.event, ctx);
+        } else {
+          await plugin.message?.(msg.message, ctx);
+        }
+        send({ t: "done", id: msg.id, ok: true, result });
+      } catch (e) {
+        send({ t: "done", id: msg.id, ok: false, error: describeError(e) });
+      }
+    }
+  }
+}
+
+self.onmessage = (e: MessageEvent<ToWorker>) => void handle(e.data);
+// A plugin's stray rejection is reported, not fatal to the Worker.
+self.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  send({ t: "log", level: "error", message: `unhandled rejection: ${describeError(e.reason)}` });
+});

@@ -1,0 +1,112 @@
+/**
+ * The plugins side of a running session: the plugin manager over the plugins folder, its
+ * `[server]` listener, and the hooks that route to plugins.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Config } from "../config/schema.ts";
+import { HookhostError } from "../errors.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { Spawner } from "../exec/spawn.ts";
+import type { Message, NewMessage } from "../inbox/message.ts";
+import { PluginManager } from "../plugins/manager.ts";
+import { pluginRouter, type ServeOptions } from "../plugins/serve.ts";
+import { type HookRun, scriptHookHandler } from "../webhook/script_hook.ts";
+import { listen, type Listener } from "../webhook/server.ts";
+
+/** Default `[server] bind`. */
+export const DEFAULT_SERVER_BIND = "127.0.0.1:9800";
+/** Default body limit of the plugin server. */
+const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
+
+/** What the plugin host needs from the session. */
+export interface PluginHostOptions {
+  /** Session name. */
+  session: string;
+  /** Plugins folder. */
+  dir: string;
+  /** Validated config (`[server]`, `[plugins.NAME]`). */
+  config: Config;
+  /** KV for plugin stores. */
+  kv: Deno.Kv;
+  /** Event bus. */
+  bus: EventBus;
+  /** Process starter for script plugins. */
+  spawner: Spawner;
+  /** Puts a message into `session`'s inbox (this or another session). */
+  inject: (session: string, message: NewMessage) => Promise<Message>;
+  /** Told about every request served. */
+  onRun: (run: HookRun) => void;
+  /** Aborting kills running scripts and cuts slow bodies (shutdown past grace). */
+  signal: AbortSignal;
+  /** Log. */
+  log: Logger;
+}
+
+/** A started plugin host. */
+export interface PluginHost {
+  /** The manager (routing, status, message fan-out). */
+  manager: PluginManager;
+  /** How plugin webhooks are served (for `[[hooks]] plugin = …`). */
+  serve: ServeOptions;
+  /** Starts the `[server]` listener; returns its real address. */
+  listen(): Listener;
+  /** Stops every plugin. */
+  stop(): Promise<void>;
+}
+
+/** Loads the plugins of `dir` and prepares their server. */
+export async function startPlugins(options: PluginHostOptions): Promise<PluginHost> {
+  const { config, session, log } = options;
+  const maxBody = config.server?.max_body ?? DEFAULT_MAX_BODY;
+  const webhookMessage = (plugin: string, content: string) =>
+    options.inject(session, { source: "webhook", label: `webhook ${plugin}`, content });
+  const serve: ServeOptions = {
+    maxBody,
+    inject: webhookMessage,
+    onRun: options.onRun,
+    log,
+    signal: options.signal,
+  };
+  const manager = new PluginManager({
+    dir: options.dir,
+    session,
+    kv: options.kv,
+    log,
+    bus: options.bus,
+    settings: (name) => config.plugins[name],
+    inject: options.inject,
+    scriptHandler: (name, path) =>
+      scriptHookHandler({
+        name,
+        script: path,
+        timeout: 30,
+        maxBody,
+        session,
+        spawner: options.spawner,
+        inject: (content) => webhookMessage(name, content),
+        onRun: options.onRun,
+        log,
+        signal: options.signal,
+      }),
+  });
+  await manager.start();
+  return {
+    manager,
+    serve,
+    listen() {
+      const bind = config.server?.bind ?? DEFAULT_SERVER_BIND;
+      try {
+        return listen(bind, pluginRouter(manager, { ...serve, session }), { log });
+      } catch (e) {
+        throw new HookhostError(
+          "listen_failed",
+          `Plugin server cannot listen on '${bind}': ${(e as Error).message} (set [server] bind)`,
+          { cause: e },
+        );
+      }
+    },
+    stop: () => manager.stop(),
+  };
+}
