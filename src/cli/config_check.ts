@@ -7,6 +7,7 @@ import { type LocationOptions, validateConfig } from "../config/mod.ts";
 import { formatProblem, HookhostError } from "../errors.ts";
 import { parseHooksFile } from "../events/mod.ts";
 import { context } from "./context.ts";
+import { loadPlugins } from "./plugins.ts";
 
 /** Runs `config check`; throws (exit 2) when there are problems. */
 export async function configCheck(flags: LocationOptions): Promise<void> {
@@ -26,6 +27,14 @@ export async function configCheck(flags: LocationOptions): Promise<void> {
   }
   const hooks = eventsText === null ? undefined : parseHooksFile(eventsText, events);
   if (hooks) problems.push(...hooks.problems);
+  const plugins = result.config
+    ? await loadPlugins(ctx.paths.pluginsDir, result.config, "default")
+    : [];
+  for (const p of plugins) {
+    if (p.state === "failed") {
+      problems.push({ file: p.file, message: p.lastError ?? "Failed to load" });
+    }
+  }
   if (problems.length) {
     for (const p of problems) console.error(formatProblem(p));
     throw new HookhostError("config_invalid", `${problems.length} problem(s) found`, {
@@ -43,4 +52,5 @@ export async function configCheck(flags: LocationOptions): Promise<void> {
   } else {
     console.log(`${events}: not present (no event hooks)`);
   }
+  console.log(`${ctx.paths.pluginsDir}: ok, ${plugins.length} plugin(s)`);
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { LocationOptions } from "../config/mod.ts";
+import type { Config, LocationOptions } from "../config/mod.ts";
 import { PluginManager, type PluginStatus } from "../plugins/mod.ts";
 import { log } from "../output/log.ts";
 import { controlRequest, NotRunningError, sessionPaths } from "../session/mod.ts";
@@ -30,27 +30,7 @@ export async function pluginsLs(flags: LocationOptions & { name?: string; json?:
       if (!(e instanceof NotRunningError)) throw e;
     }
   }
-  if (!rows) {
-    const cfg = await config(ctx);
-    const kv = await Deno.openKv(":memory:");
-    const manager = new PluginManager({
-      dir: ctx.paths.pluginsDir,
-      session: flags.name ?? "default",
-      kv,
-      log: log("plugins"),
-      settings: (name) => cfg.plugins[name],
-      watch: false,
-      inject: () => Promise.reject(new Error("Not running")),
-      scriptHandler: () => () => Promise.resolve(new Response(null, { status: 503 })),
-    });
-    try {
-      await manager.start();
-      rows = manager.status();
-    } finally {
-      await manager.stop();
-      kv.close();
-    }
-  }
+  rows ??= await loadPlugins(ctx.paths.pluginsDir, await config(ctx), flags.name ?? "default");
   if (flags.json) {
     for (const r of rows) console.log(JSON.stringify(r));
     return;
@@ -69,6 +49,32 @@ export async function pluginsLs(flags: LocationOptions & { name?: string; json?:
     ]),
   ));
   console.error(`(${source})`);
+}
+
+/** Loads every plugin of `dir` once (top-level code runs) and reports each one's state. */
+export async function loadPlugins(
+  dir: string,
+  cfg: Config,
+  session: string,
+): Promise<PluginStatus[]> {
+  const kv = await Deno.openKv(":memory:");
+  const manager = new PluginManager({
+    dir,
+    session,
+    kv,
+    log: log("plugins"),
+    settings: (name) => cfg.plugins[name],
+    watch: false,
+    inject: () => Promise.reject(new Error("Not running")),
+    scriptHandler: () => () => Promise.resolve(new Response(null, { status: 503 })),
+  });
+  try {
+    await manager.start();
+    return manager.status();
+  } finally {
+    await manager.stop();
+    kv.close();
+  }
 }
 
 /** `plugins types`: prints the plugin API types module. */

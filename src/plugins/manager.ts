@@ -182,7 +182,9 @@ export class PluginManager {
       if (entry.error) {
         this.#o.log.error("plugin {file}: {error}", { file: f.path, error: entry.error });
       } else {
-        this.#o.log.info("plugin {name}: {what} ({file})", {
+        // One-off loads (plugins ls, config check) report only problems.
+        const level = this.#o.watch === false ? "debug" : "info";
+        this.#o.log[level]("plugin {name}: {what} ({file})", {
           name: entry.name,
           what: old ? "reloaded" : "loaded",
           file: f.path,
