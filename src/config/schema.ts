@@ -14,6 +14,16 @@ function seconds(min: number, max: number, fallback: number) {
     .default(fallback);
 }
 
+/** A body size limit in bytes: 1 byte to 1 GiB, default 10 MiB. */
+function maxBody() {
+  return z
+    .number({ error: "must be a number of bytes" })
+    .int("must be a whole number of bytes")
+    .min(1, "must be at least 1 byte")
+    .max(1024 * 1024 * 1024, "must be at most 1 GiB")
+    .default(10 * 1024 * 1024);
+}
+
 const requiredString = (what: string) =>
   z.string({
     error: (i) => (i.input === undefined ? `${what} is required` : `${what} must be a string`),
@@ -31,12 +41,7 @@ export const HookSchema = z.strictObject({
     .min(1, "must be from 1 to 3600 seconds")
     .max(3600, "must be from 1 to 3600 seconds")
     .default(30),
-  max_body: z
-    .number({ error: "must be a number of bytes" })
-    .int("must be a whole number of bytes")
-    .min(1, "must be at least 1 byte")
-    .max(1024 * 1024 * 1024, "must be at most 1 GiB")
-    .default(10 * 1024 * 1024),
+  max_body: maxBody(),
 });
 
 /** The `[session]` table. */
@@ -95,12 +100,7 @@ export const PluginSettingsSchema = z.strictObject({
 /** `[server]`: where plugins are served. */
 export const ServerSchema = z.strictObject({
   bind: requiredString("bind").default("127.0.0.1:9800"),
-  max_body: z
-    .number({ error: "must be a number of bytes" })
-    .int("must be a whole number of bytes")
-    .min(1, "must be at least 1 byte")
-    .max(1024 * 1024 * 1024, "must be at most 1 GiB")
-    .default(10 * 1024 * 1024),
+  max_body: maxBody(),
 });
 
 /** The whole config document. */
