@@ -1,144 +1,94 @@
 /**
- * `deno task bench [--quick]`: measures hookhost on loopback and writes `BENCHMARKS.md`.
- * Rows so far: sync script hook throughput, `send` → `injected` latency, inbox drain rate.
- * The side-by-side comparison with adnanh/webhook is the next step (issue 5).
- * Exits non-zero only when it could not run.
+ * `deno task bench [--quick]`: measures hookhost and adnanh/webhook side by side on loopback in
+ * the same run and writes `BENCHMARKS.md`. Installs `webhook` and `wrk` when missing. `--quick`
+ * finishes in under 3 minutes. Exits non-zero only when it could not run.
  *
  * @module
  */
 import { join } from "node:path";
-import { ROOT, runtimeFlags } from "../flags.ts";
-import { InboxStore } from "../../src/inbox/store.ts";
-import { recordStart } from "../../src/inbox/sessions.ts";
+import { ROOT } from "../flags.ts";
+import { type Budget, type Row, row1, row3, row5, row6, row8, rows4and7 } from "./rows.ts";
+import { ensureTools, version } from "./tools.ts";
 
 const quick = Deno.args.includes("--quick");
-const FLAGS = runtimeFlags();
-const MAIN = join(ROOT, "main.ts");
+const budget: Budget = quick
+  ? { seconds: 3, rounds: 3, sends: 100, drain: 20_000, events: 500, soak: 15 }
+  : { seconds: 10, rounds: 3, sends: 1000, drain: 100_000, events: 1000, soak: 60 };
 
-function hookhost(args: string[], env: Record<string, string>, stdout: "piped" | "null" = "piped") {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...FLAGS, MAIN, ...args],
-    env,
-    stdin: "null",
-    stdout,
-    stderr: "null",
-  });
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
-async function startDaemon(dir: string, env: Record<string, string>) {
-  const child = hookhost(
-    ["run", "--name", "bench", "--daemon", "--format", "jsonl", "--hook", "sync"],
-    env,
-  ).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  let addr = "";
-  while (!addr) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`daemon in ${dir} exited early`);
-    buf += value;
-    const m = /"addr":"([^"]+)"/.exec(buf);
-    if (m) addr = m[1];
+async function inDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "hhb" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  return { child, lines, addr };
 }
 
-async function syncHook(addr: string, seconds: number, connections: number) {
-  const body = JSON.stringify({ pad: "x".repeat(1000) }).slice(0, 1024);
-  const latencies: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  let errors = 0;
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() < deadline) {
-      const t = performance.now();
-      const res = await fetch(`http://${addr}/bench`, { method: "POST", body });
-      await res.body?.cancel();
-      if (res.status !== 200) errors++;
-      latencies.push(performance.now() - t);
-    }
-  }));
-  latencies.sort((a, b) => a - b);
-  return { rps: latencies.length / seconds, p99: percentile(latencies, 0.99), errors };
+async function machine(): Promise<string> {
+  const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
+    .match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
+  const mem = (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(0);
+  return `${navigator.hardwareConcurrency} cores (${cpu}), ${mem} GiB, ${Deno.build.target}`;
 }
 
-async function sendLatency(env: Record<string, string>, n: number) {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    const out = await hookhost(["send", "--name", "bench", `m${i}`], env).output();
-    if (!out.success) throw new Error("send failed");
-    times.push(performance.now() - t);
-  }
-  const t0 = performance.now();
-  await hookhost(["--version"], env).output();
-  const startup = performance.now() - t0;
-  times.sort((a, b) => a - b);
-  return { median: percentile(times, 0.5), p99: percentile(times, 0.99), startup };
-}
-
-async function drain(dir: string, env: Record<string, string>, n: number) {
-  const kv = await Deno.openKv(join(dir, "state", "hookhost.kv"));
-  const store = new InboxStore(kv);
-  await recordStart(kv, "drain", { pid: 0 });
-  for (let i = 0; i < n; i += 1000) {
-    await store.add(
-      "drain",
-      Array.from({ length: 1000 }, (_, j) => ({ source: "inject" as const, content: `m${i + j}` })),
-    );
-  }
-  kv.close();
-  const t = performance.now();
-  const out = await hookhost(["run", "--name", "drain", "--format", "jsonl"], env, "null").output();
-  if (!out.success) throw new Error("drain run failed");
-  return n / ((performance.now() - t) / 1000);
-}
-
-const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "hhb" });
 try {
-  await Deno.writeTextFile(join(dir, "sync.sh"), '#!/bin/sh\nread -r line\necho "got $line"\n');
-  await Deno.chmod(join(dir, "sync.sh"), 0o755);
-  await Deno.writeTextFile(
-    join(dir, "hookhost.toml"),
-    `[[hooks]]\nname = "sync"\nbind = "127.0.0.1:0"\nscript = "./sync.sh"\n`,
-  );
-  const env = { HOOKHOST_STATE: join(dir, "state"), HOOKHOST_CONFIG: join(dir, "hookhost.toml") };
-  const daemon = await startDaemon(dir, env);
-  console.error(`daemon listening on ${daemon.addr}; sync hook load…`);
-  const sync = await syncHook(daemon.addr, quick ? 3 : 10, 16);
-  console.error(`${sync.rps.toFixed(0)} req/s; send latency…`);
-  const send = await sendLatency(env, quick ? 50 : 300);
-  console.error(`send median ${send.median.toFixed(1)} ms; drain…`);
-  daemon.child.kill("SIGTERM");
-  await daemon.lines.cancel();
-  await daemon.child.status;
-  const drainRate = await drain(dir, env, quick ? 20_000 : 100_000);
-
-  const rows = [
-    `| 1 | sync script hook, 16 concurrent clients, 1 KiB POST | ${
-      sync.rps.toFixed(0)
-    } req/s, p99 ${sync.p99.toFixed(1)} ms, ${sync.errors} non-200 |`,
-    `| 4 | \`send\` → injected, sequential processes | median ${send.median.toFixed(1)} ms, p99 ${
-      send.p99.toFixed(1)
-    } ms (bare CLI start-up ${send.startup.toFixed(1)} ms) |`,
-    `| 5 | inbox drain to \`--format jsonl\` > /dev/null | ${drainRate.toFixed(0)} msg/s |`,
-  ];
-  const md = `# Benchmarks
-
-Written by \`deno task bench${quick ? " --quick" : ""}\` on ${new Date().toISOString()}.
-Machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.target}, Deno ${Deno.version.deno}.
-hookhost only for now; the side-by-side run against adnanh/webhook (ratios) comes with issue 5.
-The load generator is an in-process \`fetch\` loop on loopback.
-
-| # | workload | hookhost |
-|---|---|---|
-${rows.join("\n")}
-`;
-  await Deno.writeTextFile(join(ROOT, "BENCHMARKS.md"), md);
-  console.log(md);
-} finally {
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await ensureTools();
+} catch (e) {
+  console.error(`bench: cannot install the peer and wrk: ${(e as Error).message}`);
+  Deno.exit(1);
 }
+
+const started = Date.now();
+const rows: Row[] = [];
+try {
+  rows.push(await inDir((d) => row1(d, budget)));
+  rows.push({
+    n: 2,
+    workload: "async hook (202 once durable), wrk -c64",
+    hookhost: 'skipped: `mode = "async"` does not exist yet',
+    peer: "n/a",
+    ratio: "—",
+    target: "≥ 10,000 req/s, none lost",
+    met: null,
+  });
+  rows.push(await inDir((d) => row3(d, budget)));
+  rows.push(...await inDir((d) => rows4and7(d, budget)));
+  rows.push(await inDir((d) => row5(d, budget)));
+  rows.push(await inDir((d) => row6(d, budget)));
+  rows.push(await inDir((d) => row8(d, budget)));
+} catch (e) {
+  console.error(`bench: could not run: ${(e as Error).stack ?? e}`);
+  Deno.exit(1);
+}
+rows.sort((a, b) => a.n - b.n);
+
+const notes = await Deno.readTextFile(join(ROOT, "scripts", "bench", "optimizations.md")).catch(
+  () => "",
+);
+const md = `# Benchmarks
+
+Written by \`deno task bench${quick ? " --quick" : ""}\` on ${new Date().toISOString()} in ${
+  ((Date.now() - started) / 1000).toFixed(0)
+} s.
+
+- Machine: ${await machine()}
+- hookhost ${(await version("deno", "--version")).replace(/^deno /, "on Deno ")}
+- Peer: ${await version("webhook", "-version")} (Debian \`webhook\`), serving the same script with
+  \`include-command-output-in-response: true\` (synchronous, like hookhost)
+- Load: ${await version("wrk", "-v")}; \`wrk -t2 -cN -dS --latency\` on 127.0.0.1
+- Comparisons run ${budget.rounds} interleaved rounds (peer, hookhost, peer, …) of ${budget.seconds} s;
+  figures are medians.
+
+| # | workload | hookhost | peer | ratio | target | met |
+|---|---|---|---|---|---|---|
+${
+  rows.map((r) =>
+    `| ${r.n} | ${r.workload} | ${r.hookhost} | ${r.peer} | ${r.ratio} | ${r.target} | ${
+      r.met === null ? "—" : r.met ? "yes" : "**no**"
+    } |`
+  ).join("\n")
+}
+
+${notes}`;
+await Deno.writeTextFile(join(ROOT, "BENCHMARKS.md"), md);
+console.log(md);

@@ -1,0 +1,315 @@
+/**
+ * The benchmark rows of issue 5, each measured on loopback in this run.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { EventBus } from "../../src/events/bus.ts";
+import { HooksFile } from "../../src/events/hooks_file.ts";
+import { InboxStore } from "../../src/inbox/store.ts";
+import { recordStart } from "../../src/inbox/sessions.ts";
+import { getLogger } from "@logtape/logtape";
+import {
+  FLAGS,
+  MAIN,
+  median,
+  quantile,
+  rssMb,
+  startHookhost,
+  startPeer,
+  wrk,
+  type WrkResult,
+} from "./tools.ts";
+
+/** How long and how much: `quick` finishes in under 3 minutes. */
+export interface Budget {
+  /** Seconds per wrk run. */
+  seconds: number;
+  /** Interleaved rounds per comparison (at least 3). */
+  rounds: number;
+  /** Sequential sends for row 4. */
+  sends: number;
+  /** Pending messages for row 5. */
+  drain: number;
+  /** Events for row 6. */
+  events: number;
+  /** Seconds of load for row 8. */
+  soak: number;
+}
+
+/** One measured row. */
+export interface Row {
+  /** Row number in the issue's table. */
+  n: number;
+  /** What was measured. */
+  workload: string;
+  /** hookhost's figure. */
+  hookhost: string;
+  /** The peer's figure, or `n/a`. */
+  peer: string;
+  /** hookhost ÷ peer (or the figure the target is about). */
+  ratio: string;
+  /** The target. */
+  target: string;
+  /** Whether the target was met. */
+  met: boolean | null;
+}
+
+const SYNC_SCRIPT = '#!/bin/sh\nread -r line\necho "got ${#line} bytes"\n';
+const BODY = JSON.stringify({ pad: "x".repeat(1024 - 10) });
+
+async function write(path: string, text: string, mode?: number) {
+  await Deno.writeTextFile(path, text);
+  if (mode) await Deno.chmod(path, mode);
+}
+
+function syncConfig(dir: string, hooks = 1): string {
+  return Array.from(
+    { length: hooks },
+    (_, i) =>
+      `[[hooks]]\nname = "sync${i || ""}"\nbind = "127.0.0.1:0"\nscript = "${dir}/sync.sh"\n`,
+  )
+    .join("\n");
+}
+
+/** Row 1: the same sync `sh` script behind hookhost and adnanh/webhook, interleaved rounds. */
+export async function row1(dir: string, b: Budget): Promise<Row> {
+  await write(join(dir, "sync.sh"), SYNC_SCRIPT, 0o755);
+  await write(join(dir, "hookhost.toml"), syncConfig(dir));
+  const hh: WrkResult[] = [];
+  const peer: WrkResult[] = [];
+  for (let round = 0; round < b.rounds; round++) {
+    const p = await startPeer(dir, join(dir, "sync.sh"));
+    peer.push(await wrk(p.url, { connections: 16, seconds: b.seconds, body: BODY }));
+    await p.stop();
+    const h = await startHookhost(dir, {
+      name: `r1-${round}`,
+      hooks: ["sync"],
+      wait: /"listening"/,
+    });
+    hh.push(await wrk(h.url + "/", { connections: 16, seconds: b.seconds, body: BODY }));
+    await h.stop();
+    console.error(
+      `row 1 round ${round + 1}: hookhost ${hh.at(-1)!.rps.toFixed(0)} req/s, peer ${
+        peer.at(-1)!.rps.toFixed(0)
+      } req/s`,
+    );
+  }
+  const hRps = median(hh.map((r) => r.rps));
+  const pRps = median(peer.map((r) => r.rps));
+  const hP99 = median(hh.map((r) => r.p99));
+  const pP99 = median(peer.map((r) => r.p99));
+  const errors = hh.reduce((n, r) => n + r.errors, 0);
+  return {
+    n: 1,
+    workload: "sync script hook, wrk -c16, POST 1 KiB JSON; hookhost also stores each message",
+    hookhost: `${hRps.toFixed(0)} req/s, p99 ${hP99.toFixed(1)} ms${
+      errors ? `, ${errors} errors` : ""
+    }`,
+    peer: `${pRps.toFixed(0)} req/s, p99 ${pP99.toFixed(1)} ms`,
+    ratio: `${(hRps / pRps).toFixed(2)}× req/s, ${(hP99 / pP99).toFixed(2)}× p99`,
+    target: "≥ 1.1× req/s, p99 ≤ peer's",
+    met: hRps >= 1.1 * pRps && hP99 <= pP99,
+  };
+}
+
+/** Row 3: a module plugin's webhook returning a string (stored), no process spawned. */
+export async function row3(dir: string, b: Budget): Promise<Row> {
+  const plugins = join(dir, "plugins");
+  await Deno.mkdir(plugins, { recursive: true });
+  await write(join(plugins, "fast.ts"), `export default { webhook() { return "fast"; } };\n`);
+  await write(join(dir, "hookhost.toml"), `[server]\nbind = "127.0.0.1:0"\n`);
+  const runs: WrkResult[] = [];
+  for (let round = 0; round < b.rounds; round++) {
+    const h = await startHookhost(dir, { name: `r3-${round}`, wait: /"hook":"server"/ });
+    runs.push(
+      await wrk(h.url + "/hooks/fast", { connections: 64, seconds: b.seconds, body: "{}" }),
+    );
+    await h.stop();
+  }
+  await Deno.remove(plugins, { recursive: true });
+  const rps = median(runs.map((r) => r.rps));
+  return {
+    n: 3,
+    workload: "module-plugin webhook returning a string (stored), wrk -c64",
+    hookhost: `${rps.toFixed(0)} req/s`,
+    peer: "n/a (no plugins)",
+    ratio: "—",
+    target: "≥ 25,000 req/s",
+    met: rps >= 25_000,
+  };
+}
+
+async function cliTime(args: string[], env: Record<string, string>): Promise<number> {
+  const t = performance.now();
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...FLAGS, MAIN, ...args],
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (!r.success) throw new Error(`hookhost ${args.join(" ")} failed`);
+  return performance.now() - t;
+}
+
+/** Rows 4 and 7: `send` → `injected` latency, and cold starts. */
+export async function rows4and7(dir: string, b: Budget): Promise<Row[]> {
+  await write(join(dir, "hookhost.toml"), "");
+  const env = { HOOKHOST_STATE: join(dir, "state"), HOOKHOST_CONFIG: join(dir, "hookhost.toml") };
+  const startup: number[] = [];
+  for (let i = 0; i < 20; i++) startup.push(await cliTime(["--version"], env));
+  const h = await startHookhost(dir, { name: "r4", wait: /"ready"/ });
+  const sends: number[] = [];
+  for (let i = 0; i < b.sends; i++) {
+    const t = performance.now();
+    await cliTime(["send", "--name", "r4", `m${i}`], env);
+    await h.waitFor(new RegExp(`"content":"m${i}"`));
+    sends.push(performance.now() - t);
+  }
+  await h.stop();
+  const readies: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    const d = await startHookhost(dir, { name: "r7", wait: /"ready"/ });
+    readies.push(performance.now() - t);
+    await d.stop();
+  }
+  const base = median(startup);
+  const beyond = quantile(sends, 0.99) - base;
+  const sendMedian = median(sends);
+  const readyMedian = median(readies);
+  return [{
+    n: 4,
+    workload: `send → injected, ${b.sends} sequential sends from separate processes`,
+    hookhost: `p99 ${quantile(sends, 0.99).toFixed(1)} ms (process start-up ${base.toFixed(1)} ms)`,
+    peer: "n/a",
+    ratio: `${beyond.toFixed(1)} ms beyond start-up`,
+    target: "p99 ≤ 15 ms beyond start-up",
+    met: beyond <= 15,
+  }, {
+    n: 7,
+    workload: "cold start: `hookhost send` end to end; `run --daemon` to its `ready` line",
+    hookhost: `send ${sendMedian.toFixed(0)} ms, ready ${readyMedian.toFixed(0)} ms (medians)`,
+    peer: "n/a",
+    ratio: "—",
+    target: "≤ 100 ms and ≤ 150 ms",
+    met: sendMedian <= 100 && readyMedian <= 150,
+  }];
+}
+
+/** Row 5: draining pending messages to JSONL on /dev/null. */
+export async function row5(dir: string, b: Budget): Promise<Row> {
+  await write(join(dir, "hookhost.toml"), "");
+  await Deno.mkdir(join(dir, "state"), { recursive: true });
+  const kv = await Deno.openKv(join(dir, "state", "hookhost.kv"));
+  try {
+    const store = new InboxStore(kv);
+    await recordStart(kv, "r5", { pid: 0 });
+    for (let i = 0; i < b.drain; i += 1000) {
+      const batch = Array.from({ length: Math.min(1000, b.drain - i) }, (_, j) => ({
+        source: "inject" as const,
+        content: `message ${i + j}`,
+      }));
+      await store.add("r5", batch);
+    }
+  } finally {
+    kv.close();
+  }
+  const env = { HOOKHOST_STATE: join(dir, "state"), HOOKHOST_CONFIG: join(dir, "hookhost.toml") };
+  const seconds = (await cliTime(["run", "--name", "r5", "--format", "jsonl"], env)) / 1000;
+  const rate = b.drain / seconds;
+  return {
+    n: 5,
+    workload: `inbox drain: ${b.drain} pending messages to --format jsonl > /dev/null`,
+    hookhost: `${rate.toFixed(0)} msg/s`,
+    peer: "n/a",
+    ratio: "—",
+    target: "≥ 20,000 msg/s",
+    met: rate >= 20_000,
+  };
+}
+
+/** Row 6: events × 2 http hooks to a local receiver. */
+export async function row6(dir: string, b: Budget): Promise<Row> {
+  let received = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.arrayBuffer();
+    received++;
+    return new Response("ok");
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/`;
+    const path = join(dir, "hooks.json");
+    await write(
+      path,
+      JSON.stringify({ bench: [{ hooks: [{ type: "http", url }, { type: "http", url }] }] }),
+    );
+    const log = getLogger(["bench"]);
+    const bus = new EventBus(new HooksFile(path, { log }), { log });
+    const t = performance.now();
+    for (let i = 0; i < b.events; i++) bus.emit("bench", { commandKey: `e${i}` });
+    await bus.idle();
+    const rate = received / ((performance.now() - t) / 1000);
+    return {
+      n: 6,
+      workload: `event fan-out: ${b.events} events × 2 http hooks to a local receiver`,
+      hookhost: `${rate.toFixed(0)} deliveries/s (${received} delivered)`,
+      peer: "n/a",
+      ratio: "—",
+      target: "≥ 2,000 deliveries/s",
+      met: rate >= 2000 && received === 2 * b.events,
+    };
+  } finally {
+    await server.shutdown();
+  }
+}
+
+/** Row 8: memory of an idle daemon, per module plugin, and under sustained row-1 load. */
+export async function row8(dir: string, b: Budget): Promise<Row> {
+  await write(join(dir, "sync.sh"), SYNC_SCRIPT, 0o755);
+  await write(join(dir, "hookhost.toml"), syncConfig(dir, 5));
+  const names = ["sync", "sync1", "sync2", "sync3", "sync4"];
+  const idle = await startHookhost(dir, { name: "r8", hooks: names, wait: /"listening".*sync4/ });
+  await new Promise((r) => setTimeout(r, 2000));
+  const idleMb = await rssMb(idle.pid);
+  await idle.stop();
+
+  const plugins = join(dir, "plugins");
+  await Deno.mkdir(plugins, { recursive: true });
+  await write(join(dir, "hookhost.toml"), `[server]\nbind = "127.0.0.1:0"\n`);
+  const bare = await startHookhost(dir, { name: "r8p", wait: /"hook":"server"/ });
+  await new Promise((r) => setTimeout(r, 1000));
+  const bareMb = await rssMb(bare.pid);
+  await bare.stop();
+  for (let i = 0; i < 5; i++) {
+    await write(join(plugins, `p${i}.ts`), `export default { webhook() { return "p${i}"; } };\n`);
+  }
+  const five = await startHookhost(dir, { name: "r8p", wait: /"hook":"server"/ });
+  await new Promise((r) => setTimeout(r, 1000));
+  const perPlugin = ((await rssMb(five.pid)) - bareMb) / 5;
+  await five.stop();
+  await Deno.remove(plugins, { recursive: true });
+
+  await write(join(dir, "hookhost.toml"), syncConfig(dir));
+  const h = await startHookhost(dir, { name: "r8l", hooks: ["sync"], wait: /"listening"/ });
+  const load = wrk(h.url + "/", { connections: 16, seconds: b.soak, body: BODY });
+  await new Promise((r) => setTimeout(r, 10_000));
+  const at10 = await rssMb(h.pid);
+  await load;
+  const atEnd = await rssMb(h.pid);
+  await h.stop();
+  const drift = (atEnd - at10) / at10;
+  return {
+    n: 8,
+    workload:
+      `memory: idle daemon with 5 hooks; per module plugin; RSS after ${b.soak} s of row-1 load`,
+    hookhost: `${idleMb.toFixed(0)} MB idle; ${perPlugin.toFixed(1)} MB/plugin; ${
+      at10.toFixed(0)
+    } → ${atEnd.toFixed(0)} MB`,
+    peer: "n/a",
+    ratio: `${(100 * drift).toFixed(0)} % drift after 10 s`,
+    target: "≤ 60 MB; ≤ 10 MB each; within 10 %",
+    met: idleMb <= 60 && perPlugin <= 10 && Math.abs(drift) <= 0.1,
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * Benchmark plumbing: installing the peer and the load generator, running wrk, starting
+ * hookhost and adnanh/webhook on loopback, reading RSS.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { ROOT, runtimeFlags } from "../flags.ts";
+
+/** hookhost's runtime flags and entry point. */
+export const FLAGS: string[] = runtimeFlags();
+/** hookhost's entry point. */
+export const MAIN: string = join(ROOT, "main.ts");
+
+async function has(cmd: string): Promise<boolean> {
+  const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+    .output();
+  return r.success;
+}
+
+/** Installs `webhook` and `wrk` from Debian when missing. Throws when that fails. */
+export async function ensureTools(): Promise<void> {
+  const missing = [];
+  for (const cmd of ["webhook", "wrk"]) if (!(await has(cmd))) missing.push(cmd);
+  if (!missing.length) return;
+  console.error(`Installing ${missing.join(", ")} with apt-get…`);
+  const sudo = Deno.uid() === 0 ? [] : ["sudo"];
+  for (
+    const args of [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", ...missing]]
+  ) {
+    const cmd = [...sudo, ...args];
+    const r = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "null" }).output();
+    if (!r.success) throw new Error(`'${cmd.join(" ")}' failed`);
+  }
+}
+
+/** Output of a command's version flag, first line. */
+export async function version(cmd: string, flag: string): Promise<string> {
+  try {
+    const r = await new Deno.Command(cmd, { args: [flag], stdout: "piped", stderr: "piped" })
+      .output();
+    const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+    return text.trim().split("\n")[0];
+  } catch {
+    return "unknown";
+  }
+}
+
+/** A wrk result. */
+export interface WrkResult {
+  /** Requests per second. */
+  rps: number;
+  /** 99th percentile latency in ms. */
+  p99: number;
+  /** Non-2xx or socket errors. */
+  errors: number;
+}
+
+function ms(text: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return NaN;
+  return Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
+}
+
+/** Runs wrk against `url` (POST of `body` when given) and parses its report. */
+export async function wrk(
+  url: string,
+  options: { connections: number; seconds: number; body?: string; threads?: number },
+): Promise<WrkResult> {
+  const dir = await Deno.makeTempDir({ prefix: "hhwrk" });
+  try {
+    const args = [
+      `-t${options.threads ?? 2}`,
+      `-c${options.connections}`,
+      `-d${options.seconds}s`,
+      "--latency",
+    ];
+    if (options.body !== undefined) {
+      const lua = join(dir, "post.lua");
+      await Deno.writeTextFile(
+        lua,
+        `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${
+          JSON.stringify(options.body)
+        }\n`,
+      );
+      args.push("-s", lua);
+    }
+    args.push(url);
+    const r = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
+    const out = new TextDecoder().decode(r.stdout);
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+    const p99 = ms(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
+    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+    const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+    const errors = non2xx + (sock ? sock.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
+    if (!Number.isFinite(rps)) {
+      throw new Error(`wrk failed: ${out}${new TextDecoder().decode(r.stderr)}`);
+    }
+    return { rps, p99, errors };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A server under test. */
+export interface Server {
+  /** Base URL of the endpoint to load. */
+  url: string;
+  /** Process id (for RSS). */
+  pid: number;
+  /** Stops it. */
+  stop(): Promise<void>;
+}
+
+/** Resident set size of `pid` in MB (Linux). */
+export async function rssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function waitForPort(port: number, child: Deno.ChildProcess): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  child.kill();
+  throw new Error(`nothing listened on port ${port}`);
+}
+
+/** Starts adnanh/webhook serving `script` synchronously (output in the response). */
+export async function startPeer(dir: string, script: string): Promise<Server> {
+  const port = await freePort();
+  const hooks = join(dir, "peer-hooks.json");
+  await Deno.writeTextFile(
+    hooks,
+    JSON.stringify([{
+      id: "sync",
+      "execute-command": script,
+      "command-working-directory": dir,
+      "include-command-output-in-response": true,
+    }]),
+  );
+  const child = new Deno.Command("webhook", {
+    args: ["-hooks", hooks, "-ip", "127.0.0.1", "-port", String(port)],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForPort(port, child);
+  return {
+    url: `http://127.0.0.1:${port}/hooks/sync`,
+    pid: child.pid,
+    stop: async () => {
+      child.kill();
+      await child.status;
+    },
+  };
+}
+
+/** Starts `hookhost run --daemon` in `dir` (its hookhost.toml) and waits for its records. */
+export async function startHookhost(
+  dir: string,
+  options: { name: string; hooks?: string[]; wait: RegExp; env?: Record<string, string> },
+): Promise<Server & { lines: string[]; waitFor(re: RegExp, count?: number): Promise<void> }> {
+  const args = ["run", "--name", options.name, "--daemon", "--format", "jsonl"];
+  for (const h of options.hooks ?? []) args.push("--hook", h);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...FLAGS, MAIN, ...args],
+    env: {
+      HOOKHOST_STATE: join(dir, "state"),
+      HOOKHOST_CONFIG: join(dir, "hookhost.toml"),
+      ...options.env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  const reading = (async () => {
+    let buf = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      const parts = buf.split("\n");
+      buf = parts.pop()!;
+      lines.push(...parts);
+      for (const w of waiters.splice(0)) w();
+    }
+  })();
+  const waitFor = async (re: RegExp, count = 1) => {
+    const deadline = Date.now() + 120_000;
+    while (lines.filter((l) => re.test(l)).length < count) {
+      if (Date.now() > deadline) throw new Error(`hookhost never printed ${re}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 100);
+      });
+    }
+  };
+  await waitFor(options.wait);
+  const addr = /"addr":"([^"]+)"/.exec(lines.find((l) => options.wait.test(l)) ?? "")?.[1];
+  return {
+    url: addr ? `http://${addr}` : "",
+    pid: child.pid,
+    lines,
+    waitFor,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+      await reading;
+    },
+  };
+}
+
+/** Median of `xs`. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** The `p` quantile (0..1) of `xs`. */
+export function quantile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))];
+}
