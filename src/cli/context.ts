@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type Config, loadConfig, type LocationOptions, resolvePaths } from "../config/mod.ts";
+import { type LocationOptions, resolvePaths } from "../config/paths.ts";
+import type { Config } from "../config/schema.ts";
 import type { ResolvedPaths } from "../config/paths.ts";
 import { HookhostError, UsageError } from "../errors.ts";
 import { getSession, listSessions, SESSION_NAME } from "../inbox/sessions.ts";
@@ -22,9 +23,10 @@ export async function context(flags: LocationOptions): Promise<CommandContext> {
   return { paths: resolvePaths(flags) };
 }
 
-/** Loads the config the context points at. */
-export function config(ctx: CommandContext): Promise<Config> {
-  return loadConfig(ctx.paths.configFile, ctx.paths.configDir);
+/** Loads the config the context points at (the validator loads only when needed). */
+export async function config(ctx: CommandContext): Promise<Config> {
+  const { loadConfig } = await import("../config/load.ts");
+  return await loadConfig(ctx.paths.configFile, ctx.paths.configDir);
 }
 
 /** Runs `fn` with the KV database open, closing it afterwards. */

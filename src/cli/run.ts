@@ -6,7 +6,7 @@
 import { UsageError } from "../errors.ts";
 import type { LocationOptions } from "../config/mod.ts";
 import { type Format, FORMATS } from "../output/mod.ts";
-import { runSession } from "../session/mod.ts";
+import { runSession } from "../session/host.ts";
 import { checkName, config, context, readStdin } from "./context.ts";
 
 /** Flags of `run`. */

@@ -68,6 +68,8 @@ export interface PluginStatus {
 interface Entry {
   found: Found;
   name: string;
+  /** Lost a name clash (retried when the name is free). */
+  clash?: boolean;
   module?: ModulePlugin;
   script?: (req: Request) => Promise<Response>;
   error?: string;
@@ -164,21 +166,23 @@ export class PluginManager {
     }
     for (const f of found) {
       const old = this.#entries.get(f.path);
-      if (old && old.found.stamp === f.stamp && old.found.kind === f.kind) continue;
-      old?.module?.stop();
-      this.#entries.delete(f.path);
+      const unchanged = old && old.found.stamp === f.stamp && old.found.kind === f.kind;
+      // A plugin that lost a name clash gets its turn once the name is free again.
+      const retry = unchanged && old.clash && !this.#holder(old.name, f.path);
+      if (unchanged && !retry) continue;
+      // The new version loads while the old one keeps serving; then they swap.
       const entry = await this.#load(f);
-      this.#entries.set(f.path, entry);
-      const clash = [...this.#entries.values()].find((e) =>
-        e !== entry && e.name === entry.name && !e.error
-      );
-      if (clash && !entry.error) {
+      const holder = entry.error ? undefined : this.#holder(entry.name, f.path);
+      if (holder) {
         entry.module?.stop();
         entry.module = undefined;
         entry.script = undefined;
+        entry.clash = true;
         entry.error =
-          `Plugin name '${entry.name}' is used by both ${clash.found.path} and ${f.path}`;
+          `Plugin name '${entry.name}' is used by both ${holder.found.path} and ${f.path}`;
       }
+      old?.module?.stop();
+      this.#entries.set(f.path, entry);
       if (entry.error) {
         this.#o.log.error("plugin {file}: {error}", { file: f.path, error: entry.error });
       } else {
@@ -191,6 +195,19 @@ export class PluginManager {
         });
       }
     }
+    // Removing the holder of a clashed name frees it within this same scan.
+    const waiting = [...this.#entries.values()].some((e) =>
+      e.clash && !this.#holder(e.name, e.found.path)
+    );
+    if (waiting) this.#again = true;
+  }
+
+  /** The live plugin other than the one at `path` that holds `name`. */
+  #holder(name: string, path: string): Entry | undefined {
+    for (const e of this.#entries.values()) {
+      if (e.found.path !== path && e.name === name && !e.error) return e;
+    }
+    return undefined;
   }
 
   async #load(f: Found): Promise<Entry> {
@@ -207,7 +224,12 @@ export class PluginManager {
       root: f.path,
       session: this.#o.session,
       operator: (name) => settings(name)?.permissions,
-      timeoutMs: (this.#o.settings(f.fileName)?.timeout ?? this.#o.defaultTimeout ?? 10) * 1000,
+      timeoutMs: (this.#o.defaultTimeout ?? 10) * 1000,
+      // Settings are keyed by the name the plugin declares, known only after its probe.
+      timeoutFor: (name) => {
+        const seconds = settings(name)?.timeout;
+        return seconds === undefined ? undefined : seconds * 1000;
+      },
       onCall: (plugin, method, args) => this.#call(plugin, method, args),
       log: this.#o.log,
     });

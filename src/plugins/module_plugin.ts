@@ -38,6 +38,8 @@ export interface ModulePluginOptions {
   operator?: (name: string) => PluginPermissions | undefined;
   /** Per-handler timeout in ms. */
   timeoutMs: number;
+  /** Per-handler timeout in ms for the declared name, overriding `timeoutMs` when defined. */
+  timeoutFor?: (name: string) => number | undefined;
   /** Serves the plugin's `ctx` calls. */
   onCall: (plugin: string, method: CallMethod, args: unknown[]) => Promise<unknown>;
   /** The host's log. */
@@ -68,6 +70,7 @@ export class ModulePlugin {
   #failures = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
+  #timeoutMs: number;
   /** The plugin's name (declared, else from the file). */
   name: string;
   /** `starting`, `ready`, `restarting`, `failed` or `stopped`. */
@@ -86,6 +89,7 @@ export class ModulePlugin {
     if (!(options.timeoutMs > 0)) throw new RangeError("timeoutMs must be > 0");
     this.#o = options;
     this.name = options.fileName;
+    this.#timeoutMs = options.timeoutMs;
   }
 
   /** Loads the plugin: a probe to read its declaration, then its real Worker. */
@@ -96,6 +100,7 @@ export class ModulePlugin {
     const problem = checkPermissions(probe.permissions);
     if (problem) throw new HookhostError("plugin_invalid", problem);
     this.effective = effectivePermissions(probe.permissions, this.#o.operator?.(this.name));
+    this.#timeoutMs = this.#o.timeoutFor?.(this.name) ?? this.#o.timeoutMs;
     await this.#load(false);
   }
 
@@ -247,7 +252,7 @@ export class ModulePlugin {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        const seconds = this.#o.timeoutMs / 1000;
+        const seconds = this.#timeoutMs / 1000;
         reject(
           new PluginUnavailableError(
             "plugin_timeout",
@@ -255,7 +260,7 @@ export class ModulePlugin {
           ),
         );
         this.#crashed(`A handler ran past its ${seconds} s timeout; the Worker was terminated`);
-      }, this.#o.timeoutMs);
+      }, this.#timeoutMs);
       this.#pending.set(id, {
         resolve: (r) => {
           clearTimeout(timer);

@@ -60,8 +60,8 @@ function narrow(kind: PermissionKind, a: PermissionValue, b: PermissionValue): P
   const out = new Set<string>();
   for (const x of a) if (b.some((y) => within(x, y, kind))) out.add(x);
   for (const y of b) if (a.some((x) => within(y, x, kind))) out.add(y);
-  // Keep only the narrower of two entries where one covers the other.
-  const list = [...out].filter((x) => ![...out].some((y) => y !== x && within(y, x, kind)));
+  // Every entry here is allowed by both sides; drop those another entry already covers.
+  const list = [...out].filter((x) => ![...out].some((y) => y !== x && within(x, y, kind)));
   return list.length ? list : false;
 }
 

@@ -1,6 +1,7 @@
 /**
- * Running sessions: the lock, the control socket, the inbox runner and the host that ties them
- * to webhook listeners and schedules.
+ * Running sessions: the lock, the control socket and the inbox runner. The host that ties them to
+ * webhook listeners, schedules, events and plugins is `host.ts` (`runSession`); it is not
+ * re-exported here so that light commands (`send`, `sessions`) do not load the whole daemon.
  *
  * @module
  */
@@ -14,4 +15,3 @@ export {
 export { AlreadyRunningError, runningPid, SessionLock, sessionPaths } from "./lock.ts";
 export { Notifier, sleep } from "./notifier.ts";
 export { type HandlerSettings, type RunnerOptions, SessionRunner } from "./runner.ts";
-export { runSession, type SessionOptions } from "./host.ts";
