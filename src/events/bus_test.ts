@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configure, getLogger, type Logger, type LogRecord, reset } from "@logtape/logtape";
+import { type Logger, reset } from "@logtape/logtape";
 import { type Spawner, SpawnError } from "../exec/spawn.ts";
 import { EventBus, type EventBusOptions } from "./bus.ts";
 import type { EventData } from "./execute.ts";
 import { HooksFile } from "./hooks_file.ts";
+import { captureLogs } from "../../test/_logs.ts";
 
 const NOW = 1742313600000;
 
@@ -19,23 +20,8 @@ interface Env {
 /** A temp dir, a real LogTape logger collecting its lines, and buses over a real hooks.json. */
 async function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hh-bus" });
-  const lines: string[] = [];
-  await configure({
-    reset: true,
-    sinks: {
-      mem: (r: LogRecord) =>
-        lines.push(
-          `${r.level} ${
-            r.message.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join("")
-          }`,
-        ),
-    },
-    loggers: [
-      { category: ["test-bus"], lowestLevel: "debug", sinks: ["mem"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
-    ],
-  });
-  const log = getLogger(["test-bus"]);
+  const { log: captured, lines } = await captureLogs("test-bus");
+  const log = captured;
   const buses: EventBus[] = [];
   try {
     await fn({

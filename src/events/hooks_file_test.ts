@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configure, getLogger, type Logger, type LogRecord, reset } from "@logtape/logtape";
+import { type Logger, reset } from "@logtape/logtape";
 import type { ConfigProblem } from "../errors.ts";
+import { captureLogs } from "../../test/_logs.ts";
 import {
   DEFAULT_HOOK_TIMEOUT_MS,
   type HooksConfig,
@@ -31,24 +32,9 @@ function valid(text: string): HooksConfig {
 
 /** Runs `fn` with a real LogTape logger whose rendered records are collected. */
 async function withLogs(fn: (log: Logger, lines: string[]) => Promise<void>): Promise<void> {
-  const lines: string[] = [];
-  await configure({
-    reset: true,
-    sinks: {
-      mem: (r: LogRecord) =>
-        lines.push(
-          `${r.level} ${
-            r.message.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join("")
-          }`,
-        ),
-    },
-    loggers: [
-      { category: ["test-hooks"], lowestLevel: "debug", sinks: ["mem"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
-    ],
-  });
+  const { log: captured, lines } = await captureLogs("test-hooks");
   try {
-    await fn(getLogger(["test-hooks"]), lines);
+    await fn(captured, lines);
   } finally {
     await reset();
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
+import { getLogger, reset } from "@logtape/logtape";
 import { HookhostError } from "../errors.ts";
 import {
   deniedPermission,
@@ -9,6 +9,7 @@ import {
   PluginUnavailableError,
 } from "./module_plugin.ts";
 import type { CallMethod, WireResult } from "./protocol.ts";
+import { captureLogs } from "../../test/_logs.ts";
 
 // ---------------------------------------------------------------------------------------------
 // deniedPermission()
@@ -144,24 +145,9 @@ async function withPlugin(
   const dir = await Deno.makeTempDir({ prefix: "hh-module" });
   const fileName = options.fileName ?? "plug";
   const file = join(dir, `${fileName}.ts`);
-  const lines: string[] = [];
   const calls: Harness["calls"] = [];
   const asked: string[] = [];
-  await configure({
-    reset: true,
-    sinks: {
-      mem: (r: LogRecord) =>
-        lines.push(
-          `${r.level} ${
-            r.message.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join("")
-          }`,
-        ),
-    },
-    loggers: [
-      { category: ["test-plugins"], lowestLevel: "debug", sinks: ["mem"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
-    ],
-  });
+  const { log: captured, lines } = await captureLogs("test-plugins");
   let plugin: ModulePlugin | undefined;
   try {
     await Deno.writeTextFile(file, source.replaceAll("$DIR", dir));
@@ -174,7 +160,7 @@ async function withPlugin(
       root: file,
       session: "unit",
       timeoutMs: 5_000,
-      log: getLogger(["test-plugins"]),
+      log: captured,
       onCall: (plugin, method, args) => {
         calls.push({ plugin, method, args });
         if (method === "inject") return Promise.resolve(`id-${calls.length}`);
