@@ -118,7 +118,7 @@ export async function rssMb(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -141,7 +141,7 @@ async function waitForPort(port: number, child: Deno.ChildProcess): Promise<void
 
 /** Starts adnanh/webhook serving `script` synchronously (output in the response). */
 export async function startPeer(dir: string, script: string): Promise<Server> {
-  const port = await freePort();
+  const port = freePort();
   const hooks = join(dir, "peer-hooks.json");
   await Deno.writeTextFile(
     hooks,

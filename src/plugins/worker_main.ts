@@ -132,7 +132,16 @@ async function handle(msg: ToWorker): Promise<void> {
 }
 
 self.onmessage = (e: MessageEvent<ToWorker>) => void handle(e.data);
-// A plugin's stray rejection is reported, not fatal to the Worker.
+// A plugin's stray exception or rejection (in a timer, say) is reported, not fatal: the Worker
+// keeps serving, and Deno prints no stack trace of its own.
+self.addEventListener("error", (e) => {
+  e.preventDefault();
+  send({
+    t: "log",
+    level: "error",
+    message: `uncaught error: ${describeError(e.error ?? e.message)}`,
+  });
+});
 self.addEventListener("unhandledrejection", (e) => {
   e.preventDefault();
   send({ t: "log", level: "error", message: `unhandled rejection: ${describeError(e.reason)}` });
