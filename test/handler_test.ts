@@ -340,3 +340,54 @@ Deno.test("handler: a handler that always times out ends as a dead letter", asyn
     await tmp.cleanup();
   }
 });
+
+Deno.test("SIGTERM stops accepting at once while the in-flight handler finishes", async () => {
+  const tmp = await tempDir();
+  let d: Proc | undefined;
+  try {
+    const dir = tmp.path;
+    // The handler holds the first message until the test creates the "go" file.
+    await script(
+      dir,
+      "slow.sh",
+      `while [ ! -e "${dir}/go" ]; do sleep 0.05; done\ncat`,
+    );
+    await script(dir, "echo.sh", "cat");
+    await config(
+      dir,
+      `[[hooks]]\nname = "h"\nbind = "127.0.0.1:0"\nscript = "./echo.sh"\n\n` +
+        sessionToml("./slow.sh", "shutdown_grace = 30\n"),
+    );
+    const env = envFor(dir);
+    d = Proc.start(["run", "--name", "s", "--daemon", "--format", "jsonl", "--hook", "h"], { env });
+    const addr = await d.addr("h");
+    assert.equal((await cli(["send", "--name", "s", "first"], { env })).code, 0);
+    await d.waitFor((r) => r.type === "injected" && r.content === "first");
+    d.child.kill("SIGTERM");
+
+    // Within the grace period, while "first" is still being handled, new work is refused:
+    // the listener stops and `send` finds no running session (stored for the next run).
+    const deadline = Date.now() + 10_000;
+    let refused = false;
+    while (!refused && Date.now() < deadline) {
+      refused = await fetch(`http://${addr}/`, { method: "POST", body: "late" })
+        .then(async (r) => (await r.body?.cancel(), false), () => true);
+      if (!refused) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(refused, "the webhook listener still accepted requests after SIGTERM");
+    const late = await cli(["send", "--name", "s", "after stop"], { env });
+    assert.equal(late.code, 0, late.stderr);
+    assert.match(late.stderr, /not running/);
+
+    await Deno.writeTextFile(join(dir, "go"), "");
+    assert.equal(await d.exited(), 0);
+    const reply = d.records.find((r) => r.type === "reply");
+    assert.equal(reply?.content, "first");
+    assert.ok(!d.records.some((r) => r.type === "injected" && r.content === "after stop"));
+    const next = await runOnce(env, "s");
+    assert.ok(next.some((r) => r.type === "injected" && r.content === "after stop"));
+  } finally {
+    if (d) await d.stop().catch(() => 0);
+    await tmp.cleanup();
+  }
+});

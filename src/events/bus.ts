@@ -80,7 +80,14 @@ export class EventBus {
   /** Fires `event` in the background; never throws, never waits. */
   emit(event: string, params: Record<string, unknown> = {}): void {
     const data = this.data(event, params);
-    this.#track(this.#dispatch(data, false));
+    this.#track(
+      this.#dispatch(data, false).catch((e) =>
+        this.#o.log.error("event '{event}' could not be dispatched: {error}", {
+          event,
+          error: (e as Error)?.message ?? String(e),
+        })
+      ),
+    );
   }
 
   /** Fires `event` and waits for every matching hook (each bounded by its timeout). */
@@ -95,7 +102,8 @@ export class EventBus {
 
   #track(p: Promise<unknown>): void {
     this.#background.add(p);
-    p.finally(() => this.#background.delete(p));
+    // Tracked promises are handled by their creators; this chain must not reject on its own.
+    p.finally(() => this.#background.delete(p)).catch(() => {});
   }
 
   async #dispatch(data: EventData, wait: boolean): Promise<HookResult[]> {

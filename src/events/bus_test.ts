@@ -555,3 +555,14 @@ Deno.test("EventBus signal kills running command hooks", async () => {
     assert.equal(await alive(Number((await Deno.readTextFile(pid)).trim())), false);
   });
 });
+
+Deno.test("EventBus.emit() with params no matcher can turn into text neither throws nor rejects", async () => {
+  await withEnv(async ({ bus: make, dir }) => {
+    const out = join(dir, "ran");
+    const bus = await make({ ev: [{ hooks: [{ type: "command", command: `cat > '${out}'` }] }] });
+    // A plugin or the shell can pass anything; an unhandled rejection here would end the test.
+    bus.emit("ev", { commandKey: { toString: 1 } });
+    await bus.idle();
+    assert.equal(JSON.parse(await Deno.readTextFile(out)).event, "ev");
+  });
+});

@@ -189,7 +189,12 @@ export function parseHooksFile(
 /** The text an event's matcher is tested against (§7). */
 export function matchKey(params: Record<string, unknown>): string {
   const key = params.commandKey ?? params.subject ?? "";
-  return typeof key === "string" ? key : String(key);
+  if (typeof key === "string") return key;
+  try {
+    return String(key);
+  } catch {
+    return ""; // Params come from plugins and the shell: a key that cannot be text matches as "".
+  }
 }
 
 /** The hooks of `config` that match `event` with `params`, in file order. */

@@ -240,13 +240,27 @@ export async function runSession(options: SessionOptions): Promise<void> {
     }
     await schedules.fireDue(name);
 
-    // Stopping: new work is refused at once; what is in flight gets the grace period, then
-    // running scripts and handlers are killed.
+    // Stopping: new work is refused at once (control socket and listeners close as the signal
+    // arrives); what is in flight gets the grace period, then running scripts and handlers are
+    // killed, slow request bodies cut off, and a short while later the wait ends regardless.
+    let stopping: Promise<void> | null = null;
+    const stopAccepting = () =>
+      stopping ??= (async () => {
+        await control.close();
+        const cutoff = new Promise<void>((resolve) => {
+          const after = () => setTimeout(resolve, 2000);
+          if (hardStop.signal.aborted) after();
+          else hardStop.signal.addEventListener("abort", after, { once: true });
+        });
+        await Promise.race([stopListeners(), cutoff]);
+      })();
     let grace: ReturnType<typeof setTimeout> | undefined;
     const onStop = () => {
       grace = setTimeout(() => hardStop.abort(), session.shutdown_grace * 1000);
+      void stopAccepting();
     };
     signal.addEventListener("abort", onStop, { once: true });
+    if (signal.aborted) onStop();
     cleanup.unshift(() => {
       clearTimeout(grace);
       signal.removeEventListener("abort", onStop);
@@ -267,16 +281,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
     } else {
       await runner.drain(signal);
     }
-    await control.close();
-    // Listeners finish their requests; past the grace period, slow bodies are cut off and
-    // scripts killed, and a short while later the wait ends regardless.
-    const stopped = stopListeners();
-    const cutoff = new Promise<void>((resolve) => {
-      const after = () => setTimeout(resolve, 2000);
-      if (hardStop.signal.aborted) after();
-      else hardStop.signal.addEventListener("abort", after, { once: true });
-    });
-    await Promise.race([stopped, cutoff]);
+    await stopAccepting();
     bus.emit("session_list_changed", { commandKey: name, change: "stopped" });
     // Background event hooks get the same grace; past it they are killed.
     await bus.idle();
