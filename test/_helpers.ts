@@ -181,3 +181,37 @@ export async function config(dir: string, toml: string): Promise<string> {
   await Deno.writeTextFile(path, toml);
   return path;
 }
+
+/** A finished HTTP exchange (the body is always consumed). */
+export interface Answer {
+  status: number;
+  text: string;
+  headers: Headers;
+}
+
+/** `fetch` that always reads the body and gives up after `ms` (so a hang fails the test). */
+export async function request(url: string, init: RequestInit = {}, ms = 20_000): Promise<Answer> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(`no answer from ${url} within ${ms} ms`)), ms);
+  try {
+    const res = await fetch(url, { ...init, signal: ac.signal });
+    return { status: res.status, text: await res.text(), headers: res.headers };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A real HTTP receiver recording every request. */
+export function receiver(answer: (req: Request) => Response = () => new Response("received")) {
+  const requests: { method: string; path: string; contentType: string | null; body: string }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    requests.push({
+      method: req.method,
+      path: new URL(req.url).pathname,
+      contentType: req.headers.get("content-type"),
+      body: await req.text(),
+    });
+    return answer(req);
+  });
+  return { server, requests, port: server.addr.port, url: `http://127.0.0.1:${server.addr.port}` };
+}

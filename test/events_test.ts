@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cli, config, envFor, Proc, script, tempDir } from "./_helpers.ts";
+import { cli, config, envFor, Proc, receiver, script, tempDir } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -17,21 +17,6 @@ async function writeHooks(dir: string, hooks: unknown): Promise<string> {
   const path = join(dir, "hooks.json");
   await Deno.writeTextFile(path, JSON.stringify(hooks, null, 2));
   return path;
-}
-
-/** A real HTTP receiver recording every request. */
-function receiver(answer: (req: Request) => Response = () => new Response("thanks")) {
-  const requests: { method: string; path: string; contentType: string | null; body: string }[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    requests.push({
-      method: req.method,
-      path: new URL(req.url).pathname,
-      contentType: req.headers.get("content-type"),
-      body: await req.text(),
-    });
-    return answer(req);
-  });
-  return { server, requests, url: `http://127.0.0.1:${server.addr.port}` };
 }
 
 /** Lines of `path` (none when it does not exist). */

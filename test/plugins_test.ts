@@ -5,7 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cli, config, envFor, Proc, type Rec, script, tempDir } from "./_helpers.ts";
+import {
+  type Answer,
+  cli,
+  config,
+  envFor,
+  Proc,
+  type Rec,
+  receiver,
+  request,
+  script,
+  tempDir,
+} from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -125,25 +136,6 @@ async function withDaemon(
   assert.equal(code, 0, `daemon exit code; stderr:\n${d?.stderr}`);
 }
 
-/** A finished HTTP exchange (the body is always consumed). */
-interface Answer {
-  status: number;
-  text: string;
-  headers: Headers;
-}
-
-/** `fetch` that always reads the body and gives up after `ms` (so a hang fails the test). */
-async function request(url: string, init: RequestInit = {}, ms = 20_000): Promise<Answer> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new Error(`no answer from ${url} within ${ms} ms`)), ms);
-  try {
-    const res = await fetch(url, { ...init, signal: ac.signal });
-    return { status: res.status, text: await res.text(), headers: res.headers };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Polls `cond` until it holds; fails with `what` after `ms`. */
 async function until(
   cond: () => Promise<boolean> | boolean,
@@ -190,21 +182,6 @@ async function healthz(ctx: Ctx): Promise<Json> {
   assert.equal(res.status, 200, res.text);
   assert.match(res.headers.get("content-type") ?? "", /application\/json/);
   return JSON.parse(res.text);
-}
-
-/** A real HTTP receiver recording every request. */
-function receiver(answer: (req: Request) => Response = () => new Response("received")) {
-  const requests: { method: string; path: string; contentType: string | null; body: string }[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    requests.push({
-      method: req.method,
-      path: new URL(req.url).pathname,
-      contentType: req.headers.get("content-type"),
-      body: await req.text(),
-    });
-    return answer(req);
-  });
-  return { server, requests, port: server.addr.port, url: `http://127.0.0.1:${server.addr.port}` };
 }
 
 /** `hookhost plugins ls --json` rows (`--name` when given), asserting exit 0. */

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cli, config, envFor, Proc, type Rec, script, tempDir } from "./_helpers.ts";
+import { cli, config, envFor, Proc, type Rec, request, script, tempDir } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -85,24 +85,6 @@ async function withDaemon(
     await tmp.cleanup();
   }
   assert.equal(code, 0, `daemon exit code; stderr:\n${d?.stderr}`);
-}
-
-/** A finished HTTP exchange (the body is always consumed). */
-interface Answer {
-  status: number;
-  text: string;
-}
-
-/** `fetch` that always reads the body and gives up after `ms` (so a hang fails the test). */
-async function request(url: string, init: RequestInit = {}, ms = 20_000): Promise<Answer> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new Error(`no answer from ${url} within ${ms} ms`)), ms);
-  try {
-    const res = await fetch(url, { ...init, signal: ac.signal });
-    return { status: res.status, text: await res.text() };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const isInjected = (r: Rec) => r.type === "injected";
