@@ -5,7 +5,7 @@
  */
 import type { LocationOptions } from "../config/mod.ts";
 import { InboxStore } from "../inbox/mod.ts";
-import { controlRequest, sessionPaths } from "../session/mod.ts";
+import { wakeSession } from "../session/mod.ts";
 import { checkName, context, requireSession, withKv } from "./context.ts";
 import { preview, table } from "./table.ts";
 
@@ -65,7 +65,6 @@ export async function inboxReplay(ids: string[], flags: Flags): Promise<void> {
     return await new InboxStore(kv).replay(name, ids);
   });
   // A running session picks them up now rather than at its next periodic check.
-  await controlRequest(sessionPaths(ctx.paths.stateDir, name).socket, { op: "wake" })
-    .catch(() => {});
+  await wakeSession(ctx.paths.stateDir, name);
   console.log(`Replayed ${replayed.length} message(s) into '${name}'`);
 }

@@ -31,6 +31,7 @@ export async function run(message: string | undefined, flags: RunFlags): Promise
   }
   const ctx = await context(flags);
   const cfg = await config(ctx);
+  // runSession checks this too; checking here fails fast, before waiting on stdin.
   for (const hook of flags.hook ?? []) {
     if (!cfg.hooks.some((h) => h.name === hook)) {
       throw new UsageError(`Hook '${hook}' not found in config`, "hook_not_found");

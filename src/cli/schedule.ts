@@ -13,7 +13,7 @@ import {
   type ScheduleSpec,
   ScheduleStore,
 } from "../schedule/mod.ts";
-import { controlRequest, sessionPaths } from "../session/mod.ts";
+import { wakeSession } from "../session/mod.ts";
 import { checkName, context, readStdin, requireSession, withKv } from "./context.ts";
 import { preview, table } from "./table.ts";
 
@@ -68,8 +68,7 @@ export async function scheduleAdd(message: string | undefined, flags: AddFlags):
     }
   });
   // A running daemon arms its own timer for it (KV queue timers wake only their own process).
-  await controlRequest(sessionPaths(ctx.paths.stateDir, name).socket, { op: "wake" })
-    .catch(() => {});
+  await wakeSession(ctx.paths.stateDir, name);
   console.log(record.id);
 }
 

@@ -80,7 +80,20 @@ export function validateConfig(
   const raw = (doc ?? {}) as { hooks?: unknown; session?: unknown };
   const rawHooks = Array.isArray(raw.hooks) ? raw.hooks : [];
   const names = new Map<string, number>();
-  const binds: { addr: BindAddress; index: number; text: string; name: string }[] = [];
+  const binds: { addr: BindAddress; text: string; name: string }[] = [];
+  /** Parses `text` at `path` and reports a clash with any bind checked before it. */
+  const checkBind = (path: PropertyKey[], text: string, owner: string) => {
+    try {
+      const addr = parseBind(text);
+      const clash = binds.find((b) => bindsClash(b.addr, addr));
+      if (clash) {
+        at(path, `'${text}' binds the same socket as hook '${clash.name}' ('${clash.text}')`);
+      }
+      binds.push({ addr, text, name: owner });
+    } catch (e) {
+      at(path, (e as Error).message);
+    }
+  };
   const scripts: (string | undefined)[] = rawHooks.map((item, i) => {
     const hook = (typeof item === "object" && item !== null ? item : {}) as Record<string, unknown>;
     const str = (key: string) => (typeof hook[key] === "string" ? hook[key] as string : undefined);
@@ -92,21 +105,7 @@ export function validateConfig(
       } else names.set(name, i);
     }
     const bind = str("bind");
-    if (bind !== undefined) {
-      try {
-        const addr = parseBind(bind);
-        const clash = binds.find((b) => bindsClash(b.addr, addr));
-        if (clash) {
-          at(
-            ["hooks", i, "bind"],
-            `'${bind}' binds the same socket as hook '${clash.name}' ('${clash.text}')`,
-          );
-        }
-        binds.push({ addr, index: i, text: bind, name: name ?? `hooks[${i}]` });
-      } catch (e) {
-        at(["hooks", i, "bind"], (e as Error).message);
-      }
-    }
+    if (bind !== undefined) checkBind(["hooks", i, "bind"], bind, name ?? `hooks[${i}]`);
     const script = str("script") ? abs(str("script")!) : undefined;
     if (hook.script !== undefined && hook.plugin !== undefined) {
       at(["hooks", i, "plugin"], "Give either 'script' or 'plugin', not both");
@@ -122,20 +121,7 @@ export function validateConfig(
     (typeof (raw as { server?: unknown }).server === "object"
       ? (raw as { server: Record<string, unknown> }).server
       : {}) as Record<string, unknown>;
-  if (typeof rawServer.bind === "string") {
-    try {
-      const addr = parseBind(rawServer.bind);
-      const clash = binds.find((b) => bindsClash(b.addr, addr));
-      if (clash) {
-        at(
-          ["server", "bind"],
-          `'${rawServer.bind}' binds the same socket as hook '${clash.name}' ('${clash.text}')`,
-        );
-      }
-    } catch (e) {
-      at(["server", "bind"], (e as Error).message);
-    }
-  }
+  if (typeof rawServer.bind === "string") checkBind(["server", "bind"], rawServer.bind, "server");
   const rawSession =
     (typeof raw.session === "object" && raw.session !== null ? raw.session : {}) as Record<
       string,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { compose, limitBody, text } from "../webhook/chain.ts";
+import { compose, limitBody, storeMessage, text } from "../webhook/chain.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
 import type { PluginManager } from "./manager.ts";
 import { type ModulePlugin, PluginUnavailableError } from "./module_plugin.ts";
@@ -67,18 +67,12 @@ export async function moduleWebhook(
         new Response(body, { status: result.status, headers: result.headers }),
       );
     }
-    const message = result.text.trim();
-    if (!message) return answer(204, text(204, null));
-    try {
-      await options.inject(plugin.name, message);
-    } catch (e) {
-      options.log.error("plugin {name}: could not store the message: {reason}", {
-        name: plugin.name,
-        reason: (e as Error).message,
-      });
-      return answer(503, text(503, "Message could not be stored\n"));
-    }
-    return answer(200, text(200, "ok"));
+    const stored = await storeMessage(result.text, {
+      inject: (message) => options.inject(plugin.name, message),
+      log: options.log,
+      who: `plugin ${plugin.name}`,
+    });
+    return answer(stored.status, stored);
   });
   return await handler(request);
 }

@@ -7,6 +7,7 @@
  */
 import { HookhostError } from "../errors.ts";
 import type { Source } from "../inbox/message.ts";
+import { sessionPaths } from "./lock.ts";
 
 /** Requests a session answers. */
 export type ControlRequest =
@@ -179,4 +180,12 @@ export async function controlRequest(
       // Closed by the timer.
     }
   }
+}
+
+/**
+ * Tells session `name`, if it runs, that its inbox or schedules changed behind its back (another
+ * process wrote KV). Best effort: a session that is not running finds out when it starts.
+ */
+export async function wakeSession(stateDir: string, name: string): Promise<void> {
+  await controlRequest(sessionPaths(stateDir, name).socket, { op: "wake" }).catch(() => {});
 }

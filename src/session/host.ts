@@ -20,7 +20,7 @@ import { type HookRun, scriptHookHandler } from "../webhook/script_hook.ts";
 import { servePlugin } from "../plugins/serve.ts";
 import { type PluginHost, startPlugins } from "./plugin_host.ts";
 import { listen, type Listener } from "../webhook/server.ts";
-import { controlRequest, type ControlServer, serveControl } from "./control.ts";
+import { type ControlServer, serveControl, wakeSession } from "./control.ts";
 import { SessionLock, sessionPaths } from "./lock.ts";
 import { SessionRunner } from "./runner.ts";
 
@@ -148,7 +148,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
           return { ok: true, plugins: plugins?.manager.status() ?? [] };
         case "wake":
           if (options.daemon) await schedules.armForeign(name);
-          if ((await schedules.fireDue(name)).size) runner.wake();
+          await schedules.fireDue(name);
           runner.wake();
           return { ok: true };
       }
@@ -166,6 +166,21 @@ export async function runSession(options: SessionOptions): Promise<void> {
       }
     };
 
+    /** A §4 script hook of this session: [[hooks]] entries and script plugins alike. */
+    const scriptHook = (hookName: string, script: string, timeout: number, maxBody: number) =>
+      scriptHookHandler({
+        name: hookName,
+        script,
+        timeout,
+        maxBody,
+        session: name,
+        spawner,
+        log: log("webhook"),
+        signal: hardStop.signal,
+        inject: (content) => inject([{ source: "webhook", label: `webhook ${hookName}`, content }]),
+        onRun: reportRun,
+      });
+
     // Plugins run in daemons only: a one-shot run would load them just to drop them.
     const wantPlugins = options.daemon && options.pluginsDir !== undefined &&
       (config.server !== undefined || hooks.some((h) => h.plugin) ||
@@ -177,13 +192,12 @@ export async function runSession(options: SessionOptions): Promise<void> {
         config,
         kv,
         bus,
-        spawner,
+        scriptHook: (hookName, path, maxBody) => scriptHook(hookName, path, 30, maxBody),
         inject: async (target, message) => {
           if (target === name) return (await inject([message]))[0];
           if (!(await getSession(kv, target))) throw new Error(`no session named '${target}'`);
           const [m] = await store.add(target, [message]);
-          await controlRequest(sessionPaths(options.stateDir, target).socket, { op: "wake" })
-            .catch(() => {});
+          await wakeSession(options.stateDir, target);
           return m;
         },
         onRun: reportRun,
@@ -212,19 +226,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
     };
     for (const hook of hooks) {
       const handler = hook.script
-        ? scriptHookHandler({
-          name: hook.name,
-          script: hook.script,
-          timeout: hook.timeout,
-          maxBody: hook.max_body,
-          session: name,
-          spawner,
-          log: log("webhook"),
-          signal: hardStop.signal,
-          inject: (content) =>
-            inject([{ source: "webhook", label: `webhook ${hook.name}`, content }]),
-          onRun: reportRun,
-        })
+        ? scriptHook(hook.name, hook.script, hook.timeout, hook.max_body)
         : (req: Request) =>
           started
             ? servePlugin(started.manager, hook.plugin!, req, started.serve)
@@ -272,8 +274,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
         const fired = await schedules.onTimer(msg);
         if (fired === name) runner.wake();
         else if (fired) {
-          await controlRequest(sessionPaths(options.stateDir, fired).socket, { op: "wake" })
-            .catch(() => {});
+          await wakeSession(options.stateDir, fired);
         }
       });
       await schedules.armForeign(name);

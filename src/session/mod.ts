@@ -11,6 +11,7 @@ export {
   type ControlResponse,
   NotRunningError,
   serveControl,
+  wakeSession,
 } from "./control.ts";
 export { AlreadyRunningError, runningPid, SessionLock, sessionPaths } from "./lock.ts";
 export { Notifier, sleep } from "./notifier.ts";

@@ -8,11 +8,10 @@ import type { Logger } from "@logtape/logtape";
 import type { Config } from "../config/schema.ts";
 import { HookhostError } from "../errors.ts";
 import type { EventBus } from "../events/bus.ts";
-import type { Spawner } from "../exec/spawn.ts";
 import type { Message, NewMessage } from "../inbox/message.ts";
 import { PluginManager } from "../plugins/manager.ts";
 import { pluginRouter, type ServeOptions } from "../plugins/serve.ts";
-import { type HookRun, scriptHookHandler } from "../webhook/script_hook.ts";
+import type { HookRun } from "../webhook/script_hook.ts";
 import { listen, type Listener } from "../webhook/server.ts";
 
 /** Default `[server] bind`. */
@@ -32,8 +31,8 @@ export interface PluginHostOptions {
   kv: Deno.Kv;
   /** Event bus. */
   bus: EventBus;
-  /** Process starter for script plugins. */
-  spawner: Spawner;
+  /** Builds the §4 handler of a script plugin (30 s timeout, `maxBody` bytes). */
+  scriptHook: (name: string, path: string, maxBody: number) => (req: Request) => Promise<Response>;
   /** Puts a message into `session`'s inbox (this or another session). */
   inject: (session: string, message: NewMessage) => Promise<Message>;
   /** Told about every request served. */
@@ -77,19 +76,7 @@ export async function startPlugins(options: PluginHostOptions): Promise<PluginHo
     bus: options.bus,
     settings: (name) => config.plugins[name],
     inject: options.inject,
-    scriptHandler: (name, path) =>
-      scriptHookHandler({
-        name,
-        script: path,
-        timeout: 30,
-        maxBody,
-        session,
-        spawner: options.spawner,
-        inject: (content) => webhookMessage(name, content),
-        onRun: options.onRun,
-        log,
-        signal: options.signal,
-      }),
+    scriptHandler: (name, path) => options.scriptHook(name, path, maxBody),
   });
   await manager.start();
   return {

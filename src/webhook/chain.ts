@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Logger } from "@logtape/logtape";
 
 /** What flows through the chain. */
 export interface HookContext {
@@ -77,4 +78,26 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
     }
     return await next();
   };
+}
+
+/**
+ * Answers a hook's message: 204 when it is empty (after trimming), else 200 `ok` once `inject`
+ * has stored it, or 503 when it could not be stored (logged as `<who>: could not store …`).
+ */
+export async function storeMessage(
+  message: string,
+  options: { inject: (message: string) => Promise<unknown>; log: Logger; who: string },
+): Promise<Response> {
+  const trimmed = message.trim();
+  if (!trimmed) return text(204, null);
+  try {
+    await options.inject(trimmed);
+  } catch (e) {
+    options.log.error("{who}: could not store the message: {reason}", {
+      who: options.who,
+      reason: (e as Error).message,
+    });
+    return text(503, "Message could not be stored\n");
+  }
+  return text(200, "ok");
 }

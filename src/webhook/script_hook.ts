@@ -7,7 +7,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { Spawner } from "../exec/spawn.ts";
 import { SpawnError } from "../exec/spawn.ts";
-import { compose, limitBody, text } from "./chain.ts";
+import { compose, limitBody, storeMessage, text } from "./chain.ts";
 import { hookEnv } from "./env.ts";
 
 /** The outcome of one request, as reported in `hook_run` records. */
@@ -92,22 +92,12 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
       report(500, result.code, result.durationMs);
       return text(500, "Script failed\n");
     }
-    const message = decoder.decode(result.stdout).trim();
-    if (!message) {
-      report(204, 0, result.durationMs);
-      return text(204, null);
-    }
-    try {
-      await options.inject(message);
-    } catch (e) {
-      log.error("hook '{hook}': could not store the message: {reason}", {
-        hook: name,
-        reason: (e as Error).message,
-      });
-      report(503, 0, result.durationMs);
-      return text(503, "Message could not be stored\n");
-    }
-    report(200, 0, result.durationMs);
-    return text(200, "ok");
+    const answer = await storeMessage(decoder.decode(result.stdout), {
+      inject: options.inject,
+      log,
+      who: `hook '${name}'`,
+    });
+    report(answer.status, 0, result.durationMs);
+    return answer;
   });
 }
