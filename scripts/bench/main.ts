@@ -11,6 +11,10 @@ import { type Budget, type Row, row1, row3, row5, row6, row8, rows4and7 } from "
 import { ensureTools, version } from "./tools.ts";
 
 const quick = Deno.args.includes("--quick");
+// `--only 1,3` measures just those rows (for profiling); BENCHMARKS.md is then left alone.
+const onlyArg = Deno.args[Deno.args.indexOf("--only") + 1];
+const only = Deno.args.includes("--only") ? new Set(onlyArg?.split(",").map(Number)) : null;
+const wanted = (...ns: number[]) => !only || ns.some((n) => only.has(n));
 const budget: Budget = quick
   ? { seconds: 3, rounds: 3, sends: 100, drain: 20_000, events: 500, soak: 15 }
   : { seconds: 10, rounds: 3, sends: 1000, drain: 100_000, events: 1000, soak: 60 };
@@ -41,21 +45,23 @@ try {
 const started = Date.now();
 const rows: Row[] = [];
 try {
-  rows.push(await inDir((d) => row1(d, budget)));
-  rows.push({
-    n: 2,
-    workload: "async hook (202 once durable), wrk -c64",
-    hookhost: 'skipped: `mode = "async"` does not exist yet',
-    peer: "n/a",
-    ratio: "—",
-    target: "≥ 10,000 req/s, none lost",
-    met: null,
-  });
-  rows.push(await inDir((d) => row3(d, budget)));
-  rows.push(...await inDir((d) => rows4and7(d, budget)));
-  rows.push(await inDir((d) => row5(d, budget)));
-  rows.push(await inDir((d) => row6(d, budget)));
-  rows.push(await inDir((d) => row8(d, budget)));
+  if (wanted(1)) rows.push(await inDir((d) => row1(d, budget)));
+  if (wanted(2)) {
+    rows.push({
+      n: 2,
+      workload: "async hook (202 once durable), wrk -c64",
+      hookhost: 'skipped: `mode = "async"` does not exist yet',
+      peer: "n/a",
+      ratio: "—",
+      target: "≥ 10,000 req/s, none lost",
+      met: null,
+    });
+  }
+  if (wanted(3)) rows.push(await inDir((d) => row3(d, budget)));
+  if (wanted(4, 7)) rows.push(...await inDir((d) => rows4and7(d, budget)));
+  if (wanted(5)) rows.push(await inDir((d) => row5(d, budget)));
+  if (wanted(6)) rows.push(await inDir((d) => row6(d, budget)));
+  if (wanted(8)) rows.push(await inDir((d) => row8(d, budget)));
 } catch (e) {
   console.error(`bench: could not run: ${(e as Error).stack ?? e}`);
   Deno.exit(1);
@@ -90,5 +96,5 @@ ${
 }
 
 ${notes}`;
-await Deno.writeTextFile(join(ROOT, "BENCHMARKS.md"), md);
+if (!only) await Deno.writeTextFile(join(ROOT, "BENCHMARKS.md"), md);
 console.log(md);

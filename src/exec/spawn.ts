@@ -6,6 +6,8 @@
  * @module
  */
 import { HookhostError } from "../errors.ts";
+import { libc } from "./libc.ts";
+import { NativeSpawner } from "./native_spawn.ts";
 
 /** Options of {@linkcode Spawner.run}. */
 export interface RunOptions {
@@ -57,15 +59,29 @@ export interface Spawner {
 
 const DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024;
 
-async function collect(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  max: number,
+  stop: AbortSignal,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let kept = 0;
-  for await (const chunk of stream) {
+  const reader = stream.getReader();
+  // Once the child is killed, a descendant that escaped its group must not hold the answer back.
+  const cancel = () => void reader.cancel().catch(() => {});
+  stop.addEventListener("abort", cancel, { once: true });
+  while (true) {
+    const { value: chunk, done } = await reader.read().catch(() => ({
+      value: undefined,
+      done: true,
+    }));
+    if (done || !chunk) break;
     if (kept >= max) continue;
     const part = chunk.length + kept > max ? chunk.subarray(0, max - kept) : chunk;
     chunks.push(part);
     kept += part.length;
   }
+  stop.removeEventListener("abort", cancel);
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(kept);
   let offset = 0;
@@ -128,12 +144,37 @@ function startFailure(stderr: Uint8Array): string | null {
   return m ? m[1] : null;
 }
 
-/** Runs `command` with {@linkcode RunOptions}; the default {@linkcode Spawner}. */
-export async function runProcess(command: string, options: RunOptions = {}): Promise<RunResult> {
-  const { timeoutMs, signal } = options;
+function checkOptions(options: RunOptions): void {
+  const { timeoutMs } = options;
   if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1)) {
     throw new RangeError(`timeoutMs must be from 1 to 2147483647, got ${timeoutMs}`);
   }
+}
+
+const native = libc ? new NativeSpawner(libc) : null;
+
+/**
+ * Runs `command` with {@linkcode RunOptions}; the default {@linkcode Spawner}. On Linux it uses
+ * `posix_spawn` through FFI (see `native_spawn.ts`), elsewhere — or with
+ * `HOOKHOST_SPAWN=command` — {@linkcode runCommand}.
+ */
+export async function runProcess(command: string, options: RunOptions = {}): Promise<RunResult> {
+  checkOptions(options);
+  if (!native?.supports(options)) return await runCommand(command, options);
+  try {
+    return await native.run(command, options, killGroup);
+  } catch (e) {
+    throw new SpawnError(command, e);
+  }
+}
+
+/**
+ * {@linkcode runProcess} through `Deno.Command`: portable, and slower, since a process group of
+ * its own costs one more exec (util-linux `setsid`) or a fork of the whole runtime.
+ */
+export async function runCommand(command: string, options: RunOptions = {}): Promise<RunResult> {
+  checkOptions(options);
+  const { timeoutMs, signal } = options;
   const started = performance.now();
   const setsid = setsidPath();
   let child: Deno.ChildProcess;
@@ -155,8 +196,9 @@ export async function runProcess(command: string, options: RunOptions = {}): Pro
     throw new SpawnError(command, e);
   }
   const max = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-  const stdout = collect(child.stdout, max);
-  const stderr = collect(child.stderr, max);
+  const stop = new AbortController();
+  const stdout = collect(child.stdout, max, stop.signal);
+  const stderr = collect(child.stderr, max, stop.signal);
   let writing: Promise<void> = Promise.resolve();
   if (options.stdin !== undefined) {
     const bytes = typeof options.stdin === "string"
@@ -173,6 +215,7 @@ export async function runProcess(command: string, options: RunOptions = {}): Pro
     if (!killed) {
       killed = true;
       killGroup(child.pid);
+      stop.abort();
     }
   };
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
@@ -183,7 +226,7 @@ export async function runProcess(command: string, options: RunOptions = {}): Pro
   if (signal?.aborted) kill();
   try {
     const status = await child.status;
-    // Descendants may still hold the pipes open; the timer (or abort) still bounds the wait.
+    // Descendants may still hold the pipes open; a kill (timeout or abort) ends the wait.
     const [out, err] = await Promise.all([stdout, stderr, writing]);
     if (setsid && status.code === 127 && !timedOut && startFailure(err)) {
       throw new SpawnError(command, new Error(startFailure(err)!));

@@ -1,0 +1,153 @@
+/**
+ * The few libc calls the native spawner needs, through Deno's FFI. Linux only (glibc or musl);
+ * {@linkcode libc} is `null` elsewhere, when FFI is not permitted, or when
+ * `HOOKHOST_SPAWN=command` asks for the portable `Deno.Command` path.
+ *
+ * The library is opened when this module loads, not on first use, so that a test's resource
+ * sanitizer never sees it appear.
+ *
+ * @module
+ */
+
+const SYMBOLS = {
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  syscall: { parameters: ["i64", "i64", "i64"], result: "i64" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  __errno_location: { parameters: [], result: "pointer" },
+  sigemptyset: { parameters: ["buffer"], result: "i32" },
+  sigaddset: { parameters: ["buffer", "i32"], result: "i32" },
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    // posix_spawn waits for the child's exec; off the main thread that wait costs nothing.
+    nonblocking: true,
+  },
+  posix_spawnp: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  posix_spawn_file_actions_addchdir_np: {
+    parameters: ["buffer", "buffer"],
+    result: "i32",
+    optional: true,
+  },
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+  posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
+  posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
+  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+} as const;
+
+/** The bound libc functions. */
+export type LibcSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** Linux values, the same on x86_64 and aarch64, glibc and musl. */
+export const C = {
+  O_NONBLOCK: 0o4000,
+  O_CLOEXEC: 0o2000000,
+  F_GETFL: 3,
+  F_SETFL: 4,
+  EINTR: 4,
+  EAGAIN: 11,
+  WNOHANG: 1,
+  EPOLLIN: 0x1,
+  EPOLLOUT: 0x4,
+  EPOLLERR: 0x8,
+  EPOLLHUP: 0x10,
+  EPOLL_CTL_ADD: 1,
+  EPOLL_CTL_DEL: 2,
+  EPOLL_CLOEXEC: 0o2000000,
+  EFD_CLOEXEC: 0o2000000,
+  EFD_NONBLOCK: 0o4000,
+  SIGPIPE: 13,
+  SYS_PIDFD_OPEN: 434,
+  POSIX_SPAWN_SETSIGDEF: 0x04,
+  POSIX_SPAWN_SETSIGMASK: 0x08,
+  POSIX_SPAWN_SETSID: 0x80,
+} as const;
+
+function open(): LibcSymbols | null {
+  if (Deno.build.os !== "linux") return null;
+  try {
+    if (Deno.env.get("HOOKHOST_SPAWN") === "command") return null;
+  } catch {
+    // No env permission: the default applies.
+  }
+  for (const name of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
+    try {
+      return Deno.dlopen(name, SYMBOLS).symbols;
+    } catch {
+      // Not this one, or FFI not permitted.
+    }
+  }
+  return null;
+}
+
+/** libc, or `null` when the native spawner is unavailable here. */
+export const libc: LibcSymbols | null = open();
+
+/** The calling thread's `errno` (read right after the failing call). */
+export function errno(lib: LibcSymbols): number {
+  const p = lib.__errno_location();
+  return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
+}
+
+/** The text of error number `code`, in Deno's style: `No such file or directory (os error 2)`. */
+export function describeErrno(lib: LibcSymbols, code: number): string {
+  const p = lib.strerror(code);
+  const text = p ? Deno.UnsafePointerView.getCString(p) : "Unknown error";
+  return `${text} (os error ${code})`;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A NUL-terminated array of C strings: `ptrs` points into `bytes`, so both must stay referenced
+ * while C code uses them.
+ */
+export interface CStrings {
+  /** The strings, each NUL-terminated. */
+  bytes: Uint8Array;
+  /** Pointers to each string, then a NULL. */
+  ptrs: Uint8Array;
+}
+
+/** Encodes `list` for `argv`/`envp`. Throws `TypeError` for a string with a NUL byte. */
+export function cStrings(list: readonly string[]): CStrings {
+  let size = 0;
+  const parts = list.map((s) => {
+    if (s.includes("\0")) throw new TypeError(`Argument contains a NUL byte: '${s.slice(0, 40)}'`);
+    const bytes = encoder.encode(s);
+    size += bytes.length + 1;
+    return bytes;
+  });
+  // An explicit ArrayBuffer is allocated off V8's heap, so the pointers below stay valid.
+  const bytes = new Uint8Array(new ArrayBuffer(Math.max(size, 8)));
+  const ptrs = new BigUint64Array(new ArrayBuffer(8 * (list.length + 1)));
+  const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+  let offset = 0;
+  parts.forEach((p, i) => {
+    bytes.set(p, offset);
+    ptrs[i] = base + BigInt(offset);
+    offset += p.length + 1;
+  });
+  return { bytes, ptrs: new Uint8Array(ptrs.buffer) };
+}
+
+/** A C string for a path argument. */
+export function cString(s: string): Uint8Array {
+  return cStrings([s]).bytes;
+}

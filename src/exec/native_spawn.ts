@@ -1,0 +1,346 @@
+/**
+ * The fast path of {@linkcode runProcess} on Linux: `posix_spawn(3)` through FFI with
+ * `POSIX_SPAWN_SETSID`, so the child leads its own session and process group without an extra
+ * exec, the spawn itself runs off the main thread, and the pipes and the exit (a pidfd) are
+ * watched by one {@linkcode FdReactor}.
+ *
+ * @module
+ */
+import { C, cString, cStrings, describeErrno, errno, type LibcSymbols } from "./libc.ts";
+import { FdReactor } from "./fd_reactor.ts";
+import type { RunOptions, RunResult } from "./spawn.ts";
+
+/** posix_spawn failed: `errno` says why (`ENOENT`, `EACCES`, …). */
+export class NativeSpawnError extends Error {
+  /** The error number. */
+  readonly errno: number;
+  /** Wraps error number `code`. */
+  constructor(message: string, code: number) {
+    super(message);
+    this.name = "NativeSpawnError";
+    this.errno = code;
+  }
+}
+
+const SIGNALS = [
+  "",
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGILL",
+  "SIGTRAP",
+  "SIGABRT",
+  "SIGBUS",
+  "SIGFPE",
+  "SIGKILL",
+  "SIGUSR1",
+  "SIGSEGV",
+  "SIGUSR2",
+  "SIGPIPE",
+  "SIGALRM",
+  "SIGTERM",
+  "SIGSTKFLT",
+  "SIGCHLD",
+  "SIGCONT",
+  "SIGSTOP",
+  "SIGTSTP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGURG",
+  "SIGXCPU",
+  "SIGXFSZ",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGWINCH",
+  "SIGIO",
+  "SIGPWR",
+  "SIGSYS",
+];
+
+/** Appends chunks up to a limit; reads past it are discarded. */
+class Sink {
+  chunks: Uint8Array[] = [];
+  kept = 0;
+  constructor(readonly max: number) {}
+  add(bytes: Uint8Array): void {
+    if (this.kept >= this.max) return;
+    const part = bytes.length + this.kept > this.max
+      ? bytes.subarray(0, this.max - this.kept)
+      : bytes;
+    this.chunks.push(part.slice());
+    this.kept += part.length;
+  }
+  bytes(): Uint8Array {
+    if (this.chunks.length === 1) return this.chunks[0];
+    const out = new Uint8Array(this.kept);
+    let offset = 0;
+    for (const c of this.chunks) {
+      out.set(c, offset);
+      offset += c.length;
+    }
+    return out;
+  }
+}
+
+/** Runs processes through posix_spawn; one per process, sharing one reactor. */
+export class NativeSpawner {
+  #lib: LibcSymbols;
+  #reactor: FdReactor;
+  #buffer = new Uint8Array(65_536);
+  #sigmask: Uint8Array;
+  #sigdefault: Uint8Array;
+  #pidfds = true;
+  #inherited: [string, string][] | null = null;
+
+  /** A spawner over `lib`. */
+  constructor(lib: LibcSymbols) {
+    this.#lib = lib;
+    this.#reactor = new FdReactor(lib);
+    this.#sigmask = new Uint8Array(128);
+    this.#sigdefault = new Uint8Array(128);
+    lib.sigemptyset(this.#sigmask);
+    lib.sigemptyset(this.#sigdefault);
+    // Deno ignores SIGPIPE; a child must get the default back, as Deno.Command gives it.
+    lib.sigaddset(this.#sigdefault, C.SIGPIPE);
+  }
+
+  /** Whether `options` can take this path (a working directory needs glibc ≥ 2.29). */
+  supports(options: RunOptions): boolean {
+    return options.cwd === undefined ||
+      this.#lib.posix_spawn_file_actions_addchdir_np !== null;
+  }
+
+  /**
+   * `KEY=VALUE` for the child: the environment this process had at its first spawn (read once:
+   * reading it per spawn cost several percent of the daemon's time under load), overridden by
+   * `extra`.
+   */
+  #environment(extra: Record<string, string> | undefined): string[] {
+    this.#inherited ??= Object.entries(Deno.env.toObject()).map(([k, v]) => [k, `${k}=${v}`]);
+    const out: string[] = [];
+    for (const [key, entry] of this.#inherited) {
+      if (!extra || !Object.hasOwn(extra, key)) out.push(entry);
+    }
+    for (const key in extra) out.push(`${key}=${extra[key]}`);
+    return out;
+  }
+
+  #pipe(): [number, number] {
+    const fds = new Int32Array(2);
+    if (this.#lib.pipe2(fds, C.O_CLOEXEC) !== 0) {
+      const code = errno(this.#lib);
+      throw new NativeSpawnError(describeErrno(this.#lib, code), code);
+    }
+    return [fds[0], fds[1]];
+  }
+
+  #nonblocking(fd: number): void {
+    const flags = this.#lib.fcntl(fd, C.F_GETFL, 0);
+    this.#lib.fcntl(fd, C.F_SETFL, flags | C.O_NONBLOCK);
+  }
+
+  async #spawn(command: string, options: RunOptions, stdio: number[]): Promise<number> {
+    const lib = this.#lib;
+    const argv = cStrings([command, ...(options.args ?? [])]);
+    const envp = cStrings(this.#environment(options.env));
+    const path = cString(command);
+    const cwd = options.cwd === undefined ? null : cString(options.cwd);
+    const actions = new Uint8Array(new ArrayBuffer(1024));
+    const attr = new Uint8Array(new ArrayBuffer(1024));
+    // Off V8's heap: the pool thread writes here while the main thread runs on.
+    const pid = new Int32Array(new ArrayBuffer(8));
+    lib.posix_spawn_file_actions_init(actions);
+    lib.posix_spawnattr_init(attr);
+    try {
+      stdio.forEach((fd, target) => lib.posix_spawn_file_actions_adddup2(actions, fd, target));
+      if (cwd) lib.posix_spawn_file_actions_addchdir_np!(actions, cwd);
+      lib.posix_spawnattr_setflags(
+        attr,
+        C.POSIX_SPAWN_SETSID | C.POSIX_SPAWN_SETSIGMASK | C.POSIX_SPAWN_SETSIGDEF,
+      );
+      lib.posix_spawnattr_setsigmask(attr, this.#sigmask);
+      lib.posix_spawnattr_setsigdefault(attr, this.#sigdefault);
+      const spawn = command.includes("/") ? lib.posix_spawn : lib.posix_spawnp;
+      const rc = await spawn(pid, path, actions, attr, argv.ptrs, envp.ptrs);
+      if (rc !== 0) throw new NativeSpawnError(describeErrno(lib, rc), rc);
+      // Keep the strings alive until the call is over.
+      void [argv.bytes, envp.bytes];
+      return pid[0];
+    } finally {
+      lib.posix_spawn_file_actions_destroy(actions);
+      lib.posix_spawnattr_destroy(attr);
+    }
+  }
+
+  /** Reads what `fd` has; returns false at end of file (or on an error). */
+  #drain(fd: number, sink: Sink): boolean {
+    while (true) {
+      const n = Number(this.#lib.read(fd, this.#buffer, BigInt(this.#buffer.length)));
+      if (n > 0) {
+        sink.add(this.#buffer.subarray(0, n));
+        continue;
+      }
+      if (n === 0) return false;
+      const code = errno(this.#lib);
+      if (code === C.EINTR) continue;
+      return code === C.EAGAIN;
+    }
+  }
+
+  /** Writes from `bytes[offset]`; returns the new offset, or -1 when the reader is gone. */
+  #write(fd: number, bytes: Uint8Array, offset: number): number {
+    while (offset < bytes.length) {
+      const n = Number(this.#lib.write(fd, bytes.subarray(offset), BigInt(bytes.length - offset)));
+      if (n > 0) {
+        offset += n;
+        continue;
+      }
+      const code = errno(this.#lib);
+      if (code === C.EINTR) continue;
+      return code === C.EAGAIN ? offset : -1;
+    }
+    return offset;
+  }
+
+  /** Reaps `pid` if it has exited: its wait status, else null. */
+  #reap(pid: number): number | null {
+    const status = new Int32Array(1);
+    const r = this.#lib.waitpid(pid, status, C.WNOHANG);
+    if (r === pid) return status[0];
+    if (r < 0 && errno(this.#lib) !== C.EINTR) return 0; // Reaped elsewhere: treat as exit 0.
+    return null;
+  }
+
+  /** Runs `command` to completion; see {@linkcode RunOptions}. */
+  async run(command: string, options: RunOptions, kill: (pid: number) => void): Promise<RunResult> {
+    const lib = this.#lib;
+    const reactor = this.#reactor;
+    const started = performance.now();
+    const input = options.stdin === undefined
+      ? null
+      : typeof options.stdin === "string"
+      ? new TextEncoder().encode(options.stdin)
+      : options.stdin;
+    const opened: number[] = [];
+    let pid: number;
+    let stdin: number, stdout: number, stderr: number;
+    try {
+      const inPipe = this.#pipe();
+      opened.push(...inPipe);
+      const outPipe = this.#pipe();
+      opened.push(...outPipe);
+      const errPipe = this.#pipe();
+      opened.push(...errPipe);
+      pid = await this.#spawn(command, options, [inPipe[0], outPipe[1], errPipe[1]]);
+      for (const fd of [inPipe[0], outPipe[1], errPipe[1]]) lib.close(fd);
+      [stdin, stdout, stderr] = [inPipe[1], outPipe[0], errPipe[0]];
+    } catch (e) {
+      for (const fd of opened) lib.close(fd);
+      throw e;
+    }
+    for (const fd of [stdin, stdout, stderr]) this.#nonblocking(fd);
+    const max = options.maxOutputBytes ?? 64 * 1024 * 1024;
+    const out = new Sink(max);
+    const err = new Sink(max);
+
+    return await new Promise<RunResult>((resolve) => {
+      let status: number | null = null;
+      let timedOut = false;
+      let killed = false;
+      let open = new Set<number>();
+      let pidfd = -1;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let retry: ReturnType<typeof setTimeout> | undefined;
+
+      const closeFd = (fd: number) => {
+        if (!open.delete(fd)) return;
+        reactor.unwatch(fd);
+        lib.close(fd);
+      };
+      const finish = () => {
+        if (status === null || open.has(stdout) || open.has(stderr)) {
+          // Once killed, descendants that escaped the group must not hold the answer back.
+          if (!(status !== null && killed)) return;
+        }
+        for (const fd of [...open]) closeFd(fd);
+        if (pidfd >= 0) {
+          reactor.unwatch(pidfd);
+          lib.close(pidfd);
+          pidfd = -1;
+        }
+        clearTimeout(timer);
+        clearTimeout(retry);
+        options.signal?.removeEventListener("abort", onAbort);
+        const s = status!;
+        const signaled = (s & 0x7f) !== 0 && (s & 0x7f) !== 0x7f;
+        resolve({
+          code: signaled ? null : (s >> 8) & 0xff,
+          signal: signaled ? SIGNALS[s & 0x7f] ?? `SIG${s & 0x7f}` : null,
+          stdout: out.bytes(),
+          stderr: err.bytes(),
+          timedOut,
+          durationMs: Math.round(performance.now() - started),
+        });
+      };
+      const checkExit = () => {
+        if (status !== null) return;
+        status = this.#reap(pid);
+        if (status !== null) finish();
+      };
+      // Without pidfds (Linux < 5.3), the exit is polled once the pipes are closed.
+      let delay = 1;
+      const pollExit = () => {
+        checkExit();
+        if (status === null) {
+          retry = setTimeout(pollExit, delay);
+          delay = Math.min(delay * 2, 50);
+        }
+      };
+      const doKill = () => {
+        if (killed) return;
+        killed = true;
+        kill(pid);
+        if (pidfd < 0) pollExit();
+        finish();
+      };
+      const onAbort = () => doKill();
+
+      open = new Set([stdin, stdout, stderr]);
+      const reader = (fd: number, sink: Sink) => () => {
+        if (!this.#drain(fd, sink)) {
+          closeFd(fd);
+          if (pidfd < 0 && !open.has(stdout) && !open.has(stderr)) pollExit();
+          finish();
+        }
+      };
+      reactor.watch(stdout, C.EPOLLIN, reader(stdout, out));
+      reactor.watch(stderr, C.EPOLLIN, reader(stderr, err));
+      let offset = 0;
+      if (input && input.length) {
+        offset = this.#write(stdin, input, 0);
+      }
+      if (!input || offset < 0 || offset >= input.length) closeFd(stdin);
+      else {
+        reactor.watch(stdin, C.EPOLLOUT, (revents) => {
+          offset = revents & C.EPOLLOUT ? this.#write(stdin, input, offset) : -1;
+          if (offset < 0 || offset >= input.length) closeFd(stdin);
+        });
+      }
+      if (this.#pidfds) {
+        pidfd = Number(lib.syscall(BigInt(C.SYS_PIDFD_OPEN), BigInt(pid), 0n));
+        if (pidfd < 0) this.#pidfds = false;
+        else reactor.watch(pidfd, C.EPOLLIN, checkExit);
+      }
+      if (options.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          doKill();
+        }, options.timeoutMs);
+      }
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      if (options.signal?.aborted) doKill();
+      // It may have exited before its pidfd was opened; a pidfd of a reaped pid fails instead.
+      if (pidfd >= 0) checkExit();
+    });
+  }
+}
