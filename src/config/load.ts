@@ -115,6 +115,12 @@ export function validateConfig(
     } else if (hook.script === undefined && hook.plugin === undefined) {
       at(["hooks", i], "Script is required (or 'plugin')");
     }
+    if (hook.mode === "async" && hook.plugin !== undefined) {
+      at(["hooks", i, "mode"], "An async hook needs a script; a plugin answers its own requests");
+    }
+    if (hook.concurrency !== undefined && hook.mode !== "async") {
+      at(["hooks", i, "concurrency"], 'Concurrency applies only to mode = "async" hooks');
+    }
     return script;
   });
   const rawServer =

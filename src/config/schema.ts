@@ -42,7 +42,17 @@ export const HookSchema = z.strictObject({
     .max(3600, "must be from 1 to 3600 seconds")
     .default(30),
   max_body: maxBody(),
+  mode: z.enum(["sync", "async"], { error: 'must be "sync" or "async"' }).default("sync"),
+  concurrency: z
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be from 1 to 1024")
+    .max(1024, "must be from 1 to 1024")
+    .optional(),
 });
+
+/** Scripts an async hook runs at once unless `concurrency` says otherwise: one, so outputs reach the inbox in the order requests arrived. */
+export const DEFAULT_ASYNC_CONCURRENCY = 1;
 
 /** The `[session]` table. */
 export const SessionSchema = z.strictObject({

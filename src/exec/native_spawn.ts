@@ -233,6 +233,8 @@ export class NativeSpawner {
       opened.push(...errPipe);
       pid = await this.#spawn(command, options, [inPipe[0], outPipe[1], errPipe[1]]);
       for (const fd of [inPipe[0], outPipe[1], errPipe[1]]) lib.close(fd);
+      // PRIO_PROCESS; the child's later descendants inherit it.
+      if (options.nice) lib.setpriority(0, pid, options.nice);
       [stdin, stdout, stderr] = [inPipe[1], outPipe[0], errPipe[0]];
     } catch (e) {
       for (const fd of opened) lib.close(fd);

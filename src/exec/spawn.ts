@@ -25,6 +25,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Output kept per stream; more is read and discarded. Default 64 MiB. */
   maxOutputBytes?: number;
+  /**
+   * CPU priority from 0 (default, as this process) to 19 (lowest), as with `nice(1)`. Applied
+   * right after the start on Linux (the posix_spawn path); ignored elsewhere.
+   */
+  nice?: number;
 }
 
 /** How a process ended. */
@@ -145,7 +150,10 @@ function startFailure(stderr: Uint8Array): string | null {
 }
 
 function checkOptions(options: RunOptions): void {
-  const { timeoutMs } = options;
+  const { timeoutMs, nice } = options;
+  if (nice !== undefined && !(Number.isInteger(nice) && nice >= 0 && nice <= 19)) {
+    throw new RangeError(`nice must be a whole number from 0 to 19, got ${nice}`);
+  }
   if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1)) {
     throw new RangeError(`timeoutMs must be from 1 to 2147483647, got ${timeoutMs}`);
   }

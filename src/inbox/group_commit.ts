@@ -1,6 +1,7 @@
 /**
- * Group commit: concurrent writers' KV sets are gathered into as few atomic commits as the
- * KV limits allow. A writer's promise resolves only once its entries are durable.
+ * Group commit: concurrent writers' KV sets and deletes are gathered into as few atomic commits
+ * as the KV limits allow. A writer's promise resolves only once its entries are durable; one
+ * write that fits the limits is committed in a single commit, so it is all or nothing.
  *
  * @module
  */
@@ -9,17 +10,21 @@
 const MAX_MUTATIONS = 900;
 const MAX_BYTES = 600_000;
 
-/** One key/value to set, with an estimate of its encoded size. */
+/** One key/value to set (or, with `delete`, a key to delete), with an estimate of its size. */
 export interface Entry {
   /** The key. */
   key: Deno.KvKey;
-  /** The value. */
+  /** The value (ignored when deleting). */
   value: unknown;
   /** Estimated encoded size in bytes. */
   size: number;
+  /** Delete `key` instead of setting it. */
+  delete?: boolean;
 }
 
-interface Pending extends Entry {
+interface Pending {
+  entries: readonly Entry[];
+  size: number;
   done: () => void;
   fail: (e: unknown) => void;
 }
@@ -35,10 +40,32 @@ export class GroupCommit {
     this.#kv = kv;
   }
 
-  /** Sets every entry; resolves when all are committed, rejects if their commit failed. */
+  /**
+   * Applies every entry; resolves when all are committed, rejects if their commit failed.
+   * Entries that fit one commit share it; more are split over several.
+   */
   write(entries: readonly Entry[]): Promise<void> {
-    const promises = entries.map((entry) =>
-      new Promise<void>((done, fail) => this.#queue.push({ ...entry, done, fail }))
+    const groups: Entry[][] = [[]];
+    let size = 0;
+    for (const entry of entries) {
+      const group = groups.at(-1)!;
+      if (group.length && (group.length >= MAX_MUTATIONS || size + entry.size > MAX_BYTES)) {
+        groups.push([entry]);
+        size = entry.size;
+      } else {
+        group.push(entry);
+        size += entry.size;
+      }
+    }
+    const promises = groups.map((group) =>
+      new Promise<void>((done, fail) =>
+        this.#queue.push({
+          entries: group,
+          size: group.reduce((n, e) => n + e.size, 0),
+          done,
+          fail,
+        })
+      )
     );
     this.#running ??= this.#drain();
     return Promise.all(promises).then(() => {});
@@ -64,20 +91,29 @@ export class GroupCommit {
   async #commitBatch(): Promise<void> {
     const batch: Pending[] = [];
     let bytes = 0;
+    let mutations = 0;
     while (
-      this.#queue.length && batch.length < MAX_MUTATIONS &&
-      (batch.length === 0 || bytes + this.#queue[0].size <= MAX_BYTES)
+      this.#queue.length &&
+      (batch.length === 0 ||
+        (mutations + this.#queue[0].entries.length <= MAX_MUTATIONS &&
+          bytes + this.#queue[0].size <= MAX_BYTES))
     ) {
       const next = this.#queue.shift()!;
       bytes += next.size;
+      mutations += next.entries.length;
       batch.push(next);
     }
     const op = this.#kv.atomic();
-    for (const e of batch) op.set(e.key, e.value);
+    for (const p of batch) {
+      for (const e of p.entries) {
+        if (e.delete) op.delete(e.key);
+        else op.set(e.key, e.value);
+      }
+    }
     try {
       const result = await op.commit();
       if (!result.ok) throw new Error("KV commit was rejected");
-      for (const e of batch) e.done();
+      for (const p of batch) p.done();
     } catch (e) {
       for (const p of batch) p.fail(e);
     }

@@ -55,9 +55,14 @@ export class InboxStore {
 
   /**
    * Adds messages to `session`'s inbox. Resolves once every one is durable; concurrent calls
-   * share KV commits.
+   * share KV commits. `also` are more writes (e.g. the delete of the job a message came from)
+   * committed with the message records: all or nothing, as long as they fit one commit.
    */
-  async add(session: string, items: readonly NewMessage[]): Promise<Message[]> {
+  async add(
+    session: string,
+    items: readonly NewMessage[],
+    options: { also?: readonly Entry[] } = {},
+  ): Promise<Message[]> {
     const messages: Message[] = [];
     const entries: Entry[] = [];
     for (const item of items) {
@@ -83,7 +88,7 @@ export class InboxStore {
         size: 200 + m.label.length * 2 + (stored.content?.length ?? 0) * 2,
       });
     }
-    await this.#group.write(entries);
+    await this.#group.write([...entries, ...(options.also ?? [])]);
     return messages;
   }
 

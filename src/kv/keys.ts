@@ -14,3 +14,9 @@ export const CHUNK = "c";
 export const DEAD = "d";
 /** `["sch", id]` → schedule. */
 export const SCHEDULE = "sch";
+/** `["j", session, hook, batchId]` → requests accepted together by an async hook. */
+export const JOB = "j";
+/** `["jc", session, hook, jobId, n]` → chunk n of a job's body too large to share a batch. */
+export const JOB_CHUNK = "jc";
+/** `["jd", session, hook, batchId, jobId]` → that job has run and its outcome is stored. */
+export const JOB_DONE = "jd";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Config } from "../config/schema.ts";
+import { type Config, DEFAULT_ASYNC_CONCURRENCY } from "../config/schema.ts";
 import { HookhostError, UsageError } from "../errors.ts";
 import { EventBus, HooksFile } from "../events/mod.ts";
 import { processSpawner, type Spawner } from "../exec/spawn.ts";
@@ -17,6 +17,9 @@ import { createSink, type Format } from "../output/mod.ts";
 import { log } from "../output/log.ts";
 import { isTimer, ScheduleStore } from "../schedule/store.ts";
 import { type HookRun, scriptHookHandler } from "../webhook/script_hook.ts";
+import { asyncHookHandler } from "../webhook/async_hook.ts";
+import { JobStore } from "../webhook/job_store.ts";
+import { JobRunner } from "./job_runner.ts";
 import { servePlugin } from "../plugins/serve.ts";
 import { type PluginHost, startPlugins } from "./plugin_host.ts";
 import { listen, type Listener } from "../webhook/server.ts";
@@ -224,8 +227,39 @@ export async function runSession(options: SessionOptions): Promise<void> {
       listeners.push(listener);
       sink.write({ type: "listening", hook: label, addr: listener.addr });
     };
+    const jobs = new JobStore(kv);
+    const jobRunners: JobRunner[] = [];
     for (const hook of hooks) {
-      const handler = hook.script
+      let async: JobRunner | null = null;
+      if (hook.mode === "async" && hook.script) {
+        async = new JobRunner({
+          session: name,
+          hook: { name: hook.name, script: hook.script, timeout: hook.timeout },
+          concurrency: hook.concurrency ?? DEFAULT_ASYNC_CONCURRENCY,
+          jobs,
+          store,
+          spawner,
+          log: log("webhook"),
+          hardStop: hardStop.signal,
+          onRun: reportRun,
+          onInjected: (m) => {
+            runner.wake();
+            received(m);
+          },
+        });
+        jobRunners.push(async);
+      }
+      const handler = async
+        ? asyncHookHandler({
+          name: hook.name,
+          session: name,
+          maxBody: hook.max_body,
+          jobs,
+          log: log("webhook"),
+          signal: hardStop.signal,
+          onAccepted: () => async!.wake(),
+        })
+        : hook.script
         ? scriptHook(hook.name, hook.script, hook.timeout, hook.max_body)
         : (req: Request) =>
           started
@@ -269,6 +303,8 @@ export async function runSession(options: SessionOptions): Promise<void> {
     });
 
     if (options.daemon) {
+      // Until the stop signal: then they start nothing new and wait for (or kill) what runs.
+      const jobsDone = Promise.all(jobRunners.map((r) => r.run(signal)));
       kv.listenQueue(async (msg) => {
         if (!isTimer(msg)) return;
         const fired = await schedules.onTimer(msg);
@@ -279,7 +315,10 @@ export async function runSession(options: SessionOptions): Promise<void> {
       });
       await schedules.armForeign(name);
       await runner.run(signal);
+      await jobsDone;
     } else {
+      // Outputs of jobs accepted earlier join the inbox before it is drained.
+      await Promise.all(jobRunners.map((r) => r.run(signal, { untilIdle: true })));
       await runner.drain(signal);
     }
     await stopAccepting();

@@ -47,7 +47,22 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
   return async (ctx, next) => {
     const declared = Number(ctx.request.headers.get("content-length") ?? NaN);
     if (declared > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
-    if (ctx.request.body) {
+    if (ctx.request.body && declared >= 0) {
+      // The declared length bounds the body (HTTP framing), so it is read in one go: cheaper
+      // than chunk by chunk.
+      const reading = ctx.request.bytes().then((b) => b, () => null);
+      let stop = () => {};
+      const aborted = new Promise<"aborted">((resolve) => {
+        stop = () => resolve("aborted");
+        if (options.signal?.aborted) stop();
+        options.signal?.addEventListener("abort", stop, { once: true });
+      });
+      const body = await Promise.race([reading, aborted]);
+      options.signal?.removeEventListener("abort", stop);
+      if (body === "aborted") return text(503, "Shutting down\n");
+      if (body === null) return text(400, "Request body could not be read\n");
+      ctx.body = body;
+    } else if (ctx.request.body) {
       const reader = ctx.request.body.getReader();
       const cancel = () => void reader.cancel().catch(() => {});
       options.signal?.addEventListener("abort", cancel, { once: true });

@@ -9,12 +9,24 @@ export function headerEnvName(header: string): string {
   return "HOOK_HEADER_" + header.toUpperCase().replace(/[^A-Z0-9]/g, "_");
 }
 
+/** What a hook's script is told about a request: a `Request` has it, and so does a stored job. */
+export interface HookRequest {
+  /** HTTP method. */
+  method: string;
+  /** The full URL. */
+  url: string;
+  /** The headers. */
+  headers: Iterable<[string, string]> & { get(name: string): string | null };
+  /** The raw body (stdin). */
+  body: Uint8Array;
+}
+
 /**
  * The variables describing `request` to hook `hook` of session `session`. Repeated headers are
  * joined with `, ` (as `Headers` does).
  */
 export function hookEnv(
-  request: Request,
+  request: Pick<HookRequest, "method" | "url" | "headers">,
   options: { hook: string; session: string },
 ): Record<string, string> {
   const url = new URL(request.url);

@@ -8,7 +8,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Spawner } from "../exec/spawn.ts";
 import { SpawnError } from "../exec/spawn.ts";
 import { compose, limitBody, storeMessage, text } from "./chain.ts";
-import { hookEnv } from "./env.ts";
+import { hookEnv, type HookRequest } from "./env.ts";
 
 /** The outcome of one request, as reported in `hook_run` records. */
 export interface HookRun {
@@ -53,51 +53,105 @@ function excerpt(bytes: Uint8Array): string {
   return s.length ? s : "(no output)";
 }
 
+/** How a script run ended, as the HTTP status a sync hook answers. */
+export interface ScriptOutcome {
+  /** 200 (output to inject), 204 (no output), 500 (failed or could not start), 504 (timed out). */
+  status: 200 | 204 | 500 | 504;
+  /** Exit code; `null` when it could not start or was killed. */
+  exit_code: number | null;
+  /** Wall time in ms. */
+  duration_ms: number;
+  /** Trimmed stdout (empty unless `status` is 200). */
+  output: string;
+  /** False when the script could not be started at all. */
+  started: boolean;
+}
+
+/**
+ * Runs a hook's script once for a request (§4: body on stdin, `HOOK_*` env) and classifies the
+ * outcome; failures are logged. Shared by sync hooks and the runner of async hooks.
+ */
+export async function runHookScript(
+  options:
+    & Pick<
+      ScriptHookOptions,
+      "name" | "script" | "timeout" | "session" | "spawner" | "log" | "signal"
+    >
+    & { nice?: number },
+  request: HookRequest,
+): Promise<ScriptOutcome> {
+  const { name, log } = options;
+  let result;
+  try {
+    result = await options.spawner.run(options.script, {
+      stdin: request.body,
+      env: hookEnv(request, { hook: name, session: options.session }),
+      timeoutMs: options.timeout * 1000,
+      signal: options.signal,
+      nice: options.nice,
+    });
+  } catch (e) {
+    if (!(e instanceof SpawnError)) throw e;
+    log.error("hook '{hook}': {reason}", { hook: name, reason: e.message });
+    return { status: 500, exit_code: null, duration_ms: 0, output: "", started: false };
+  }
+  const ran = { exit_code: result.code, duration_ms: result.durationMs, started: true };
+  if (result.timedOut) {
+    log.error("hook '{hook}': script timed out after {timeout} s and was killed", {
+      hook: name,
+      timeout: options.timeout,
+    });
+    return { status: 504, ...ran, exit_code: null, output: "" };
+  }
+  if (result.code !== 0) {
+    log.error("hook '{hook}': script exited with {code}: {stderr}", {
+      hook: name,
+      code: result.code ?? result.signal,
+      stderr: excerpt(result.stderr),
+    });
+    return { status: 500, ...ran, output: "" };
+  }
+  const output = decoder.decode(result.stdout).trim();
+  return { status: output ? 200 : 204, ...ran, output };
+}
+
 /** Builds the `(Request) => Promise<Response>` of a script hook. */
 export function scriptHookHandler(options: ScriptHookOptions): (req: Request) => Promise<Response> {
-  const { name, script, spawner, log } = options;
+  const { name, log } = options;
   if (!(options.timeout >= 1)) throw new RangeError(`timeout must be >= 1, got ${options.timeout}`);
   return compose([limitBody(options.maxBody, { signal: options.signal })], async (ctx) => {
-    const report = (status: number, exit_code: number | null, duration_ms: number) => {
-      options.onRun?.({ hook: name, status, exit_code, duration_ms });
-    };
-    let result;
-    try {
-      result = await spawner.run(script, {
-        stdin: ctx.body,
-        env: hookEnv(ctx.request, { hook: name, session: options.session }),
-        timeoutMs: options.timeout * 1000,
-        signal: options.signal,
-      });
-    } catch (e) {
-      if (!(e instanceof SpawnError)) throw e;
-      log.error("hook '{hook}': {reason}", { hook: name, reason: e.message });
-      report(500, null, 0);
-      return text(500, "Script could not start\n");
-    }
-    if (result.timedOut) {
-      log.error("hook '{hook}': script timed out after {timeout} s and was killed", {
+    const outcome = await runHookScript(options, {
+      method: ctx.request.method,
+      url: ctx.request.url,
+      headers: ctx.request.headers,
+      body: ctx.body,
+    });
+    const report = (status: number) =>
+      options.onRun?.({
         hook: name,
-        timeout: options.timeout,
+        status,
+        exit_code: outcome.exit_code,
+        duration_ms: outcome.duration_ms,
       });
-      report(504, null, result.durationMs);
-      return text(504, "Script timed out\n");
+    if (outcome.status !== 200) {
+      report(outcome.status);
+      return text(
+        outcome.status,
+        outcome.status === 204
+          ? null
+          : outcome.status === 504
+          ? "Script timed out\n"
+          : !outcome.started
+          ? "Script could not start\n"
+          : "Script failed\n",
+      );
     }
-    if (result.code !== 0) {
-      log.error("hook '{hook}': script exited with {code}: {stderr}", {
-        hook: name,
-        code: result.code ?? result.signal,
-        stderr: excerpt(result.stderr),
-      });
-      report(500, result.code, result.durationMs);
-      return text(500, "Script failed\n");
-    }
-    const answer = await storeMessage(decoder.decode(result.stdout), {
+    const answer = await storeMessage(outcome.output, {
       inject: options.inject,
       log,
       who: `hook '${name}'`,
     });
-    report(answer.status, 0, result.durationMs);
+    report(answer.status);
     return answer;
   });
 }

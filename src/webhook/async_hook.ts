@@ -1,0 +1,55 @@
+/**
+ * A `mode = "async"` hook's request side: the request is stored as a job in KV and answered
+ * `202 Accepted` once durable; its script runs later (see the session's job runner).
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { compose, limitBody, text } from "./chain.ts";
+import type { Job, JobStore } from "./job_store.ts";
+
+/** What an async hook needs from its host. */
+export interface AsyncHookOptions {
+  /** Hook name. */
+  name: string;
+  /** Session name. */
+  session: string;
+  /** Largest accepted body in bytes. */
+  maxBody: number;
+  /** Where jobs are stored. */
+  jobs: JobStore;
+  /** Told about every stored job (to wake the runner). */
+  onAccepted?: (job: Job) => void;
+  /** Where failures are logged. */
+  log: Logger;
+  /** Aborting stops waiting for slow bodies (shutdown past its grace). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Builds the `(Request) => Promise<Response>` of an async hook: 202 with `accepted <job id>`
+ * once the request is durable, 503 when it could not be stored (nothing will run), 413 for a
+ * body over `maxBody`.
+ */
+export function asyncHookHandler(options: AsyncHookOptions): (req: Request) => Promise<Response> {
+  const { name, session, jobs, log } = options;
+  return compose([limitBody(options.maxBody, { signal: options.signal })], async (ctx) => {
+    let job: Job;
+    try {
+      job = await jobs.add(session, name, {
+        method: ctx.request.method,
+        url: ctx.request.url,
+        headers: [...ctx.request.headers],
+        body: ctx.body,
+      });
+    } catch (e) {
+      log.error("hook '{hook}': could not store the request: {reason}", {
+        hook: name,
+        reason: (e as Error).message,
+      });
+      return text(503, "Request could not be stored\n");
+    }
+    options.onAccepted?.(job);
+    return text(202, `accepted ${job.id}\n`);
+  });
+}
