@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { ROOT } from "../flags.ts";
-import { type Budget, type Row, row1, row3, row5, row6, row8, rows4and7 } from "./rows.ts";
+import { type Budget, type Row, row1, row2, row3, row5, row6, row8, rows4and7 } from "./rows.ts";
 import { ensureTools, version } from "./tools.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -46,17 +46,7 @@ const started = Date.now();
 const rows: Row[] = [];
 try {
   if (wanted(1)) rows.push(await inDir((d) => row1(d, budget)));
-  if (wanted(2)) {
-    rows.push({
-      n: 2,
-      workload: "async hook (202 once durable), wrk -c64",
-      hookhost: 'skipped: `mode = "async"` does not exist yet',
-      peer: "n/a",
-      ratio: "—",
-      target: "≥ 10,000 req/s, none lost",
-      met: null,
-    });
-  }
+  if (wanted(2)) rows.push(await inDir((d) => row2(d, budget)));
   if (wanted(3)) rows.push(await inDir((d) => row3(d, budget)));
   if (wanted(4, 7)) rows.push(...await inDir((d) => rows4and7(d, budget)));
   if (wanted(5)) rows.push(await inDir((d) => row5(d, budget)));

@@ -50,6 +50,8 @@ export async function version(cmd: string, flag: string): Promise<string> {
 export interface WrkResult {
   /** Requests per second. */
   rps: number;
+  /** Responses received. */
+  requests: number;
   /** 99th percentile latency in ms. */
   p99: number;
   /** Non-2xx or socket errors. */
@@ -89,6 +91,7 @@ export async function wrk(
     const r = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
     const out = new TextDecoder().decode(r.stdout);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+    const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
     const p99 = ms(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
     const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
     const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
@@ -96,7 +99,7 @@ export async function wrk(
     if (!Number.isFinite(rps)) {
       throw new Error(`wrk failed: ${out}${new TextDecoder().decode(r.stderr)}`);
     }
-    return { rps, p99, errors };
+    return { rps, requests, p99, errors };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,11 +1,13 @@
 /**
- * `hookhost sessions`: every known session, whether it runs, and its pending messages.
+ * `hookhost sessions`: every known session, whether it runs, its pending messages, and the
+ * requests its async hooks accepted whose scripts have not run yet.
  *
  * @module
  */
 import type { LocationOptions } from "../config/mod.ts";
 import { InboxStore, listSessions, SOURCES } from "../inbox/mod.ts";
 import { runningPid } from "../session/mod.ts";
+import { JobStore } from "../webhook/job_store.ts";
 import { context, withKv } from "./context.ts";
 import { table } from "./table.ts";
 
@@ -14,10 +16,17 @@ export async function sessions(flags: LocationOptions & { json?: boolean }): Pro
   const ctx = await context(flags);
   const rows = await withKv(ctx, async (kv) => {
     const store = new InboxStore(kv);
+    const jobs = new JobStore(kv);
     const out = [];
     for (const s of await listSessions(kv)) {
       const pid = await runningPid(ctx.paths.stateDir, s.name);
-      out.push({ name: s.name, running: pid !== null, pid, pending: await store.pending(s.name) });
+      out.push({
+        name: s.name,
+        running: pid !== null,
+        pid,
+        pending: await store.pending(s.name),
+        jobs: await jobs.count(s.name),
+      });
     }
     return out;
   });
@@ -30,12 +39,13 @@ export async function sessions(flags: LocationOptions & { json?: boolean }): Pro
     return;
   }
   console.log(table(
-    ["NAME", "RUNNING", "PID", ...SOURCES.map((s) => s.toUpperCase())],
+    ["NAME", "RUNNING", "PID", ...SOURCES.map((s) => s.toUpperCase()), "JOBS"],
     rows.map((r) => [
       r.name,
       r.running ? "yes" : "no",
       r.pid && r.pid > 0 ? String(r.pid) : "-",
       ...SOURCES.map((s) => String(r.pending[s])),
+      String(r.jobs),
     ]),
   ));
 }

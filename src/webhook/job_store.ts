@@ -202,14 +202,15 @@ export class JobStore {
     return out;
   }
 
-  /** Number of jobs of `hook` not done yet. */
-  async count(session: string, hook: string): Promise<number> {
+  /** Number of jobs not done yet: of `hook`, or of every hook of `session`. */
+  async count(session: string, hook?: string): Promise<number> {
+    const tail = hook === undefined ? [] : [hook];
     let n = 0;
-    const iter = this.kv.list<{ jobs: StoredJob[] }>({ prefix: [JOB, session, hook] }, {
+    const iter = this.kv.list<{ jobs: StoredJob[] }>({ prefix: [JOB, session, ...tail] }, {
       batchSize: 100,
     });
     for await (const e of iter) n += e.value.jobs.length;
-    for await (const _ of this.kv.list({ prefix: [JOB_DONE, session, hook] })) n--;
+    for await (const _ of this.kv.list({ prefix: [JOB_DONE, session, ...tail] })) n--;
     return n;
   }
 
