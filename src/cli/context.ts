@@ -9,7 +9,6 @@ import type { ResolvedPaths } from "../config/paths.ts";
 import { HookhostError, UsageError } from "../errors.ts";
 import { getSession, listSessions, SESSION_NAME } from "../inbox/sessions.ts";
 import { openKv } from "../kv/open.ts";
-import { setupLogging } from "../output/log.ts";
 
 /** A command's resolved environment. */
 export interface CommandContext {
@@ -17,9 +16,15 @@ export interface CommandContext {
   paths: ResolvedPaths;
 }
 
-/** Resolves locations and sets up logging. */
-export async function context(flags: LocationOptions): Promise<CommandContext> {
-  await setupLogging();
+/**
+ * Resolves locations and sets up logging, unless `logging` is false: loading the logger costs a
+ * short command like `send` a good part of its run, so it may set it up only when it logs.
+ */
+export async function context(
+  flags: LocationOptions,
+  options: { logging?: boolean } = {},
+): Promise<CommandContext> {
+  if (options.logging !== false) await (await import("../output/log.ts")).setupLogging();
   return { paths: resolvePaths(flags) };
 }
 

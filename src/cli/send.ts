@@ -8,7 +8,6 @@ import type { LocationOptions } from "../config/mod.ts";
 import { HookhostError, UsageError } from "../errors.ts";
 import { isSource } from "../inbox/message.ts";
 import { InboxStore } from "../inbox/store.ts";
-import { log } from "../output/log.ts";
 import { controlRequest, NotRunningError, sessionPaths } from "../session/mod.ts";
 import { checkName, context, readStdin, requireSession, withKv } from "./context.ts";
 
@@ -23,7 +22,7 @@ export async function send(
   const source = flags.source ?? "inject";
   if (!isSource(source)) throw new UsageError(`Unknown source '${source}'`);
   const label = flags.label;
-  const ctx = await context(flags);
+  const ctx = await context(flags, { logging: false });
   const socket = sessionPaths(ctx.paths.stateDir, name).socket;
   let id: string;
   try {
@@ -37,6 +36,8 @@ export async function send(
       const [m] = await new InboxStore(kv).add(name, [{ source, label, content }]);
       return m.id;
     });
+    const { log, setupLogging } = await import("../output/log.ts");
+    await setupLogging();
     log("send").warn(
       "Session '{name}' is not running; the message is stored and will be delivered when it runs again",
       { name },

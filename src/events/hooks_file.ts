@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { ConfigProblem } from "../errors.ts";
 import { formatPath } from "../config/locate.ts";
@@ -239,7 +240,29 @@ export class HooksFile {
     return this.#checking;
   }
 
+  /** While the file is missing: its folder's stamp then (a create or rename-in changes it). */
+  #dirStamp: string | null = null;
+
+  #folderStamp(): string {
+    try {
+      const info = Deno.statSync(dirname(this.path));
+      const mtime = info.mtime?.getTime() ?? 0;
+      // Recently changed folders are always looked into (millisecond mtimes, as below).
+      return Date.now() - mtime < 2000 ? "recent" : `${mtime}:${info.ino}`;
+    } catch {
+      return "unknown";
+    }
+  }
+
   async #check(): Promise<HooksConfig> {
+    // Most daemons have no hooks.json: a stat of its folder is enough, and cheaper than the
+    // NotFound error of a stat of the file at every event.
+    // A folder changed in the last 2 s is never trusted, so a file created around the stats
+    // below is seen by the next check.
+    let folder = this.#stamp === "missing" ? this.#folderStamp() : null;
+    if (
+      folder !== null && folder === this.#dirStamp && folder !== "recent" && folder !== "unknown"
+    ) return this.#config;
     let stamp: string;
     let mtime: number | undefined;
     try {
@@ -250,6 +273,7 @@ export class HooksFile {
     } catch {
       stamp = "missing";
     }
+    this.#dirStamp = stamp === "missing" ? (folder ??= this.#folderStamp()) : null;
     // Modification times have millisecond resolution here, so a same-size edit within the
     // millisecond of the last check keeps the stamp: re-read recently modified files.
     const recent = mtime !== undefined && Date.now() - mtime < 2000;

@@ -476,6 +476,30 @@ Deno.test("HooksFile.current() treats a missing file as no hooks, and notices it
   });
 });
 
+Deno.test("HooksFile.current() notices a file created in a folder that had not changed for long", async () => {
+  await withTemp(async (dir) => {
+    await withLogs(async (log) => {
+      const path = join(dir, "hooks.json");
+      // An old folder: while the file is missing, only the folder is looked at.
+      const old = new Date(Date.now() - 3600_000);
+      await Deno.utime(dir, old, old);
+      const file = new HooksFile(path, { log });
+      assert.equal((await file.current()).size, 0);
+      assert.equal((await file.current()).size, 0);
+      await Deno.writeTextFile(path, hooksJson("appeared"));
+      assert.deepEqual(commands(await file.current()), ["appeared"]);
+      // Created elsewhere and renamed in.
+      await Deno.remove(path);
+      await Deno.utime(dir, old, old);
+      assert.equal((await file.current()).size, 0);
+      const elsewhere = await Deno.makeTempFile({ dir });
+      await Deno.writeTextFile(elsewhere, hooksJson("renamed"));
+      await Deno.rename(elsewhere, path);
+      assert.deepEqual(commands(await file.current()), ["renamed"]);
+    });
+  });
+});
+
 Deno.test("HooksFile.current() starts with no hooks when the file is broken from the start", async () => {
   await withTemp(async (dir) => {
     await withLogs(async (log, lines) => {
