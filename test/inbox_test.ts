@@ -683,6 +683,7 @@ Deno.test("sessions lists names, running, pid and pending per source; inbox ls s
       running: false,
       pid: null,
       pending: { schedule: 1, background: 0, skill: 1, inject: 1, webhook: 2 },
+      jobs: 0,
     });
     assert.equal(json.get("beta")?.running, true);
     assert.equal(json.get("beta")?.pid, betaPid);
@@ -702,10 +703,11 @@ Deno.test("sessions lists names, running, pid and pending per source; inbox ls s
       "running",
       "pid",
       ...SOURCES,
+      "jobs",
     ]);
     const row = (name: string) => lines.find((l) => l[0] === name);
-    assert.deepEqual(row("alpha"), ["alpha", "no", "-", "1", "0", "1", "1", "2"]);
-    assert.deepEqual(row("beta"), ["beta", "yes", String(betaPid), "0", "0", "0", "0", "0"]);
+    assert.deepEqual(row("alpha"), ["alpha", "no", "-", "1", "0", "1", "1", "2", "0"]);
+    assert.deepEqual(row("beta"), ["beta", "yes", String(betaPid), "0", "0", "0", "0", "0", "0"]);
 
     const order = ["s-1", "k-1", "i-1", "w-1", "w-2"];
     const idOf = new Map(["w-1", "i-1", "s-1", "w-2", "k-1"].map((c, i) => [c, ids[i]]));

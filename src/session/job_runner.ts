@@ -48,8 +48,6 @@ const READ_AHEAD = 4;
 export class JobRunner {
   #o: JobRunnerOptions;
   #notifier = new Notifier();
-  /** Jobs whose outcome could not be stored: not retried before the next start. */
-  #parked = new Set<string>();
 
   /** A runner with {@linkcode JobRunnerOptions}. */
   constructor(options: JobRunnerOptions) {
@@ -79,6 +77,8 @@ export class JobRunner {
     while (!signal.aborted) {
       if (running.size >= concurrency) {
         await this.#notifier.wait(60_000, signal);
+        // The wake may have been a new job: read again once a slot is free.
+        exhausted = false;
         continue;
       }
       if (queue.length < concurrency && !exhausted) {
@@ -139,7 +139,7 @@ export class JobRunner {
     try {
       body = await jobs.loadBody(session, hook.name, job);
     } catch (e) {
-      this.#parked.add(job.id);
+      // Not finished, so its batch stays: it runs at the next start (the read has moved on).
       log.error("hook '{hook}': could not read job {id}: {reason}", {
         hook: hook.name,
         id: job.id,
@@ -182,7 +182,7 @@ export class JobRunner {
         await jobs.markDone(session, hook.name, job);
       }
     } catch (e) {
-      this.#parked.add(job.id);
+      // As above: it runs again at the next start.
       stored = false;
       status = 503;
       log.error("hook '{hook}': could not store the outcome of job {id}: {reason}", {
