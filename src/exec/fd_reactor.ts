@@ -26,6 +26,8 @@ export class FdReactor {
   #inWait = false;
   #ctl = new DataView(new ArrayBuffer(16));
   #one = new BigUint64Array([1n]);
+  #eventBytes = new Uint8Array(new ArrayBuffer(MAX_EVENTS * EVENT_SIZE));
+  #events = new DataView(this.#eventBytes.buffer);
 
   /** A reactor over `lib`: creates its epoll set and wake-up eventfd. */
   constructor(lib: LibcSymbols) {
@@ -71,15 +73,11 @@ export class FdReactor {
     this.#waiting = true;
     try {
       while (this.#watches.size) {
-        // A fresh buffer each round: a pool thread writes into it while this thread runs on.
-        const events = new DataView(new ArrayBuffer(MAX_EVENTS * EVENT_SIZE));
+        // One buffer will do: there is one wait at a time, and its events are read before the next.
+        const events = this.#events;
         this.#inWait = true;
-        const n = await this.#lib.epoll_wait(
-          this.#epoll,
-          new Uint8Array(events.buffer),
-          MAX_EVENTS,
-          -1,
-        ).finally(() => (this.#inWait = false));
+        const n = await this.#lib.epoll_wait(this.#epoll, this.#eventBytes, MAX_EVENTS, -1)
+          .finally(() => (this.#inWait = false));
         for (let i = 0; i < n; i++) {
           const bits = events.getUint32(i * EVENT_SIZE, true);
           const fd = events.getInt32(i * EVENT_SIZE + DATA_OFFSET, true);

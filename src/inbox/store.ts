@@ -152,8 +152,9 @@ export class InboxStore {
   async ack(session: string, messages: readonly Message[]): Promise<void> {
     const keys: Deno.KvKey[] = [];
     for (const m of messages) keys.push(messageKey(session, m));
+    // Through the group commit: under load, deletes share commits with new messages.
+    await this.#group.write(keys.map((key) => ({ key, value: null, size: 100, delete: true })));
     // Chunk deletes come after: a crash between leaves unreferenced chunks, never a half message.
-    await this.#deleteAll(keys);
     await this.#deleteAll(await this.#chunkKeys(session, messages));
   }
 
