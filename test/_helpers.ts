@@ -175,6 +175,29 @@ export class Proc {
   }
 }
 
+/** One `[[hooks]]` table, bound to `127.0.0.1:0`. */
+export interface HookSpec {
+  name: string;
+  script: string;
+  mode?: string;
+  concurrency?: number;
+  timeout?: number;
+  max_body?: number;
+}
+
+/** `[[hooks]]` tables for `hooks`. */
+export function hooksToml(hooks: HookSpec[]): string {
+  return hooks.map((h) => {
+    const lines = ["[[hooks]]", `name = "${h.name}"`, `bind = "127.0.0.1:0"`];
+    lines.push(`script = "${h.script}"`);
+    if (h.mode !== undefined) lines.push(`mode = "${h.mode}"`);
+    if (h.concurrency !== undefined) lines.push(`concurrency = ${h.concurrency}`);
+    if (h.timeout !== undefined) lines.push(`timeout = ${h.timeout}`);
+    if (h.max_body !== undefined) lines.push(`max_body = ${h.max_body}`);
+    return lines.join("\n") + "\n";
+  }).join("\n");
+}
+
 /** Writes `hookhost.toml` into `dir`. */
 export async function config(dir: string, toml: string): Promise<string> {
   const path = join(dir, "hookhost.toml");

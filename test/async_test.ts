@@ -11,6 +11,8 @@ import {
   cli,
   config,
   envFor,
+  type HookSpec,
+  hooksToml,
   Proc,
   type Rec,
   request,
@@ -20,28 +22,6 @@ import {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** One `[[hooks]]` table. */
-interface HookSpec {
-  name: string;
-  script: string;
-  mode?: string;
-  concurrency?: number;
-  timeout?: number;
-  max_body?: number;
-}
-
-function hooksToml(hooks: HookSpec[]): string {
-  return hooks.map((h) => {
-    const lines = ["[[hooks]]", `name = "${h.name}"`, `bind = "127.0.0.1:0"`];
-    lines.push(`script = "${h.script}"`);
-    if (h.mode !== undefined) lines.push(`mode = "${h.mode}"`);
-    if (h.concurrency !== undefined) lines.push(`concurrency = ${h.concurrency}`);
-    if (h.timeout !== undefined) lines.push(`timeout = ${h.timeout}`);
-    if (h.max_body !== undefined) lines.push(`max_body = ${h.max_body}`);
-    return lines.join("\n") + "\n";
-  }).join("\n");
-}
 
 /** What a test body gets. */
 interface Setup {

@@ -4,28 +4,21 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cli, config, envFor, Proc, type Rec, request, script, tempDir } from "./_helpers.ts";
+import {
+  cli,
+  config,
+  envFor,
+  type HookSpec,
+  hooksToml,
+  Proc,
+  type Rec,
+  request,
+  script,
+  tempDir,
+} from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** One `[[hooks]]` table. */
-interface HookSpec {
-  name: string;
-  script: string;
-  timeout?: number;
-  max_body?: number;
-}
-
-function hooksToml(hooks: HookSpec[]): string {
-  return hooks.map((h) => {
-    const lines = ["[[hooks]]", `name = "${h.name}"`, `bind = "127.0.0.1:0"`];
-    lines.push(`script = "${h.script}"`);
-    if (h.timeout !== undefined) lines.push(`timeout = ${h.timeout}`);
-    if (h.max_body !== undefined) lines.push(`max_body = ${h.max_body}`);
-    return lines.join("\n") + "\n";
-  }).join("\n");
-}
 
 /** What a test body gets. */
 interface Ctx {

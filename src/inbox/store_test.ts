@@ -3,24 +3,9 @@ import { HookhostError } from "../errors.ts";
 import { monotonicUlid } from "../kv/ids.ts";
 import type { NewMessage, Source } from "./message.ts";
 import { InboxStore } from "./store.ts";
+import { countKeys, withKv } from "../../test/_kv.ts";
 
 const MiB = 1024 * 1024;
-
-/** Runs `fn` with a fresh in-memory KV that is always closed. */
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
-
-async function countKeys(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
-  let n = 0;
-  for await (const _ of kv.list({ prefix })) n++;
-  return n;
-}
 
 /** About `bytes` of UTF-8 text mixing 1-, 2-, 3- and 4-byte characters and newlines. */
 function bigText(bytes: number): string {

@@ -3,6 +3,7 @@ import { HookhostError } from "../errors.ts";
 import { InboxStore } from "../inbox/store.ts";
 import type { StoredMessage } from "../inbox/message.ts";
 import { type ScheduleRecord, ScheduleStore } from "./store.ts";
+import { withKv } from "../../test/_kv.ts";
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
@@ -11,15 +12,6 @@ const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
 function fakeClock(t = T0) {
   const clock = { t, now: () => clock.t };
   return clock;
-}
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
 }
 
 async function getRecord(kv: Deno.Kv, id: string): Promise<ScheduleRecord | null> {

@@ -6,6 +6,7 @@ import { InboxStore } from "../inbox/store.ts";
 import { JOB } from "../kv/keys.ts";
 import { JobStore } from "../webhook/job_store.ts";
 import { JobRunner, type JobRunnerOptions } from "./job_runner.ts";
+import { countKeys } from "../../test/_kv.ts";
 
 interface Harness {
   kv: Deno.Kv;
@@ -63,12 +64,6 @@ async function withJobs(fn: (h: Harness) => Promise<void>): Promise<void> {
     kv.close();
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-async function countKeys(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
-  let n = 0;
-  for await (const _ of kv.list({ prefix })) n++;
-  return n;
 }
 
 Deno.test("JobRunner.run() runs jobs oldest first, stores outputs and deletes finished batches", async () => {

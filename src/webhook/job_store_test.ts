@@ -2,22 +2,7 @@ import assert from "node:assert/strict";
 import { InboxStore } from "../inbox/store.ts";
 import { JOB, JOB_CHUNK, JOB_DONE } from "../kv/keys.ts";
 import { type JobRequest, JobStore } from "./job_store.ts";
-
-/** Runs `fn` with a fresh in-memory KV that is always closed. */
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
-
-async function countKeys(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
-  let n = 0;
-  for await (const _ of kv.list({ prefix })) n++;
-  return n;
-}
+import { countKeys, withKv } from "../../test/_kv.ts";
 
 function req(body: string | Uint8Array, query = ""): JobRequest {
   return {
