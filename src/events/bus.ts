@@ -8,8 +8,10 @@
 import type { Logger } from "@logtape/logtape";
 import { processSpawner, type Spawner } from "../exec/spawn.ts";
 import { type EventData, type HookResult, runEventHook } from "./execute.ts";
-import { type EventHook, type HooksFile, matchingHooks } from "./hooks_file.ts";
+import { type EventHook, type HooksConfig, type HooksFile, matchingHooks } from "./hooks_file.ts";
 import { Limiter, QueueFullError } from "./limiter.ts";
+
+const NO_HOOKS: HooksConfig = new Map();
 
 /** Something that wants every event (plugins' `on` handlers). */
 export type Subscriber = (data: EventData) => void | Promise<unknown>;
@@ -79,6 +81,11 @@ export class EventBus {
 
   /** Fires `event` in the background; never throws, never waits. */
   emit(event: string, params: Record<string, unknown> = {}): void {
+    // The common case under load: nobody listens. Then the event costs no promise at all.
+    if (!this.#subscribers.size) {
+      const config = this.#file ? this.#file.unchanged() : NO_HOOKS;
+      if (config && !matchingHooks(config, event, params).length) return;
+    }
     const data = this.data(event, params);
     this.#track(
       this.#dispatch(data, false).catch((e) =>

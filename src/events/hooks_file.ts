@@ -254,7 +254,11 @@ export class HooksFile {
     }
   }
 
-  async #check(): Promise<HooksConfig> {
+  /**
+   * Looks at the file (synchronously): its new stamp, or null when it is unchanged since the
+   * last check.
+   */
+  #look(): string | null {
     // Most daemons have no hooks.json: a stat of its folder is enough, and cheaper than the
     // NotFound error of a stat of the file at every event.
     // A folder changed in the last 2 s is never trusted, so a file created around the stats
@@ -262,7 +266,7 @@ export class HooksFile {
     let folder = this.#stamp === "missing" ? this.#folderStamp() : null;
     if (
       folder !== null && folder === this.#dirStamp && folder !== "recent" && folder !== "unknown"
-    ) return this.#config;
+    ) return null;
     let stamp: string;
     let mtime: number | undefined;
     try {
@@ -277,7 +281,20 @@ export class HooksFile {
     // Modification times have millisecond resolution here, so a same-size edit within the
     // millisecond of the last check keeps the stamp: re-read recently modified files.
     const recent = mtime !== undefined && Date.now() - mtime < 2000;
-    if (stamp === this.#stamp && !recent) return this.#config;
+    return stamp === this.#stamp && !recent ? null : stamp;
+  }
+
+  /**
+   * The hooks in force if the file is unchanged since the last check (looked at now), else null
+   * (then {@linkcode current} re-reads it). Lets an event with no matching hook cost no promise.
+   */
+  unchanged(): HooksConfig | null {
+    return this.#checking === null && this.#look() === null ? this.#config : null;
+  }
+
+  async #check(): Promise<HooksConfig> {
+    const stamp = this.#look();
+    if (stamp === null) return this.#config;
     this.#stamp = stamp;
     if (stamp === "missing") {
       this.#text = null;

@@ -500,6 +500,24 @@ Deno.test("HooksFile.current() notices a file created in a folder that had not c
   });
 });
 
+Deno.test("HooksFile.unchanged() answers without a read while the file is unchanged, else null", async () => {
+  await withTemp(async (dir) => {
+    await withLogs(async (log) => {
+      const path = join(dir, "hooks.json");
+      await Deno.writeTextFile(path, hooksJson("one"));
+      const old = new Date(Date.now() - 3600_000);
+      await Deno.utime(path, old, old);
+      const file = new HooksFile(path, { log });
+      assert.equal(file.unchanged(), null, "never read yet");
+      const first = await file.current();
+      assert.equal(file.unchanged(), first);
+      await Deno.writeTextFile(path, hooksJson("two"));
+      assert.equal(file.unchanged(), null, "changed: current() must re-read it");
+      assert.deepEqual(commands(await file.current()), ["two"]);
+    });
+  });
+});
+
 Deno.test("HooksFile.current() starts with no hooks when the file is broken from the start", async () => {
   await withTemp(async (dir) => {
     await withLogs(async (log, lines) => {

@@ -116,39 +116,51 @@ export function describeErrno(lib: LibcSymbols, code: number): string {
 const encoder = new TextEncoder();
 
 /**
- * A NUL-terminated array of C strings: `ptrs` points into `bytes`, so both must stay referenced
- * while C code uses them.
+ * Reusable off-heap buffers. Allocating a fresh `ArrayBuffer` of a kilobyte or more per spawn
+ * made glibc's malloc consolidate its free lists several percent of the daemon's time.
  */
-export interface CStrings {
-  /** The strings, each NUL-terminated. */
-  bytes: Uint8Array;
-  /** Pointers to each string, then a NULL. */
-  ptrs: Uint8Array;
+export class BufferPool {
+  #free: Uint8Array[] = [];
+
+  /** A zero-filled buffer of at least `size` bytes; give it back when C code is done with it. */
+  take(size: number): Uint8Array {
+    const i = this.#free.findIndex((b) => b.length >= size);
+    if (i < 0) {
+      // An explicit ArrayBuffer lives off V8's heap, so pointers into it stay valid.
+      return new Uint8Array(new ArrayBuffer(Math.max(4096, 2 ** Math.ceil(Math.log2(size)))));
+    }
+    const buffer = this.#free.splice(i, 1)[0];
+    buffer.fill(0);
+    return buffer;
+  }
+
+  /** Returns `buffer` for reuse. */
+  give(buffer: Uint8Array): void {
+    if (this.#free.length < 64) this.#free.push(buffer);
+  }
 }
 
-/** Encodes `list` for `argv`/`envp`. Throws `TypeError` for a string with a NUL byte. */
-export function cStrings(list: readonly string[]): CStrings {
-  let size = 0;
-  const parts = list.map((s) => {
+/**
+ * `list` as a C `char *[]` for `argv`/`envp`, in one buffer from `pool`: the NULL-terminated
+ * pointer array first, then the NUL-terminated strings it points to. Pass the buffer itself as
+ * the array; give it back to `pool` once the call is over. Throws `TypeError` for a string with
+ * a NUL byte.
+ */
+export function cStrings(list: readonly string[], pool: BufferPool): Uint8Array {
+  const head = 8 * (list.length + 1);
+  let size = head;
+  for (const s of list) {
     if (s.includes("\0")) throw new TypeError(`Argument contains a NUL byte: '${s.slice(0, 40)}'`);
-    const bytes = encoder.encode(s);
-    size += bytes.length + 1;
-    return bytes;
-  });
-  // An explicit ArrayBuffer is allocated off V8's heap, so the pointers below stay valid.
-  const bytes = new Uint8Array(new ArrayBuffer(Math.max(size, 8)));
-  const ptrs = new BigUint64Array(new ArrayBuffer(8 * (list.length + 1)));
+    size += 3 * s.length + 1; // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  }
+  const bytes = pool.take(size);
+  const ptrs = new BigUint64Array(bytes.buffer, 0, list.length + 1);
   const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
-  let offset = 0;
-  parts.forEach((p, i) => {
-    bytes.set(p, offset);
+  let offset = head;
+  list.forEach((s, i) => {
     ptrs[i] = base + BigInt(offset);
-    offset += p.length + 1;
+    offset += encoder.encodeInto(s, bytes.subarray(offset)).written + 1; // + the NUL (zeroed).
   });
-  return { bytes, ptrs: new Uint8Array(ptrs.buffer) };
-}
-
-/** A C string for a path argument. */
-export function cString(s: string): Uint8Array {
-  return cStrings([s]).bytes;
+  ptrs[list.length] = 0n;
+  return bytes;
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { C, cString, cStrings, describeErrno, errno, type LibcSymbols } from "./libc.ts";
+import { BufferPool, C, cStrings, describeErrno, errno, type LibcSymbols } from "./libc.ts";
 import { FdReactor } from "./fd_reactor.ts";
 import type { RunOptions, RunResult } from "./spawn.ts";
 
@@ -90,6 +90,7 @@ export class NativeSpawner {
   #sigmask: Uint8Array;
   #sigdefault: Uint8Array;
   #pidfds = true;
+  #pool = new BufferPool();
   #inherited: [string, string][] | null = null;
 
   /** A spawner over `lib`. */
@@ -141,34 +142,42 @@ export class NativeSpawner {
 
   async #spawn(command: string, options: RunOptions, stdio: number[]): Promise<number> {
     const lib = this.#lib;
-    const argv = cStrings([command, ...(options.args ?? [])]);
-    const envp = cStrings(this.#environment(options.env));
-    const path = cString(command);
-    const cwd = options.cwd === undefined ? null : cString(options.cwd);
-    const actions = new Uint8Array(new ArrayBuffer(1024));
-    const attr = new Uint8Array(new ArrayBuffer(1024));
-    // Off V8's heap: the pool thread writes here while the main thread runs on.
-    const pid = new Int32Array(new ArrayBuffer(8));
-    lib.posix_spawn_file_actions_init(actions);
-    lib.posix_spawnattr_init(attr);
+    const pool = this.#pool;
+    const argv = cStrings([command, ...(options.args ?? [])], pool);
+    const path = argv.subarray(8 * (2 + (options.args?.length ?? 0))); // argv[0], NUL-terminated.
+    const taken = [argv];
     try {
-      stdio.forEach((fd, target) => lib.posix_spawn_file_actions_adddup2(actions, fd, target));
-      if (cwd) lib.posix_spawn_file_actions_addchdir_np!(actions, cwd);
-      lib.posix_spawnattr_setflags(
-        attr,
-        C.POSIX_SPAWN_SETSID | C.POSIX_SPAWN_SETSIGMASK | C.POSIX_SPAWN_SETSIGDEF,
-      );
-      lib.posix_spawnattr_setsigmask(attr, this.#sigmask);
-      lib.posix_spawnattr_setsigdefault(attr, this.#sigdefault);
-      const spawn = command.includes("/") ? lib.posix_spawn : lib.posix_spawnp;
-      const rc = await spawn(pid, path, actions, attr, argv.ptrs, envp.ptrs);
-      if (rc !== 0) throw new NativeSpawnError(describeErrno(lib, rc), rc);
-      // Keep the strings alive until the call is over.
-      void [argv.bytes, envp.bytes];
-      return pid[0];
+      const envp = cStrings(this.#environment(options.env), pool);
+      taken.push(envp);
+      const cwd = options.cwd === undefined ? null : cStrings([options.cwd], pool);
+      if (cwd) taken.push(cwd);
+      // posix_spawn_file_actions_t and posix_spawnattr_t take 80 and 336 bytes with glibc.
+      const actions = pool.take(512);
+      const attr = pool.take(512);
+      // Off V8's heap: the pool thread writes here while the main thread runs on.
+      const pid = pool.take(8);
+      taken.push(actions, attr, pid);
+      lib.posix_spawn_file_actions_init(actions);
+      lib.posix_spawnattr_init(attr);
+      try {
+        stdio.forEach((fd, target) => lib.posix_spawn_file_actions_adddup2(actions, fd, target));
+        if (cwd) lib.posix_spawn_file_actions_addchdir_np!(actions, cwd.subarray(16));
+        lib.posix_spawnattr_setflags(
+          attr,
+          C.POSIX_SPAWN_SETSID | C.POSIX_SPAWN_SETSIGMASK | C.POSIX_SPAWN_SETSIGDEF,
+        );
+        lib.posix_spawnattr_setsigmask(attr, this.#sigmask);
+        lib.posix_spawnattr_setsigdefault(attr, this.#sigdefault);
+        const spawn = command.includes("/") ? lib.posix_spawn : lib.posix_spawnp;
+        const rc = await spawn(pid, path, actions, attr, argv, envp);
+        if (rc !== 0) throw new NativeSpawnError(describeErrno(lib, rc), rc);
+        return new Int32Array(pid.buffer, 0, 1)[0];
+      } finally {
+        lib.posix_spawn_file_actions_destroy(actions);
+        lib.posix_spawnattr_destroy(attr);
+      }
     } finally {
-      lib.posix_spawn_file_actions_destroy(actions);
-      lib.posix_spawnattr_destroy(attr);
+      for (const b of taken) pool.give(b);
     }
   }
 
