@@ -81,10 +81,11 @@ export class EventBus {
 
   /** Fires `event` in the background; never throws, never waits. */
   emit(event: string, params: Record<string, unknown> = {}): void {
-    // The common case under load: nobody listens. Then the event costs no promise at all.
-    if (!this.#subscribers.size) {
-      const config = this.#file ? this.#file.unchanged() : NO_HOOKS;
-      if (config && !matchingHooks(config, event, params).length) return;
+    // The common case under load: no hook matches. Then the event costs no promise of its own.
+    const config = this.#file ? this.#file.unchanged() : NO_HOOKS;
+    if (config && !matchingHooks(config, event, params).length) {
+      if (this.#subscribers.size) this.#notify(this.data(event, params));
+      return;
     }
     const data = this.data(event, params);
     this.#track(
@@ -113,7 +114,8 @@ export class EventBus {
     p.finally(() => this.#background.delete(p)).catch(() => {});
   }
 
-  async #dispatch(data: EventData, wait: boolean): Promise<HookResult[]> {
+  /** Tells the subscribers (plugins); their work runs in the background. */
+  #notify(data: EventData): void {
     for (const sub of this.#subscribers) {
       try {
         const r = sub(data);
@@ -122,6 +124,10 @@ export class EventBus {
         this.#subscriberFailed(data, e);
       }
     }
+  }
+
+  async #dispatch(data: EventData, wait: boolean): Promise<HookResult[]> {
+    this.#notify(data);
     if (!this.#file) return [];
     const hooks = matchingHooks(await this.#file.current(), data.event, data.params);
     const runs = hooks.map((hook) => this.#runOne(hook, data, wait));

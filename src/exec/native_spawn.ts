@@ -135,9 +135,9 @@ export class NativeSpawner {
     return [fds[0], fds[1]];
   }
 
+  /** Our end of a fresh pipe: its only status flag is the access mode, which F_SETFL keeps. */
   #nonblocking(fd: number): void {
-    const flags = this.#lib.fcntl(fd, C.F_GETFL, 0);
-    this.#lib.fcntl(fd, C.F_SETFL, flags | C.O_NONBLOCK);
+    this.#lib.fcntl(fd, C.F_SETFL, C.O_NONBLOCK);
   }
 
   async #spawn(command: string, options: RunOptions, stdio: number[]): Promise<number> {
@@ -265,7 +265,7 @@ export class NativeSpawner {
 
       const closeFd = (fd: number) => {
         if (!open.delete(fd)) return;
-        reactor.unwatch(fd);
+        reactor.unwatch(fd, { closing: true });
         lib.close(fd);
       };
       const finish = () => {
@@ -275,7 +275,7 @@ export class NativeSpawner {
         }
         for (const fd of [...open]) closeFd(fd);
         if (pidfd >= 0) {
-          reactor.unwatch(pidfd);
+          reactor.unwatch(pidfd, { closing: true });
           lib.close(pidfd);
           pidfd = -1;
         }
