@@ -210,10 +210,11 @@ export async function rows4and7(dir: string, b: Budget): Promise<Row[]> {
   await write(join(dir, "hookhost.toml"), "");
   const env = { HOOKHOST_STATE: join(dir, "state"), HOOKHOST_CONFIG: join(dir, "hookhost.toml") };
   const startup: number[] = [];
-  for (let i = 0; i < 20; i++) startup.push(await cliTime(["--version"], env));
   const h = await startHookhost(dir, { name: "r4", wait: /"ready"/ });
   const sends: number[] = [];
   for (let i = 0; i < b.sends; i++) {
+    // Interleaved, so that the machine's drift weighs on both alike.
+    startup.push(await cliTime(["--version"], env));
     const t = performance.now();
     await cliTime(["send", "--name", "r4", `m${i}`], env);
     await h.waitFor(new RegExp(`"content":"m${i}"`));
@@ -227,16 +228,19 @@ export async function rows4and7(dir: string, b: Budget): Promise<Row[]> {
     readies.push(performance.now() - t);
     await d.stop();
   }
-  const base = median(startup);
+  const base = quantile(startup, 0.99);
   const beyond = quantile(sends, 0.99) - base;
+  const medianBeyond = median(sends) - median(startup);
   const sendMedian = median(sends);
   const readyMedian = median(readies);
   return [{
     n: 4,
     workload: `send → injected, ${b.sends} sequential sends from separate processes`,
-    hookhost: `p99 ${quantile(sends, 0.99).toFixed(1)} ms (process start-up ${base.toFixed(1)} ms)`,
+    hookhost: `p99 ${
+      quantile(sends, 0.99).toFixed(1)
+    } ms; \`--version\` (process start-up), run before each send: p99 ${base.toFixed(1)} ms`,
     peer: "n/a",
-    ratio: `${beyond.toFixed(1)} ms beyond start-up`,
+    ratio: `p99 ${beyond.toFixed(1)} ms beyond start-up (median ${medianBeyond.toFixed(1)} ms)`,
     target: "p99 ≤ 15 ms beyond start-up",
     met: beyond <= 15,
   }, {

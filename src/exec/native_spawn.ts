@@ -93,9 +93,13 @@ export class NativeSpawner {
   #pool = new BufferPool();
   #inherited: [string, string][] | null = null;
 
-  /** A spawner over `lib`. */
-  constructor(lib: LibcSymbols) {
+  /**
+   * A spawner over `lib`. `pidfds: false` waits for exits the way it must on Linux before 5.3
+   * (by polling once the pipes are closed); by default pidfds are used when the kernel has them.
+   */
+  constructor(lib: LibcSymbols, options: { pidfds?: boolean } = {}) {
     this.#lib = lib;
+    this.#pidfds = options.pidfds ?? true;
     this.#reactor = new FdReactor(lib);
     this.#sigmask = new Uint8Array(128);
     this.#sigdefault = new Uint8Array(128);
@@ -300,12 +304,18 @@ export class NativeSpawner {
       };
       // Without pidfds (Linux < 5.3), the exit is polled once the pipes are closed.
       let delay = 1;
+      let polling = false;
       const pollExit = () => {
-        checkExit();
-        if (status === null) {
-          retry = setTimeout(pollExit, delay);
-          delay = Math.min(delay * 2, 50);
-        }
+        if (polling) return; // One poll at a time: the reader and a kill may both start it.
+        polling = true;
+        const poll = () => {
+          checkExit();
+          if (status === null) {
+            retry = setTimeout(poll, delay);
+            delay = Math.min(delay * 2, 50);
+          }
+        };
+        poll();
       };
       const doKill = () => {
         if (killed) return;
