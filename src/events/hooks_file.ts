@@ -289,8 +289,17 @@ export class HooksFile {
    * (then {@linkcode current} re-reads it). Lets an event with no matching hook cost no promise.
    */
   unchanged(): HooksConfig | null {
-    return this.#checking === null && this.#look() === null ? this.#config : null;
+    if (this.#checking !== null) return null;
+    // Events fired in one synchronous run (a drained batch of messages fires two each) share
+    // one look, as concurrent current() calls share one check.
+    if (this.#sameRun === null) {
+      this.#sameRun = this.#look() === null;
+      queueMicrotask(() => (this.#sameRun = null));
+    }
+    return this.#sameRun ? this.#config : null;
   }
+
+  #sameRun: boolean | null = null;
 
   async #check(): Promise<HooksConfig> {
     const stamp = this.#look();
