@@ -5,6 +5,7 @@
  */
 export {
   processSpawner,
+  runCommand,
   type RunOptions,
   runProcess,
   type RunResult,

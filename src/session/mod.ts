@@ -1,7 +1,8 @@
 /**
  * Running sessions: the lock, the control socket and the inbox runner. The host that ties them to
- * webhook listeners, schedules, events and plugins is `host.ts` (`runSession`); it is not
- * re-exported here so that light commands (`send`, `sessions`) do not load the whole daemon.
+ * webhook listeners, schedules, events and plugins is `host.ts` (`runSession`), and the runner
+ * of async hooks' jobs is `job_runner.ts`; they are not re-exported here so that light commands
+ * (`send`, `sessions`) do not load the whole daemon.
  *
  * @module
  */

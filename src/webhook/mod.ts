@@ -1,5 +1,6 @@
 /**
- * Webhook listeners: the request pipeline, script hooks and the server around them.
+ * Webhook listeners: the request pipeline, script hooks (sync, and async ones whose requests are
+ * stored as jobs), and the server around them.
  *
  * @module
  */
@@ -11,6 +12,14 @@ export {
   storeMessage,
   text,
 } from "./chain.ts";
-export { headerEnvName, hookEnv } from "./env.ts";
-export { type HookRun, scriptHookHandler, type ScriptHookOptions } from "./script_hook.ts";
+export { headerEnvName, hookEnv, type HookRequest } from "./env.ts";
+export {
+  type HookRun,
+  runHookScript,
+  scriptHookHandler,
+  type ScriptHookOptions,
+  type ScriptOutcome,
+} from "./script_hook.ts";
+export { asyncHookHandler, type AsyncHookOptions } from "./async_hook.ts";
+export { type Job, type JobBatch, type JobRequest, JobStore } from "./job_store.ts";
 export { listen, type Listener } from "./server.ts";
