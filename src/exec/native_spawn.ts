@@ -225,7 +225,11 @@ export class NativeSpawner {
   }
 
   /** Runs `command` to completion; see {@linkcode RunOptions}. */
-  async run(command: string, options: RunOptions, kill: (pid: number) => void): Promise<RunResult> {
+  async run(
+    command: string,
+    options: RunOptions,
+    kill: (pid: number, reaped: boolean) => void,
+  ): Promise<RunResult> {
     const lib = this.#lib;
     const reactor = this.#reactor;
     const started = performance.now();
@@ -263,6 +267,7 @@ export class NativeSpawner {
       let timedOut = false;
       let killed = false;
       let open = new Set<number>();
+      // -1: no pidfd (the exit is polled); -2: closed once the exit was seen.
       let pidfd = -1;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let retry: ReturnType<typeof setTimeout> | undefined;
@@ -281,7 +286,7 @@ export class NativeSpawner {
         if (pidfd >= 0) {
           reactor.unwatch(pidfd, { closing: true });
           lib.close(pidfd);
-          pidfd = -1;
+          pidfd = -2;
         }
         clearTimeout(timer);
         clearTimeout(retry);
@@ -300,7 +305,15 @@ export class NativeSpawner {
       const checkExit = () => {
         if (status !== null) return;
         status = this.#reap(pid);
-        if (status !== null) finish();
+        if (status === null) return;
+        // A pidfd stays readable once its process is gone: watched any longer, it would wake
+        // every wait at once while a descendant keeps the pipes open.
+        if (pidfd >= 0) {
+          reactor.unwatch(pidfd, { closing: true });
+          lib.close(pidfd);
+          pidfd = -2;
+        }
+        finish();
       };
       // Without pidfds (Linux < 5.3), the exit is polled once the pipes are closed.
       let delay = 1;
@@ -320,8 +333,8 @@ export class NativeSpawner {
       const doKill = () => {
         if (killed) return;
         killed = true;
-        kill(pid);
-        if (pidfd < 0) pollExit();
+        kill(pid, status !== null);
+        if (pidfd === -1) pollExit();
         finish();
       };
       const onAbort = () => doKill();
@@ -330,7 +343,7 @@ export class NativeSpawner {
       const reader = (fd: number, sink: Sink) => () => {
         if (!this.#drain(fd, sink)) {
           closeFd(fd);
-          if (pidfd < 0 && !open.has(stdout) && !open.has(stderr)) pollExit();
+          if (pidfd === -1 && !open.has(stdout) && !open.has(stderr)) pollExit();
           finish();
         }
       };
@@ -349,8 +362,10 @@ export class NativeSpawner {
       }
       if (this.#pidfds) {
         pidfd = Number(lib.syscall(BigInt(C.SYS_PIDFD_OPEN), BigInt(pid), 0n));
-        if (pidfd < 0) this.#pidfds = false;
-        else reactor.watch(pidfd, C.EPOLLIN, checkExit);
+        if (pidfd < 0) {
+          pidfd = -1;
+          this.#pidfds = false;
+        } else reactor.watch(pidfd, C.EPOLLIN, checkExit);
       }
       if (options.timeoutMs !== undefined) {
         timer = setTimeout(() => {

@@ -57,4 +57,26 @@ for (const pidfds of [true, false]) {
       assert.equal(r.signal, "SIGKILL");
     },
   });
+
+  Deno.test({
+    name: `${name} does not busy-wait while a descendant holds stdout after the exit`,
+    ignore: !libc,
+    async fn() {
+      const spawner = new NativeSpawner(libc!, { pidfds });
+      const cpu = () => {
+        const f = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+        return (Number(f[11]) + Number(f[12])) * 10; // ms, at 100 ticks per second
+      };
+      const before = cpu();
+      const started = Date.now();
+      const r = await spawner.run("/bin/sh", { args: ["-c", "echo hi; sleep 1 &"] }, killGroup);
+      const wall = Date.now() - started;
+      const used = cpu() - before;
+      assert.equal(r.code, 0);
+      assert.equal(decoder.decode(r.stdout), "hi\n");
+      assert.ok(wall >= 500, `answered before the descendant closed stdout (${wall} ms)`);
+      // A spin would use a whole core for the whole wait.
+      assert.ok(used < wall / 3, `${used} ms of CPU in ${wall} ms`);
+    },
+  });
 }

@@ -97,11 +97,16 @@ async function collect(
   return out;
 }
 
-function killGroup(pid: number): void {
+/**
+ * Kills `pid`'s process group. Only while `pid` itself has not been reaped does a failed group
+ * kill fall back to the process: once reaped, its pid may already belong to someone else.
+ */
+function killGroup(pid: number, reaped = false): void {
   try {
     // The child leads its own process group (detached), so -pid reaches its descendants too.
     Deno.kill(-pid, "SIGKILL");
   } catch {
+    if (reaped) return;
     try {
       Deno.kill(pid, "SIGKILL");
     } catch {
@@ -219,10 +224,12 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
 
   let timedOut = false;
   let killed = false;
+  let reaped = false;
+  void child.status.then(() => (reaped = true), () => {});
   const kill = () => {
     if (!killed) {
       killed = true;
-      killGroup(child.pid);
+      killGroup(child.pid, reaped);
       stop.abort();
     }
   };
