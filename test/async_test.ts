@@ -457,7 +457,7 @@ Deno.test("a failing async script gives hook_run 500 with its exit code, logs it
   });
 });
 
-Deno.test("a body over max_body gets 413 from an async hook and no job runs", async () => {
+Deno.test("a body over max_body gets 413 and headers too large to store get 431 from an async hook; no job runs", async () => {
   await withSetup({
     scripts: { "small.sh": `echo run >> "$DIR/runs"\ncat` },
     hooks: [{ name: "small", script: "./small.sh", mode: "async", max_body: 100 }],
@@ -475,6 +475,10 @@ Deno.test("a body over max_body gets 413 from an async hook and no job runs", as
     });
     const streamed = await post(base, stream);
     assert.equal(streamed.status, 413, streamed.text);
+    // Headers too large to store with the job: 431, and the hook keeps answering.
+    const huge = await post(base, "h", { headers: { "x-huge": "h".repeat(30_000) } });
+    assert.equal(huge.status, 431, huge.text);
+    assert.match(huge.text, /URL and headers/);
 
     // A body of exactly max_body is accepted, and its job is the only one that runs.
     const exact = "z".repeat(100);

@@ -22,6 +22,9 @@ export async function send(
   const source = flags.source ?? "inject";
   if (!isSource(source)) throw new UsageError(`Unknown source '${source}'`);
   const label = flags.label;
+  if (label !== undefined && label.length > 1024) {
+    throw new UsageError("Label is longer than 1024 characters");
+  }
   const ctx = await context(flags, { logging: false });
   const socket = sessionPaths(ctx.paths.stateDir, name).socket;
   let id: string;

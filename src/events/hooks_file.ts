@@ -243,6 +243,14 @@ export class HooksFile {
   /** While the file is missing: its folder's stamp then (a create or rename-in changes it). */
   #dirStamp: string | null = null;
 
+  #isLink(): boolean {
+    try {
+      return Deno.lstatSync(this.path).isSymlink;
+    } catch {
+      return false;
+    }
+  }
+
   #folderStamp(): string {
     try {
       const info = Deno.statSync(dirname(this.path));
@@ -277,7 +285,10 @@ export class HooksFile {
     } catch {
       stamp = "missing";
     }
-    this.#dirStamp = stamp === "missing" ? (folder ??= this.#folderStamp()) : null;
+    // A dangling symlink's target may appear elsewhere: then only a stat of the path will do.
+    this.#dirStamp = stamp === "missing" && !this.#isLink()
+      ? (folder ??= this.#folderStamp())
+      : null;
     // Modification times have millisecond resolution here, so a same-size edit within the
     // millisecond of the last check keeps the stamp: re-read recently modified files.
     const recent = mtime !== undefined && Date.now() - mtime < 2000;

@@ -518,6 +518,26 @@ Deno.test("HooksFile.unchanged() answers without a read while the file is unchan
   });
 });
 
+Deno.test("HooksFile.current() notices the target of a dangling symlink appear elsewhere", async () => {
+  await withTemp(async (dir) => {
+    await withLogs(async (log) => {
+      const config = join(dir, "config");
+      const dotfiles = join(dir, "dotfiles");
+      await Deno.mkdir(config);
+      await Deno.mkdir(dotfiles);
+      const path = join(config, "hooks.json");
+      await Deno.symlink(join(dotfiles, "hooks.json"), path);
+      const old = new Date(Date.now() - 3600_000);
+      await Deno.utime(config, old, old);
+      const file = new HooksFile(path, { log });
+      assert.equal((await file.current()).size, 0);
+      // Created in another folder: the symlink's folder does not change.
+      await Deno.writeTextFile(join(dotfiles, "hooks.json"), hooksJson("linked"));
+      assert.deepEqual(commands(await file.current()), ["linked"]);
+    });
+  });
+});
+
 Deno.test("HooksFile.current() starts with no hooks when the file is broken from the start", async () => {
   await withTemp(async (dir) => {
     await withLogs(async (log, lines) => {

@@ -103,19 +103,33 @@ export class GroupCommit {
       mutations += next.entries.length;
       batch.push(next);
     }
+    try {
+      await this.#commit(batch);
+      for (const p of batch) p.done();
+    } catch (e) {
+      if (batch.length === 1) return batch[0].fail(e);
+      // One writer's bad entry (a value over 64 KiB, say) must not fail the others: each
+      // group again on its own.
+      for (const p of batch) {
+        try {
+          await this.#commit([p]);
+          p.done();
+        } catch (e) {
+          p.fail(e);
+        }
+      }
+    }
+  }
+
+  async #commit(groups: readonly Pending[]): Promise<void> {
     const op = this.#kv.atomic();
-    for (const p of batch) {
+    for (const p of groups) {
       for (const e of p.entries) {
         if (e.delete) op.delete(e.key);
         else op.set(e.key, e.value);
       }
     }
-    try {
-      const result = await op.commit();
-      if (!result.ok) throw new Error("KV commit was rejected");
-      for (const p of batch) p.done();
-    } catch (e) {
-      for (const p of batch) p.fail(e);
-    }
+    const result = await op.commit();
+    if (!result.ok) throw new Error("KV commit was rejected");
   }
 }

@@ -24,6 +24,8 @@ const INLINE_CHARS = 30_000;
 const CHUNK_BYTES = 64_000;
 const CHUNKS_PER_COMMIT = 10;
 const MUTATIONS_PER_COMMIT = 900;
+/** Longest message label: a label is stored inline with the message record. */
+const MAX_LABEL = 1024;
 
 /** Options of {@linkcode InboxStore}. */
 export interface InboxStoreOptions {
@@ -66,6 +68,9 @@ export class InboxStore {
     const messages: Message[] = [];
     const entries: Entry[] = [];
     for (const item of items) {
+      if ((item.label?.length ?? 0) > MAX_LABEL) {
+        throw new RangeError(`Label is longer than ${MAX_LABEL} characters`);
+      }
       const m: Message = {
         id: item.id ?? this.#ids(),
         source: item.source,

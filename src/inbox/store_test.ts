@@ -3,6 +3,7 @@ import { HookhostError } from "../errors.ts";
 import { monotonicUlid } from "../kv/ids.ts";
 import type { NewMessage, Source } from "./message.ts";
 import { InboxStore } from "./store.ts";
+import { GroupCommit } from "./group_commit.ts";
 import { countKeys, withKv } from "../../test/_kv.ts";
 
 const MiB = 1024 * 1024;
@@ -274,5 +275,29 @@ Deno.test("InboxStore.add() resolves when a large and a small message are added 
       }
     }
     assert.equal((await store.list("demo")).length, 400);
+  });
+});
+
+Deno.test("GroupCommit.write() failing for one writer does not fail the others in its commit", async () => {
+  await withKv(async (kv) => {
+    const group = new GroupCommit(kv);
+    // Same tick: both share the first commit, which KV refuses (a value over 64 KiB).
+    const bad = group.write([{ key: ["x", "bad"], value: new Uint8Array(70_000), size: 100 }]);
+    const good = group.write([{ key: ["x", "good"], value: "fine", size: 100 }]);
+    await assert.rejects(bad);
+    await good;
+    assert.equal((await kv.get(["x", "good"])).value, "fine");
+    assert.equal((await kv.get(["x", "bad"])).value, null);
+  });
+});
+
+Deno.test("InboxStore.add() refuses a label longer than 1024 characters and stores nothing", async () => {
+  await withKv(async (kv) => {
+    const store = new InboxStore(kv);
+    await assert.rejects(
+      () => store.add("s", [{ source: "inject", label: "x".repeat(1025), content: "c" }]),
+      RangeError,
+    );
+    assert.equal((await store.list("s")).length, 0);
   });
 });

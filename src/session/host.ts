@@ -303,8 +303,25 @@ export async function runSession(options: SessionOptions): Promise<void> {
     });
 
     if (options.daemon) {
-      // Until the stop signal: then they start nothing new and wait for (or kill) what runs.
-      const jobsDone = Promise.all(jobRunners.map((r) => r.run(signal)));
+      // Until the stop signal (or a failure of the session): then they start nothing new and
+      // wait for (or kill) what runs. A failed runner is logged at once and fails the session
+      // when it stops, as a failed inbox runner does.
+      const jobsStop = new AbortController();
+      const stopJobs = () => jobsStop.abort();
+      signal.addEventListener("abort", stopJobs, { once: true });
+      if (signal.aborted) stopJobs();
+      const jobsDone = Promise.all(jobRunners.map((r) => r.run(jobsStop.signal)));
+      jobsDone.catch((e) => {
+        logger.error("async jobs stopped: {reason}; they run again at the next start", {
+          reason: (e as Error)?.message ?? String(e),
+        });
+        stopJobs();
+      });
+      cleanup.unshift(async () => {
+        stopJobs();
+        signal.removeEventListener("abort", stopJobs);
+        await jobsDone.catch(() => {});
+      });
       kv.listenQueue(async (msg) => {
         if (!isTimer(msg)) return;
         const fired = await schedules.onTimer(msg);

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { compose, limitBody, text } from "./chain.ts";
-import type { Job, JobStore } from "./job_store.ts";
+import { type Job, type JobStore, JobTooLargeError } from "./job_store.ts";
 
 /** What an async hook needs from its host. */
 export interface AsyncHookOptions {
@@ -29,7 +29,7 @@ export interface AsyncHookOptions {
 /**
  * Builds the `(Request) => Promise<Response>` of an async hook: 202 with `accepted <job id>`
  * once the request is durable, 503 when it could not be stored (nothing will run), 413 for a
- * body over `maxBody`.
+ * body over `maxBody`, 431 when its URL and headers are too large to store (over ~44 KB).
  */
 export function asyncHookHandler(options: AsyncHookOptions): (req: Request) => Promise<Response> {
   const { name, session, jobs, log } = options;
@@ -43,6 +43,7 @@ export function asyncHookHandler(options: AsyncHookOptions): (req: Request) => P
         body: ctx.body,
       });
     } catch (e) {
+      if (e instanceof JobTooLargeError) return text(431, `${e.message}\n`);
       log.error("hook '{hook}': could not store the request: {reason}", {
         hook: name,
         reason: (e as Error).message,

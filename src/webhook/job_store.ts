@@ -63,6 +63,15 @@ interface Queued {
   fail: (e: unknown) => void;
 }
 
+/** The request line and headers of a request are too large to store as a job. */
+export class JobTooLargeError extends RangeError {
+  /** About `bytes` of URL and headers. */
+  constructor(bytes: number) {
+    super(`URL and headers take about ${bytes} bytes; an async hook stores at most 44000`);
+    this.name = "JobTooLargeError";
+  }
+}
+
 /** Bodies up to this many bytes share their batch's value (which holds 64 KiB). */
 const INLINE_BYTES = 16_000;
 const CHUNK_BYTES = 60_000;
@@ -98,6 +107,8 @@ export class JobStore {
   async add(session: string, hook: string, request: JobRequest): Promise<Job> {
     const { body, ...rest } = request;
     const stored: StoredJob = { ...rest, id: this.#ids(), ts: this.#now() };
+    const head = estimate(stored);
+    if (head > BATCH_BYTES - INLINE_BYTES) throw new JobTooLargeError(head);
     if (body.length > INLINE_BYTES) {
       stored.chunks = await this.#writeChunks(session, hook, stored.id, body);
     } else stored.body = body;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { InboxStore } from "../inbox/store.ts";
 import { JOB, JOB_CHUNK, JOB_DONE } from "../kv/keys.ts";
-import { type JobRequest, JobStore } from "./job_store.ts";
+import { type JobRequest, JobStore, JobTooLargeError } from "./job_store.ts";
 import { countKeys, withKv } from "../../test/_kv.ts";
 
 function req(body: string | Uint8Array, query = ""): JobRequest {
@@ -100,5 +100,20 @@ Deno.test("JobStore keeps hooks and sessions apart", async () => {
     assert.equal(await jobs.count("t", "h1"), 1);
     const [batch] = await jobs.batches("s", "h2", { limit: 5 });
     assert.equal(new TextDecoder().decode(batch.jobs[0].body), "2");
+  });
+});
+
+Deno.test("JobStore.add() refuses a request whose URL and headers are too large to store", async () => {
+  await withKv(async (kv) => {
+    const jobs = new JobStore(kv);
+    const big = { ...req("x"), headers: [["x-big", "y".repeat(30_000)]] as [string, string][] };
+    const [ok, refused] = await Promise.allSettled([
+      jobs.add("s", "h", req("fine")),
+      jobs.add("s", "h", big),
+    ]);
+    assert.equal(ok.status, "fulfilled");
+    assert.equal(refused.status, "rejected");
+    assert.ok((refused as PromiseRejectedResult).reason instanceof JobTooLargeError);
+    assert.equal(await jobs.count("s", "h"), 1);
   });
 });
