@@ -19,6 +19,7 @@ import {
   script,
   tempDir,
 } from "./_helpers.ts";
+import { eventually, exists } from "./_poll.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -111,20 +112,6 @@ function assertJobRun(run: Rec, hook: string, job: string, status: number, exitC
   assert.ok(run.duration_ms >= 0, json);
   assert.equal(typeof run.session_id, "string", json);
   assert.equal(typeof run.ts, "string", json);
-}
-
-/** Polls `cond` every 50 ms for up to `ms`; returns whether it became true. */
-async function eventually(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (true) {
-    if (await cond()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function exists(path: string): Promise<boolean> {
-  return Deno.stat(path).then(() => true, () => false);
 }
 
 /** Lines of `path` (none when it does not exist). */

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cli, config, envFor, Proc, receiver, script, tempDir } from "./_helpers.ts";
+import { alive, until } from "./_poll.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -26,29 +27,6 @@ async function lines(path: string): Promise<string[]> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
     throw e;
-  }
-}
-
-/** Polls `cond` until it holds; fails with `what` after `ms`. */
-async function until(
-  cond: () => Promise<boolean> | boolean,
-  what: () => string,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`Timed out waiting: ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Whether process `pid` still exists (a zombie counts as gone). */
-async function alive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
   }
 }
 

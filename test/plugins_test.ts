@@ -17,6 +17,7 @@ import {
   script,
   tempDir,
 } from "./_helpers.ts";
+import { until } from "./_poll.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -134,19 +135,6 @@ async function withDaemon(
     await tmp.cleanup();
   }
   assert.equal(code, 0, `daemon exit code; stderr:\n${d?.stderr}`);
-}
-
-/** Polls `cond` until it holds; fails with `what` after `ms`. */
-async function until(
-  cond: () => Promise<boolean> | boolean,
-  what: () => string,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`Timed out waiting: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   script,
   tempDir,
 } from "./_helpers.ts";
+import { alive, eventually, exists } from "./_poll.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -111,33 +112,6 @@ function assertHookRun(run: Rec, hook: string, status: number, exitCode?: number
   assert.ok(run.duration_ms >= 0, JSON.stringify(run));
   assert.equal(typeof run.session_id, "string");
   assert.equal(typeof run.ts, "string");
-}
-
-/** Polls `cond` every 50 ms for up to `ms`; returns whether it became true. */
-async function eventually(cond: () => boolean | Promise<boolean>, ms = 5_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (true) {
-    if (await cond()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Whether `pid` is a live process (a zombie counts as dead: it no longer runs). */
-function alive(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return false;
-  }
-  // "pid (comm) S ..." — comm may contain spaces or parentheses, so split after the last ')'.
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  return state !== "Z" && state !== "X";
-}
-
-function exists(path: string): Promise<boolean> {
-  return Deno.stat(path).then(() => true, () => false);
 }
 
 async function readPid(path: string): Promise<number> {

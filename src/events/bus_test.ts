@@ -6,6 +6,7 @@ import { EventBus, type EventBusOptions } from "./bus.ts";
 import type { EventData } from "./execute.ts";
 import { HooksFile } from "./hooks_file.ts";
 import { captureLogs } from "../../test/_logs.ts";
+import { alive, exists, until } from "../../test/_poll.ts";
 
 const NOW = 1742313600000;
 
@@ -58,34 +59,6 @@ function receiver(
     return await answer(req);
   });
   return { server, requests, url: `http://127.0.0.1:${server.addr.port}` };
-}
-
-/** Whether process `pid` still exists (a zombie counts as gone). */
-async function alive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Polls until `cond` holds; fails after `ms`. */
-async function until(cond: () => Promise<boolean> | boolean, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const expected = (event: string, params: Record<string, unknown>): EventData => ({
@@ -333,7 +306,7 @@ Deno.test("EventBus command hook: past its timeout it is killed with its childre
     assert.match(result.error!, /timed out after 300 ms and was killed/);
     const [shell, sleeper] = (await Deno.readTextFile(pids)).trim().split(" ").map(Number);
     assert.equal(await alive(shell), false, "the shell is gone");
-    await until(async () => !(await alive(sleeper)), `sleep ${sleeper} to die`, 2000);
+    await until(async () => !(await alive(sleeper)), () => `sleep ${sleeper} to die`, 2000, 10);
   });
 });
 
@@ -505,7 +478,7 @@ Deno.test("EventBus.emit() returns at once while its hooks run in the background
     assert.equal(returned, undefined);
     // The hook cannot have finished: it waits for `go`, which only this test writes, later.
     assert.equal(await exists(out), false);
-    await until(() => exists(started), "the hook to start in the background");
+    await until(() => exists(started), () => "the hook to start in the background", 10_000, 10);
     assert.equal(await exists(out), false);
     await Deno.writeTextFile(go, "");
     await bus.idle();
@@ -546,7 +519,9 @@ Deno.test("EventBus signal kills running command hooks", async () => {
     const running = bus.emitAndWait("ev");
     await until(
       async () => (await exists(pid)) && (await Deno.readTextFile(pid)).endsWith("\n"),
-      "pid",
+      () => "pid",
+      10_000,
+      10,
     );
     stop.abort();
     const [result] = await running;

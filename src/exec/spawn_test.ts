@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCommand, type RunOptions, runProcess, type RunResult, SpawnError } from "./spawn.ts";
 import { libc } from "./libc.ts";
+import { alive, eventually } from "../../test/_poll.ts";
 
 const decoder = new TextDecoder();
 
@@ -19,26 +20,6 @@ async function script(dir: string, name: string, body: string): Promise<string> 
   await Deno.writeTextFile(path, `#!/bin/sh\n${body}\n`);
   await Deno.chmod(path, 0o755);
   return path;
-}
-
-/** Whether `pid` is a live (not zombie) process. */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
-
-async function waitDead(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return !alive(pid);
 }
 
 type Run = (command: string, options?: RunOptions) => Promise<RunResult>;
@@ -113,7 +94,10 @@ for (const [name, run] of implementations) {
       assert.ok(elapsed < 5_000, `took ${elapsed} ms`);
       const grandchild = Number((await Deno.readTextFile(pidFile)).trim());
       assert.ok(grandchild > 0);
-      assert.ok(await waitDead(grandchild, 2_000), `grandchild ${grandchild} survived the timeout`);
+      assert.ok(
+        await eventually(() => !alive(grandchild), 2_000),
+        `grandchild ${grandchild} survived the timeout`,
+      );
     });
   });
 

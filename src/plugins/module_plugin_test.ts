@@ -10,6 +10,7 @@ import {
 } from "./module_plugin.ts";
 import type { CallMethod, WireResult } from "./protocol.ts";
 import { captureLogs } from "../../test/_logs.ts";
+import { until } from "../../test/_poll.ts";
 
 // ---------------------------------------------------------------------------------------------
 // deniedPermission()
@@ -195,15 +196,6 @@ async function text(plugin: ModulePlugin, query = ""): Promise<string> {
   const result = await get(plugin, query);
   assert.equal(result?.kind, "text", JSON.stringify(result));
   return (result as { text: string }).text;
-}
-
-/** Polls `cond` until it holds; fails with `what` after `ms`. */
-async function until(cond: () => boolean, what: () => string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`Timed out waiting: ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const VISIBLE = "HH_UNIT_VISIBLE";
