@@ -9,6 +9,7 @@
 import { BufferPool, C, cStrings, describeErrno, errno, type LibcSymbols } from "./libc.ts";
 import { FdReactor } from "./fd_reactor.ts";
 import type { RunOptions, RunResult } from "./spawn.ts";
+import { LimitedBuffer } from "../bytes.ts";
 
 /** posix_spawn failed: `errno` says why (`ENOENT`, `EACCES`, …). */
 export class NativeSpawnError extends Error {
@@ -56,31 +57,6 @@ const SIGNALS = [
   "SIGPWR",
   "SIGSYS",
 ];
-
-/** Appends chunks up to a limit; reads past it are discarded. */
-class Sink {
-  chunks: Uint8Array[] = [];
-  kept = 0;
-  constructor(readonly max: number) {}
-  add(bytes: Uint8Array): void {
-    if (this.kept >= this.max) return;
-    const part = bytes.length + this.kept > this.max
-      ? bytes.subarray(0, this.max - this.kept)
-      : bytes;
-    this.chunks.push(part.slice());
-    this.kept += part.length;
-  }
-  bytes(): Uint8Array {
-    if (this.chunks.length === 1) return this.chunks[0];
-    const out = new Uint8Array(this.kept);
-    let offset = 0;
-    for (const c of this.chunks) {
-      out.set(c, offset);
-      offset += c.length;
-    }
-    return out;
-  }
-}
 
 /** Runs processes through posix_spawn; one per process, sharing one reactor. */
 export class NativeSpawner {
@@ -186,11 +162,12 @@ export class NativeSpawner {
   }
 
   /** Reads what `fd` has; returns false at end of file (or on an error). */
-  #drain(fd: number, sink: Sink): boolean {
+  #drain(fd: number, sink: LimitedBuffer): boolean {
     while (true) {
       const n = Number(this.#lib.read(fd, this.#buffer, BigInt(this.#buffer.length)));
       if (n > 0) {
-        sink.add(this.#buffer.subarray(0, n));
+        // A copy: the read buffer is reused. Past the limit, output is read and dropped.
+        if (!sink.full) sink.add(this.#buffer.slice(0, n));
         continue;
       }
       if (n === 0) return false;
@@ -259,8 +236,8 @@ export class NativeSpawner {
     }
     for (const fd of [stdin, stdout, stderr]) this.#nonblocking(fd);
     const max = options.maxOutputBytes ?? 64 * 1024 * 1024;
-    const out = new Sink(max);
-    const err = new Sink(max);
+    const out = new LimitedBuffer(max);
+    const err = new LimitedBuffer(max);
 
     return await new Promise<RunResult>((resolve) => {
       let status: number | null = null;
@@ -340,7 +317,7 @@ export class NativeSpawner {
       const onAbort = () => doKill();
 
       open = new Set([stdin, stdout, stderr]);
-      const reader = (fd: number, sink: Sink) => () => {
+      const reader = (fd: number, sink: LimitedBuffer) => () => {
         if (!this.#drain(fd, sink)) {
           closeFd(fd);
           if (pidfd === -1 && !open.has(stdout) && !open.has(stderr)) pollExit();

@@ -8,6 +8,7 @@
 import { HookhostError } from "../errors.ts";
 import { libc } from "./libc.ts";
 import { NativeSpawner } from "./native_spawn.ts";
+import { LimitedBuffer } from "../bytes.ts";
 
 /** Options of {@linkcode Spawner.run}. */
 export interface RunOptions {
@@ -69,8 +70,7 @@ async function collect(
   max: number,
   stop: AbortSignal,
 ): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let kept = 0;
+  const kept = new LimitedBuffer(max);
   const reader = stream.getReader();
   // Once the child is killed, a descendant that escaped its group must not hold the answer back.
   const cancel = () => void reader.cancel().catch(() => {});
@@ -81,20 +81,10 @@ async function collect(
       done: true,
     }));
     if (done || !chunk) break;
-    if (kept >= max) continue;
-    const part = chunk.length + kept > max ? chunk.subarray(0, max - kept) : chunk;
-    chunks.push(part);
-    kept += part.length;
+    kept.add(chunk);
   }
   stop.removeEventListener("abort", cancel);
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(kept);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return kept.bytes();
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   SOURCES,
   type StoredMessage,
 } from "./message.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** Strings up to this many UTF-16 units fit one KV value (64 KiB) whatever their characters. */
 const INLINE_CHARS = 30_000;
@@ -118,13 +119,7 @@ export class InboxStore {
     for await (const e of this.kv.list<Uint8Array>({ prefix: [CHUNK, session, stored.id] })) {
       parts.push(e.value);
     }
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const p of parts) {
-      bytes.set(p, offset);
-      offset += p.length;
-    }
-    return { ...stored, content: new TextDecoder().decode(bytes) };
+    return { ...stored, content: new TextDecoder().decode(concatBytes(parts)) };
   }
 
   /** The first `limit` pending messages of `session`, in drain order, content loaded. */

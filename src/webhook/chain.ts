@@ -5,6 +5,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import { concatBytes } from "../bytes.ts";
 
 /** What flows through the chain. */
 export interface HookContext {
@@ -83,13 +84,7 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
         options.signal?.removeEventListener("abort", cancel);
       }
       if (options.signal?.aborted) return text(503, "Shutting down\n");
-      const body = new Uint8Array(size);
-      let offset = 0;
-      for (const c of chunks) {
-        body.set(c, offset);
-        offset += c.length;
-      }
-      ctx.body = body;
+      ctx.body = concatBytes(chunks);
     }
     return await next();
   };

@@ -14,6 +14,7 @@
 import type { Entry } from "../inbox/group_commit.ts";
 import { type IdFactory, newId } from "../kv/ids.ts";
 import { JOB, JOB_CHUNK, JOB_DONE } from "../kv/keys.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** What a script hook needs of a request, to run it later. */
 export interface JobRequest {
@@ -231,13 +232,7 @@ export class JobStore {
     const parts: Uint8Array[] = [];
     const prefix = [JOB_CHUNK, session, hook, job.id];
     for await (const e of this.kv.list<Uint8Array>({ prefix })) parts.push(e.value);
-    const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const p of parts) {
-      whole.set(p, offset);
-      offset += p.length;
-    }
-    return whole;
+    return concatBytes(parts);
   }
 
   /** The write that marks `job` done, to commit together with its output. */

@@ -1,0 +1,46 @@
+/**
+ * Byte helpers shared by the areas: joining chunks, and keeping output up to a limit.
+ *
+ * @module
+ */
+
+/** `parts` joined into one array (the part itself when there is only one). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Keeps the first `max` bytes of what is added; the rest is discarded. */
+export class LimitedBuffer {
+  #parts: Uint8Array[] = [];
+  #kept = 0;
+
+  /** Keeps at most `max` bytes. */
+  constructor(readonly max: number) {}
+
+  /** Whether nothing more will be kept. */
+  get full(): boolean {
+    return this.#kept >= this.max;
+  }
+
+  /** Keeps `bytes` (not copied), or the part of it that still fits. */
+  add(bytes: Uint8Array): void {
+    if (this.full) return;
+    const part = bytes.length + this.#kept > this.max
+      ? bytes.subarray(0, this.max - this.#kept)
+      : bytes;
+    this.#parts.push(part);
+    this.#kept += part.length;
+  }
+
+  /** Everything kept, as one array. */
+  bytes(): Uint8Array {
+    return concatBytes(this.#parts);
+  }
+}
