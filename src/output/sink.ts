@@ -33,11 +33,25 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
   let writing: Promise<void> = Promise.resolve();
   let scheduled: ReturnType<typeof setTimeout> | null = null;
 
+  // Under load many records share a millisecond: the timestamp is formatted once per ms.
+  let lastMs = NaN;
+  let lastTs = "";
+  const stampNow = (): string => {
+    const ms = now();
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastTs = new Date(ms).toISOString();
+    }
+    return lastTs;
+  };
+  const sessionField = `,"session_id":${JSON.stringify(options.session)},"ts":"`;
   const render = (r: OutputRecord): string => {
-    const stamped = { ...r, session_id: options.session, ts: new Date(now()).toISOString() };
-    // `type` first: readers of JSONL scan for it.
-    if (format === "jsonl") return JSON.stringify(stamped as Stamped);
-    return renderText(stamped as Stamped);
+    // `type` first: readers of JSONL scan for it. The common fields are appended to the
+    // record's own JSON rather than copied into a new object for every record.
+    if (format === "jsonl") {
+      return `${JSON.stringify(r).slice(0, -1)}${sessionField}${stampNow()}"}`;
+    }
+    return renderText({ ...r, session_id: options.session, ts: stampNow() } as Stamped);
   };
 
   const flushNow = (): Promise<void> => {

@@ -46,6 +46,13 @@ export interface ModulePluginOptions {
   log: Logger;
 }
 
+interface Waiter {
+  resolve: (r?: WireResult) => void;
+  reject: (e: Error) => void;
+  /** `performance.now()` past which it has timed out. */
+  deadline: number;
+}
+
 type Invoke =
   | { t: "webhook"; request: Extract<ToWorker, { t: "webhook" }>["request"] }
   | { t: "event"; event: Extract<ToWorker, { t: "event" }>["event"] }
@@ -66,7 +73,9 @@ export class ModulePlugin {
   #o: ModulePluginOptions;
   #worker: Worker | null = null;
   #nextId = 1;
-  #pending = new Map<number, { resolve: (r?: WireResult) => void; reject: (e: Error) => void }>();
+  /** Handlers awaiting an answer, oldest first (one timeout for all, so also by deadline). */
+  #pending = new Map<number, Waiter>();
+  #sweep: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -250,29 +259,33 @@ export class ModulePlugin {
     }
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        const seconds = this.#timeoutMs / 1000;
-        reject(
-          new PluginUnavailableError(
-            "plugin_timeout",
-            `Plugin '${this.name}' did not answer within ${seconds} s`,
-          ),
-        );
-        this.#crashed(`A handler ran past its ${seconds} s timeout; the Worker was terminated`);
-      }, this.#timeoutMs);
-      this.#pending.set(id, {
-        resolve: (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
+      this.#pending.set(id, { resolve, reject, deadline: performance.now() + this.#timeoutMs });
+      // One timer per plugin, not one per call: it is armed for the oldest call's deadline.
+      this.#sweep ??= setTimeout(() => this.#expire(), this.#timeoutMs);
       worker.postMessage({ ...call, id } as ToWorker);
     });
+  }
+
+  /** Fails the oldest call if it ran past its deadline; otherwise waits for that deadline. */
+  #expire(): void {
+    this.#sweep = undefined;
+    const first = this.#pending.entries().next();
+    if (first.done) return;
+    const [id, waiter] = first.value;
+    const left = waiter.deadline - performance.now();
+    if (left > 0) {
+      this.#sweep = setTimeout(() => this.#expire(), left);
+      return;
+    }
+    this.#pending.delete(id);
+    const seconds = this.#timeoutMs / 1000;
+    waiter.reject(
+      new PluginUnavailableError(
+        "plugin_timeout",
+        `Plugin '${this.name}' did not answer within ${seconds} s`,
+      ),
+    );
+    this.#crashed(`A handler ran past its ${seconds} s timeout; the Worker was terminated`);
   }
 
   #crashed(reason: string): void {
@@ -280,6 +293,8 @@ export class ModulePlugin {
     this.lastError = reason;
     this.#worker?.terminate();
     this.#worker = null;
+    clearTimeout(this.#sweep);
+    this.#sweep = undefined;
     for (const [, p] of this.#pending) {
       p.reject(
         new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}': ${reason}`),
@@ -310,6 +325,8 @@ export class ModulePlugin {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#sweep);
+    this.#sweep = undefined;
     this.#worker?.terminate();
     this.#worker = null;
     this.state = "stopped";

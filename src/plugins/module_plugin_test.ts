@@ -412,6 +412,31 @@ Deno.test("ModulePlugin terminates a handler past its timeout and restarts the W
   );
 });
 
+Deno.test("ModulePlugin gives each call its whole timeout, counted from its own start", async () => {
+  await withPlugin(
+    `export default {
+      webhook(request) {
+        if (new URL(request.url).searchParams.has("spin")) while (true) {}
+        return "quick";
+      },
+    };`,
+    { fileName: "late", timeoutMs: 400 },
+    async (plugin) => {
+      await plugin.start();
+      // The first call arms the plugin's one timer; the hanging call comes 250 ms later and
+      // must still get its own 400 ms, not the 150 ms left on that timer.
+      assert.equal(await text(plugin), "quick");
+      await new Promise((r) => setTimeout(r, 250));
+      const started = performance.now();
+      const error = await get(plugin, "?spin").then(() => null, (e) => e);
+      const waited = performance.now() - started;
+      assert.ok(error instanceof PluginUnavailableError, String(error));
+      assert.equal(error.code, "plugin_timeout");
+      assert.ok(waited >= 390, `timed out after ${waited.toFixed(0)} ms`);
+    },
+  );
+});
+
 Deno.test("ModulePlugin.stop() during a restart keeps the Worker from coming back", async () => {
   await withPlugin(
     `export default { webhook() { while (true) {} } };`,
