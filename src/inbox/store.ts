@@ -66,22 +66,9 @@ export class InboxStore {
     items: readonly NewMessage[],
     options: { also?: readonly Entry[] } = {},
   ): Promise<Message[]> {
-    const messages: Message[] = [];
+    const messages = this.prepare(items);
     const entries: Entry[] = [];
-    for (const item of items) {
-      if ((item.label?.length ?? 0) > MAX_LABEL) {
-        throw new RangeError(`Label is longer than ${MAX_LABEL} characters`);
-      }
-      const m: Message = {
-        id: item.id ?? this.#ids(),
-        source: item.source,
-        label: item.label ?? item.source,
-        content: item.content,
-        ts: this.#now(),
-        attempts: 0,
-      };
-      sourceRank(m.source);
-      messages.push(m);
+    for (const m of messages) {
       const { content, ...meta } = m;
       let stored: StoredMessage = m;
       if (content.length > INLINE_CHARS) {
@@ -96,6 +83,27 @@ export class InboxStore {
     }
     await this.#group.write([...entries, ...(options.also ?? [])]);
     return messages;
+  }
+
+  /**
+   * The messages `add()` would store, with their ids and timestamps, without storing them (for
+   * a message delivered at once). Throws `RangeError` for an unknown source or a long label.
+   */
+  prepare(items: readonly NewMessage[]): Message[] {
+    return items.map((item) => {
+      if ((item.label?.length ?? 0) > MAX_LABEL) {
+        throw new RangeError(`Label is longer than ${MAX_LABEL} characters`);
+      }
+      sourceRank(item.source);
+      return {
+        id: item.id ?? this.#ids(),
+        source: item.source,
+        label: item.label ?? item.source,
+        content: item.content,
+        ts: this.#now(),
+        attempts: 0,
+      };
+    });
   }
 
   async #writeChunks(session: string, id: string, content: string): Promise<number> {

@@ -12,6 +12,13 @@ export interface OutputSink {
   write(record: OutputRecord): void;
   /** Resolves once every queued record was written; rejects if the writer failed. */
   flush(): Promise<void>;
+  /**
+   * Resolves once every queued record was written, like {@linkcode flush}, but by the scheduled
+   * write: records queued meanwhile share it.
+   */
+  written(): Promise<void>;
+  /** Characters queued or being written: how far the writer lags behind. */
+  readonly backlog: number;
 }
 
 /** Options of {@linkcode createSink}. */
@@ -30,7 +37,11 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
   const now = options.now ?? Date.now;
   const encoder = new TextEncoder();
   let buffer: string[] = [];
+  let queued = 0;
+  let inFlight = 0;
   let writing: Promise<void> = Promise.resolve();
+  /** Waiters of `written()`: settled with the next write. */
+  let next: PromiseWithResolvers<void> | null = null;
   let scheduled: ReturnType<typeof setTimeout> | null = null;
 
   // Under load many records share a millisecond: the timestamp is formatted once per ms.
@@ -60,21 +71,38 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
     if (!buffer.length) return writing;
     const text = buffer.join("\n") + "\n";
     buffer = [];
+    inFlight += queued;
+    const chars = queued;
+    queued = 0;
     const bytes = encoder.encode(text);
     writing = writing.then(async () => {
       let off = 0;
       while (off < bytes.length) off += await writer.write(bytes.subarray(off));
-    });
+    }).finally(() => (inFlight -= chars));
+    if (next) {
+      writing.then(next.resolve, next.reject);
+      next = null;
+    }
     return writing;
   };
 
   return {
     write(record) {
-      buffer.push(render(record));
+      const line = render(record);
+      buffer.push(line);
+      queued += line.length + 1;
       // A timer rather than a microtask: under load, the records of many requests share one
       // write. Whoever needs them written (the runner, before an ack) calls flush().
       scheduled ??= setTimeout(() => void flushNow().catch(() => {}), 1);
     },
     flush: flushNow,
+    written() {
+      if (!buffer.length) return writing;
+      next ??= Promise.withResolvers<void>();
+      return next.promise;
+    },
+    get backlog() {
+      return queued + inFlight;
+    },
   };
 }

@@ -133,3 +133,31 @@ Deno.test("createSink() flush() rejects when the writer fails", async () => {
   sink2.write({ type: "status", message: "lost" });
   await assert.rejects(sink2.flush(), /stdout closed/);
 });
+
+Deno.test("createSink() written() waits for the scheduled write, shared by records queued meanwhile", async () => {
+  const writer = memoryWriter();
+  const sink = createSink("jsonl", { session: "demo", writer, now: () => NOW });
+  await sink.written(); // nothing queued: resolves at once
+  assert.equal(sink.backlog, 0);
+  sink.write({ type: "status", message: "one" });
+  const first = sink.written();
+  sink.write({ type: "status", message: "two" });
+  const second = sink.written();
+  assert.ok(sink.backlog > 0);
+  await Promise.all([first, second]);
+  assert.equal(writer.writes, 1, "both records went in one write");
+  assert.equal(sink.backlog, 0);
+  assert.deepEqual(writer.text().trimEnd().split("\n").map((l) => JSON.parse(l).message), [
+    "one",
+    "two",
+  ]);
+});
+
+Deno.test("createSink() written() rejects when the write fails", async () => {
+  const sink = createSink("jsonl", {
+    session: "demo",
+    writer: { write: () => Promise.reject(new Deno.errors.BrokenPipe("closed")) },
+  });
+  sink.write({ type: "status", message: "lost pipe" });
+  await assert.rejects(sink.written(), Deno.errors.BrokenPipe);
+});

@@ -135,6 +135,24 @@ export async function runSession(options: SessionOptions): Promise<void> {
       for (const m of stored) received(m);
       return stored;
     };
+    /**
+     * A webhook's message. When the inbox is empty it is written to the output before the
+     * request is answered, which is what storing and draining it would do, minus two KV writes
+     * and a read; otherwise (or if the output fails) it is stored like any other.
+     */
+    const webhookMessage = async (hookName: string, content: string) => {
+      const messages = store.prepare([{
+        source: "webhook",
+        label: `webhook ${hookName}`,
+        content,
+      }]);
+      if (!runner.accepts()) return await inject(messages);
+      for (const m of messages) received(m);
+      if (await runner.deliver(messages)) return messages;
+      const stored = await store.add(name, messages);
+      runner.wake();
+      return stored;
+    };
 
     const socket = sessionPaths(options.stateDir, name).socket;
     const control: ControlServer = await serveControl(socket, async (req) => {
@@ -180,7 +198,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
         spawner,
         log: log("webhook"),
         signal: hardStop.signal,
-        inject: (content) => inject([{ source: "webhook", label: `webhook ${hookName}`, content }]),
+        inject: (content) => webhookMessage(hookName, content),
         onRun: reportRun,
       });
 
@@ -196,6 +214,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
         kv,
         bus,
         scriptHook: (hookName, path, maxBody) => scriptHook(hookName, path, 30, maxBody),
+        webhook: webhookMessage,
         inject: async (target, message) => {
           if (target === name) return (await inject([message]))[0];
           if (!(await getSession(kv, target))) throw new Error(`no session named '${target}'`);

@@ -33,6 +33,8 @@ export interface PluginHostOptions {
   bus: EventBus;
   /** Builds the §4 handler of a script plugin (30 s timeout, `maxBody` bytes). */
   scriptHook: (name: string, path: string, maxBody: number) => (req: Request) => Promise<Response>;
+  /** Takes a plugin's webhook answer (source `webhook`, label `webhook NAME`) for this session. */
+  webhook: (plugin: string, content: string) => Promise<unknown>;
   /** Puts a message into `session`'s inbox (this or another session). */
   inject: (session: string, message: NewMessage) => Promise<Message>;
   /** Told about every request served. */
@@ -59,11 +61,9 @@ export interface PluginHost {
 export async function startPlugins(options: PluginHostOptions): Promise<PluginHost> {
   const { config, session, log } = options;
   const maxBody = config.server?.max_body ?? DEFAULT_MAX_BODY;
-  const webhookMessage = (plugin: string, content: string) =>
-    options.inject(session, { source: "webhook", label: `webhook ${plugin}`, content });
   const serve: ServeOptions = {
     maxBody,
-    inject: webhookMessage,
+    inject: options.webhook,
     onRun: options.onRun,
     log,
     signal: options.signal,

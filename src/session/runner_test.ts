@@ -296,3 +296,91 @@ Deno.test("SessionRunner() refuses invalid handler settings", async () => {
     return Promise.resolve();
   });
 });
+
+/** Starts `runner.run()` and waits until its first look found the inbox empty. */
+async function running(runner: SessionRunner): Promise<{ stop(): Promise<void> }> {
+  const controller = new AbortController();
+  const loop = runner.run(controller.signal, { recheckMs: 50 });
+  for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
+  return {
+    async stop() {
+      controller.abort();
+      await loop;
+    },
+  };
+}
+
+Deno.test("SessionRunner.deliver() writes messages at once, unstored, while the inbox is empty", async () => {
+  await withRunner(async (h) => {
+    const runner = h.runner();
+    const [m] = h.store.prepare([{ source: "webhook", label: "webhook gh", content: "direct" }]);
+    assert.equal(await runner.deliver([m]), false, "outside run() it takes nothing");
+    const loop = await running(runner);
+    assert.equal(await runner.deliver([m]), true);
+    const [rec] = h.records();
+    assert.equal(rec.type, "injected");
+    assert.equal(rec.id, m.id);
+    assert.equal(rec.content, "direct");
+    assert.equal(rec.source_label, "webhook gh");
+    assert.deepEqual(h.statuses, [["direct", "running"], ["direct", "completed"]]);
+    assert.equal(runner.processed, 1);
+    assert.deepEqual(await h.store.list("demo"), []);
+    await loop.stop();
+    assert.equal(runner.accepts(), false, "after run() it takes nothing");
+  });
+});
+
+Deno.test("SessionRunner.deliver() refuses while stored messages wait, so drain order holds", async () => {
+  await withRunner(async (h) => {
+    const runner = h.runner();
+    const loop = await running(runner);
+    await h.store.add("demo", [{ source: "webhook", content: "stored first" }]);
+    runner.wake();
+    const [late] = h.store.prepare([{ source: "webhook", content: "came later" }]);
+    assert.equal(runner.accepts(), false);
+    assert.equal(await runner.deliver([late]), false);
+    assert.equal(h.records().length, 0, "a refused message is not written");
+    // Once the runner has drained the inbox, direct delivery resumes.
+    for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await runner.deliver([late]), true);
+    await loop.stop();
+    assert.deepEqual(h.records().map((r) => r.content), ["stored first", "came later"]);
+  });
+});
+
+Deno.test("SessionRunner.deliver() refuses with a handler, and when the output fails or lags", async () => {
+  await withRunner(async (h) => {
+    const [m] = h.store.prepare([{ source: "webhook", content: "x".repeat(1000) }]);
+    const withHandler = h.runner({ handler: handler(await h.script("ok.sh", "cat")) });
+    const a = await running(withHandler);
+    assert.equal(await withHandler.deliver([m]), false);
+    await a.stop();
+
+    const broken = createSink("jsonl", {
+      session: "demo",
+      writer: { write: () => Promise.reject(new Deno.errors.BrokenPipe("stdout closed")) },
+    });
+    const failing = h.runner({ sink: broken });
+    const b = await running(failing);
+    assert.equal(await failing.deliver([m]), false, "a failed write is reported");
+    assert.equal(failing.processed, 0);
+    await b.stop();
+
+    let release = () => {};
+    const stuck = new Promise<void>((r) => (release = r));
+    const slow = createSink("jsonl", {
+      session: "demo",
+      writer: { write: async (p) => (await stuck, p.length) },
+    });
+    const lagging = h.runner({ sink: slow });
+    const c = await running(lagging);
+    // Over 1 MiB waiting for the writer: the inbox is the buffer, not memory.
+    for (let i = 0; i < 1100; i++) slow.write({ type: "status", message: "y".repeat(1000) });
+    void slow.flush().catch(() => {});
+    assert.equal(lagging.accepts(), false);
+    release();
+    await slow.flush();
+    assert.equal(lagging.accepts(), true);
+    await c.stop();
+  });
+});
