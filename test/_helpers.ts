@@ -76,6 +76,8 @@ export class Proc {
   stderr = "";
   #waiters: (() => void)[] = [];
   #reading: Promise<void>;
+  /** While set, stdout is not read (a reader that stopped reading); see `pause()`. */
+  #paused: PromiseWithResolvers<void> | null = null;
 
   private constructor(child: Deno.ChildProcess) {
     this.child = child;
@@ -102,6 +104,7 @@ export class Proc {
           }
         }
         for (const w of this.#waiters.splice(0)) w();
+        if (this.#paused) await this.#paused.promise;
       }
       for (const w of this.#waiters.splice(0)) w();
     })();
@@ -118,6 +121,17 @@ export class Proc {
       stderr: "piped",
     }).spawn();
     return new Proc(child);
+  }
+
+  /** Stops reading stdout after the chunk in hand, so that the pipe fills up. */
+  pause(): void {
+    this.#paused ??= Promise.withResolvers<void>();
+  }
+
+  /** Reads stdout again. */
+  resume(): void {
+    this.#paused?.resolve();
+    this.#paused = null;
   }
 
   /** Waits until a record satisfies `pred` (checked over all records), or throws after `ms`. */
@@ -159,6 +173,7 @@ export class Proc {
 
   /** Sends `signal` and waits for the process to end; returns its exit code. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
+    this.resume();
     try {
       this.child.kill(signal);
     } catch {

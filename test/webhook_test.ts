@@ -570,6 +570,38 @@ Deno.test("a request in flight when the daemon is stopped is answered and its me
   });
 });
 
+Deno.test("a stdout reader that stops reading does not hold answers back: messages wait in the inbox", async () => {
+  await withDaemon({
+    scripts: { "echo.sh": "cat" },
+    hooks: [{ name: "echo", script: "./echo.sh" }],
+  }, async (ctx) => {
+    const url = `${await ctx.base("echo")}/`;
+    const body = (tag: string) => `${tag} ${"x".repeat(2000)}`;
+    // Fill stdout's pipe (and whatever the reader holds): ~200 KB of records, under the 256 KiB
+    // of backlog that alone would make the daemon store messages.
+    ctx.d.pause();
+    const first = Array.from(
+      { length: 100 },
+      (_, i) => request(url, { method: "POST", body: body(`first-${i}`) }, 60_000),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    // The output has been stuck for a while now: these are stored and answered at once.
+    for (let i = 0; i < 10; i++) {
+      const res = await request(url, { method: "POST", body: body(`second-${i}`) }, 5_000);
+      assert.equal(res.status, 200, `second-${i}: ${res.text}`);
+    }
+    ctx.d.resume();
+    for (const res of await Promise.all(first)) assert.equal(res.status, 200, res.text);
+    const want = [
+      ...Array.from({ length: 100 }, (_, i) => `first-${i}`),
+      ...Array.from({ length: 10 }, (_, i) => `second-${i}`),
+    ];
+    const injected = await ctx.d.waitForCount(isInjected, want.length, 20_000);
+    const tags = injected.map((r) => r.content.split(" ")[0]).sort();
+    assert.deepEqual(tags, [...want].sort(), "every answered message printed exactly once");
+  });
+});
+
 Deno.test("a client that never finishes its body does not keep the daemon from stopping", async () => {
   await withDaemon({
     toml: "[session]\nshutdown_grace = 1\n",

@@ -103,7 +103,8 @@ export async function row1(dir: string, b: Budget): Promise<Row> {
   const errors = hh.reduce((n, r) => n + r.errors, 0);
   return {
     n: 1,
-    workload: "sync script hook, wrk -c16, POST 1 KiB JSON; hookhost also stores each message",
+    workload:
+      "sync script hook, wrk -c16, POST 1 KiB JSON; hookhost also passes each message through its inbox (straight to the output while none is pending)",
     hookhost: `${hRps.toFixed(0)} req/s, p99 ${hP99.toFixed(1)} ms${
       errors ? `, ${errors} errors` : ""
     }`,
@@ -165,7 +166,7 @@ export async function row2(dir: string, b: Budget): Promise<Row> {
   };
 }
 
-/** Row 3: a module plugin's webhook returning a string (stored), no process spawned. */
+/** Row 3: a module plugin's webhook returning a string (an inbox message), no process spawned. */
 export async function row3(dir: string, b: Budget): Promise<Row> {
   const plugins = join(dir, "plugins");
   await Deno.mkdir(plugins, { recursive: true });
@@ -183,7 +184,7 @@ export async function row3(dir: string, b: Budget): Promise<Row> {
   const rps = median(runs.map((r) => r.rps));
   return {
     n: 3,
-    workload: "module-plugin webhook returning a string (stored), wrk -c64",
+    workload: "module-plugin webhook returning a string (an inbox message), wrk -c64",
     hookhost: `${rps.toFixed(0)} req/s`,
     peer: "n/a (no plugins)",
     ratio: "—",

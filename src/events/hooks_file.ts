@@ -213,6 +213,9 @@ export function matchingHooks(
   return out;
 }
 
+/** How long a look that found `hooks.json` unchanged stands for events (ms). */
+export const LOOK_EVERY_MS = 10;
+
 /**
  * hooks.json as it is now: re-read when its modification time, inode or size changed (so an
  * editor's rename-over-it counts), checked on every `current()` call. A broken edit keeps the
@@ -301,19 +304,25 @@ export class HooksFile {
    */
   unchanged(): HooksConfig | null {
     if (this.#checking !== null) return null;
-    // Events fired in one synchronous run (a drained batch of messages fires two each) share
-    // one look, as concurrent current() calls share one check.
-    if (this.#sameRun === null) {
-      this.#sameRun = this.#look() === null;
-      queueMicrotask(() => (this.#sameRun = null));
+    // Under load every request fires events, and a stat per event was a fifth of a busy
+    // daemon's main thread: a look that found the file unchanged stands for LOOK_EVERY_MS.
+    const now = performance.now();
+    if (!this.#fresh || now - this.#lookedAt >= LOOK_EVERY_MS) {
+      this.#fresh = this.#look() === null;
+      this.#lookedAt = now;
     }
-    return this.#sameRun ? this.#config : null;
+    return this.#fresh ? this.#config : null;
   }
 
-  #sameRun: boolean | null = null;
+  /** The last look found nothing newer than `#config`. */
+  #fresh = false;
+  #lookedAt = 0;
 
   async #check(): Promise<HooksConfig> {
     const stamp = this.#look();
+    // Whatever it finds, `#config` is current once this check is done.
+    this.#fresh = true;
+    this.#lookedAt = performance.now();
     if (stamp === null) return this.#config;
     this.#stamp = stamp;
     if (stamp === "missing") {

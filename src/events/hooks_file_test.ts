@@ -7,6 +7,7 @@ import {
   DEFAULT_HOOK_TIMEOUT_MS,
   type HooksConfig,
   HooksFile,
+  LOOK_EVERY_MS,
   matchingHooks,
   matchKey,
   parseHooksFile,
@@ -512,8 +513,11 @@ Deno.test("HooksFile.unchanged() answers without a read while the file is unchan
       const first = await file.current();
       assert.equal(file.unchanged(), first);
       await Deno.writeTextFile(path, hooksJson("two"));
+      // A look stands for LOOK_EVERY_MS; the next one sees the change.
+      await new Promise((r) => setTimeout(r, LOOK_EVERY_MS + 5));
       assert.equal(file.unchanged(), null, "changed: current() must re-read it");
       assert.deepEqual(commands(await file.current()), ["two"]);
+      assert.deepEqual(commands(file.unchanged()!), ["two"], "re-read: current again");
     });
   });
 });

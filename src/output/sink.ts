@@ -19,6 +19,8 @@ export interface OutputSink {
   written(): Promise<void>;
   /** Characters queued or being written: how far the writer lags behind. */
   readonly backlog: number;
+  /** For how long (ms) the oldest write still in progress has been waiting; 0 when none is. */
+  stalledFor(): number;
 }
 
 /** Options of {@linkcode createSink}. */
@@ -39,6 +41,8 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
   let buffer: string[] = [];
   let queued = 0;
   let inFlight = 0;
+  /** Start times of the writes in progress, oldest first. */
+  const started: number[] = [];
   let writing: Promise<void> = Promise.resolve();
   /** Waiters of `written()`: settled with the next write. */
   let next: PromiseWithResolvers<void> | null = null;
@@ -75,10 +79,14 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
     const chars = queued;
     queued = 0;
     const bytes = encoder.encode(text);
+    started.push(performance.now());
     writing = writing.then(async () => {
       let off = 0;
       while (off < bytes.length) off += await writer.write(bytes.subarray(off));
-    }).finally(() => (inFlight -= chars));
+    }).finally(() => {
+      inFlight -= chars;
+      started.shift();
+    });
     if (next) {
       writing.then(next.resolve, next.reject);
       next = null;
@@ -103,6 +111,9 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
     },
     get backlog() {
       return queued + inFlight;
+    },
+    stalledFor() {
+      return started.length ? performance.now() - started[0] : 0;
     },
   };
 }

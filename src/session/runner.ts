@@ -48,8 +48,13 @@ export interface RunnerOptions {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
-/** Output lag (characters) past which delivered messages are stored instead: KV is the buffer. */
-const MAX_DIRECT_BACKLOG = 1 << 20;
+/**
+ * How far the output may lag for messages to be delivered at once: past this many characters
+ * queued, or a write waiting this long (a slow reader of stdout), they are stored instead, and
+ * KV is the buffer.
+ */
+const MAX_DIRECT_BACKLOG = 256 * 1024;
+const MAX_DIRECT_STALL_MS = 50;
 const decoder = new TextDecoder();
 
 /** Drains a session's inbox. */
@@ -83,8 +88,9 @@ export class SessionRunner {
 
   /** Whether {@linkcode deliver} would take messages now. */
   accepts(): boolean {
+    const { sink } = this.#o;
     return this.#live && this.#empty && !this.#o.handler && !this.#o.hardStop?.aborted &&
-      this.#o.sink.backlog <= MAX_DIRECT_BACKLOG;
+      sink.backlog <= MAX_DIRECT_BACKLOG && sink.stalledFor() < MAX_DIRECT_STALL_MS;
   }
 
   /**

@@ -374,11 +374,19 @@ Deno.test("SessionRunner.deliver() refuses with a handler, and when the output f
     });
     const lagging = h.runner({ sink: slow });
     const c = await running(lagging);
-    // Over 1 MiB waiting for the writer: the inbox is the buffer, not memory.
-    for (let i = 0; i < 1100; i++) slow.write({ type: "status", message: "y".repeat(1000) });
-    void slow.flush().catch(() => {});
+    // A reader of stdout that stopped reading: once a write has waited 50 ms, messages are
+    // stored, and the inbox is the buffer.
+    slow.write({ type: "status", message: "small" });
+    const written = slow.flush();
+    assert.equal(lagging.accepts(), true, "a write just started is no lag");
+    await new Promise((r) => setTimeout(r, 60));
     assert.equal(lagging.accepts(), false);
     release();
+    await written;
+    assert.equal(lagging.accepts(), true);
+    // Over 256 KiB queued: stored too.
+    for (let i = 0; i < 300; i++) slow.write({ type: "status", message: "y".repeat(1000) });
+    assert.equal(lagging.accepts(), false);
     await slow.flush();
     assert.equal(lagging.accepts(), true);
     await c.stop();
