@@ -34,6 +34,11 @@ export interface InboxStoreOptions {
   ids?: IdFactory;
   /** Clock in Unix ms; default `Date.now`. */
   now?: () => number;
+  /**
+   * Called as an `add()` to `session` starts; what it returns is called once that add is over,
+   * durable or failed. Lets a runner know a message may be on its way into the inbox.
+   */
+  onAdd?: (session: string) => () => void;
 }
 
 function messageKey(session: string, m: { source: Source; id: string }): Deno.KvKey {
@@ -47,6 +52,7 @@ export class InboxStore {
   #ids: IdFactory;
   #now: () => number;
   #group: GroupCommit;
+  #onAdd: ((session: string) => () => void) | undefined;
 
   /** Uses `kv`; see {@linkcode InboxStoreOptions} for the seams. */
   constructor(kv: Deno.Kv, options: InboxStoreOptions = {}) {
@@ -54,6 +60,7 @@ export class InboxStore {
     this.#ids = options.ids ?? newId;
     this.#now = options.now ?? Date.now;
     this.#group = new GroupCommit(kv);
+    this.#onAdd = options.onAdd;
   }
 
   /**
@@ -67,6 +74,20 @@ export class InboxStore {
     options: { also?: readonly Entry[] } = {},
   ): Promise<Message[]> {
     const messages = this.prepare(items);
+    const done = this.#onAdd?.(session);
+    try {
+      await this.#commit(session, messages, options.also ?? []);
+    } finally {
+      done?.();
+    }
+    return messages;
+  }
+
+  async #commit(
+    session: string,
+    messages: readonly Message[],
+    also: readonly Entry[],
+  ): Promise<void> {
     const entries: Entry[] = [];
     for (const m of messages) {
       const { content, ...meta } = m;
@@ -81,8 +102,7 @@ export class InboxStore {
         size: 200 + m.label.length * 2 + (stored.content?.length ?? 0) * 2,
       });
     }
-    await this.#group.write([...entries, ...(options.also ?? [])]);
-    return messages;
+    await this.#group.write([...entries, ...also]);
   }
 
   /**

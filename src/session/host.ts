@@ -94,7 +94,10 @@ export async function runSession(options: SessionOptions): Promise<void> {
         source: m.source,
         label: m.label,
       });
-    const store = new InboxStore(kv);
+    // Every add to this session holds direct delivery back until the runner has seen it.
+    const store: InboxStore = new InboxStore(kv, {
+      onAdd: (session): () => void => (session === name ? runner.hold() : () => {}),
+    });
     const schedules = new ScheduleStore(kv, {
       onFired: (session, m) => session === name && received(m),
     });
@@ -129,6 +132,15 @@ export async function runSession(options: SessionOptions): Promise<void> {
         }
         : undefined,
     });
+    /** Schedules write into the inbox by themselves: `work` holds direct delivery back too. */
+    const holding = async <T>(work: Promise<T>): Promise<T> => {
+      const release = runner.hold();
+      try {
+        return await work;
+      } finally {
+        release();
+      }
+    };
     const inject = async (messages: NewMessage[]) => {
       const stored = await store.add(name, messages);
       runner.wake();
@@ -169,7 +181,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
           return { ok: true, plugins: plugins?.manager.status() ?? [] };
         case "wake":
           if (options.daemon) await schedules.armForeign(name);
-          await schedules.fireDue(name);
+          await holding(schedules.fireDue(name));
           runner.wake();
           return { ok: true };
       }
@@ -343,7 +355,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
       });
       kv.listenQueue(async (msg) => {
         if (!isTimer(msg)) return;
-        const fired = await schedules.onTimer(msg);
+        const fired = await holding(schedules.onTimer(msg));
         if (fired === name) runner.wake();
         else if (fired) {
           await wakeSession(options.stateDir, fired);

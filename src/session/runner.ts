@@ -66,6 +66,8 @@ export class SessionRunner {
   /** The last look found the inbox empty and nothing was stored since (see `deliver()`). */
   #empty = false;
   #wakes = 0;
+  /** Messages of this session on their way into the inbox (see `hold()`). */
+  #holds = 0;
   /** Messages fully processed since start. */
   processed = 0;
 
@@ -86,10 +88,28 @@ export class SessionRunner {
     this.#notifier.wake();
   }
 
+  /**
+   * Says a message is being stored in this session's inbox: until the returned function is
+   * called (once it is durable, or failed), and after that until the runner looked at the inbox
+   * again, {@linkcode deliver} takes nothing, so that no later message overtakes it.
+   */
+  hold(): () => void {
+    this.#holds++;
+    this.#empty = false;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      this.#empty = false;
+    };
+  }
+
   /** Whether {@linkcode deliver} would take messages now. */
   accepts(): boolean {
     const { sink } = this.#o;
-    return this.#live && this.#empty && !this.#o.handler && !this.#o.hardStop?.aborted &&
+    return this.#live && this.#empty && this.#holds === 0 && !this.#o.handler &&
+      !this.#o.hardStop?.aborted &&
       sink.backlog <= MAX_DIRECT_BACKLOG && sink.stalledFor() < MAX_DIRECT_STALL_MS;
   }
 

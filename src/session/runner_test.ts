@@ -300,7 +300,8 @@ Deno.test("SessionRunner() refuses invalid handler settings", async () => {
 /** Starts `runner.run()` and waits until its first look found the inbox empty. */
 async function running(runner: SessionRunner): Promise<{ stop(): Promise<void> }> {
   const controller = new AbortController();
-  const loop = runner.run(controller.signal, { recheckMs: 50 });
+  // No periodic re-look: each look makes accepts() false while it runs.
+  const loop = runner.run(controller.signal, { recheckMs: 60_000 });
   for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
   return {
     async stop() {
@@ -341,6 +342,25 @@ Deno.test("SessionRunner.deliver() refuses while stored messages wait, so drain 
     assert.equal(await runner.deliver([late]), false);
     assert.equal(h.records().length, 0, "a refused message is not written");
     // Once the runner has drained the inbox, direct delivery resumes.
+    for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await runner.deliver([late]), true);
+    await loop.stop();
+    assert.deepEqual(h.records().map((r) => r.content), ["stored first", "came later"]);
+  });
+});
+
+Deno.test("SessionRunner.deliver() refuses while a message is on its way into the inbox", async () => {
+  await withRunner(async (h) => {
+    const runner = h.runner();
+    const loop = await running(runner);
+    // What the daemon's store does around every add, and schedules around firing.
+    const release = runner.hold();
+    const [late] = h.store.prepare([{ source: "webhook", content: "came later" }]);
+    assert.equal(await runner.deliver([late]), false, "the earlier message is not stored yet");
+    await h.store.add("demo", [{ source: "webhook", content: "stored first" }]);
+    release();
+    assert.equal(runner.accepts(), false, "stored, but the runner has not seen it yet");
+    runner.wake();
     for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal(await runner.deliver([late]), true);
     await loop.stop();
