@@ -297,12 +297,16 @@ Deno.test("SessionRunner() refuses invalid handler settings", async () => {
   });
 });
 
-/** Starts `runner.run()` and waits until its first look found the inbox empty. */
-async function running(runner: SessionRunner): Promise<{ stop(): Promise<void> }> {
+/** Waits (up to ~1 s) until `runner` takes messages directly: its look found the inbox empty. */
+async function accepting(runner: SessionRunner): Promise<void> {
+  for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** Starts `runner.run()`; `stop()` aborts it and waits for it to end. */
+function running(runner: SessionRunner): { stop(): Promise<void> } {
   const controller = new AbortController();
   // No periodic re-look: each look makes accepts() false while it runs.
   const loop = runner.run(controller.signal, { recheckMs: 60_000 });
-  for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
   return {
     async stop() {
       controller.abort();
@@ -316,7 +320,8 @@ Deno.test("SessionRunner.deliver() writes messages at once, unstored, while the 
     const runner = h.runner();
     const [m] = h.store.prepare([{ source: "webhook", label: "webhook gh", content: "direct" }]);
     assert.equal(await runner.deliver([m]), false, "outside run() it takes nothing");
-    const loop = await running(runner);
+    const loop = running(runner);
+    await accepting(runner);
     assert.equal(await runner.deliver([m]), true);
     const [rec] = h.records();
     assert.equal(rec.type, "injected");
@@ -334,7 +339,8 @@ Deno.test("SessionRunner.deliver() writes messages at once, unstored, while the 
 Deno.test("SessionRunner.deliver() refuses while stored messages wait, so drain order holds", async () => {
   await withRunner(async (h) => {
     const runner = h.runner();
-    const loop = await running(runner);
+    const loop = running(runner);
+    await accepting(runner);
     await h.store.add("demo", [{ source: "webhook", content: "stored first" }]);
     runner.wake();
     const [late] = h.store.prepare([{ source: "webhook", content: "came later" }]);
@@ -342,7 +348,7 @@ Deno.test("SessionRunner.deliver() refuses while stored messages wait, so drain 
     assert.equal(await runner.deliver([late]), false);
     assert.equal(h.records().length, 0, "a refused message is not written");
     // Once the runner has drained the inbox, direct delivery resumes.
-    for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
+    await accepting(runner);
     assert.equal(await runner.deliver([late]), true);
     await loop.stop();
     assert.deepEqual(h.records().map((r) => r.content), ["stored first", "came later"]);
@@ -352,7 +358,8 @@ Deno.test("SessionRunner.deliver() refuses while stored messages wait, so drain 
 Deno.test("SessionRunner.deliver() refuses while a message is on its way into the inbox", async () => {
   await withRunner(async (h) => {
     const runner = h.runner();
-    const loop = await running(runner);
+    const loop = running(runner);
+    await accepting(runner);
     // What the daemon's store does around every add, and schedules around firing.
     const release = runner.hold();
     const [late] = h.store.prepare([{ source: "webhook", content: "came later" }]);
@@ -361,7 +368,7 @@ Deno.test("SessionRunner.deliver() refuses while a message is on its way into th
     release();
     assert.equal(runner.accepts(), false, "stored, but the runner has not seen it yet");
     runner.wake();
-    for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
+    await accepting(runner);
     assert.equal(await runner.deliver([late]), true);
     await loop.stop();
     assert.deepEqual(h.records().map((r) => r.content), ["stored first", "came later"]);
@@ -372,7 +379,7 @@ Deno.test("SessionRunner.deliver() refuses with a handler, and when the output f
   await withRunner(async (h) => {
     const [m] = h.store.prepare([{ source: "webhook", content: "x".repeat(1000) }]);
     const withHandler = h.runner({ handler: handler(await h.script("ok.sh", "cat")) });
-    const a = await running(withHandler);
+    const a = running(withHandler);
     assert.equal(await withHandler.deliver([m]), false);
     await a.stop();
 
@@ -381,7 +388,8 @@ Deno.test("SessionRunner.deliver() refuses with a handler, and when the output f
       writer: { write: () => Promise.reject(new Deno.errors.BrokenPipe("stdout closed")) },
     });
     const failing = h.runner({ sink: broken });
-    const b = await running(failing);
+    const b = running(failing);
+    await accepting(failing);
     assert.equal(await failing.deliver([m]), false, "a failed write is reported");
     assert.equal(failing.processed, 0);
     await b.stop();
@@ -393,7 +401,8 @@ Deno.test("SessionRunner.deliver() refuses with a handler, and when the output f
       writer: { write: async (p) => (await stuck, p.length) },
     });
     const lagging = h.runner({ sink: slow });
-    const c = await running(lagging);
+    const c = running(lagging);
+    await accepting(lagging);
     // A reader of stdout that stopped reading: once a write has waited 50 ms, messages are
     // stored, and the inbox is the buffer.
     slow.write({ type: "status", message: "small" });
