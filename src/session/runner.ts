@@ -94,13 +94,17 @@ export class SessionRunner {
    * again, {@linkcode deliver} takes nothing, so that no later message overtakes it.
    */
   hold(): () => void {
+    // Counted as wakes too: a look in progress may not see the message, so it cannot vouch
+    // for an empty inbox.
     this.#holds++;
+    this.#wakes++;
     this.#empty = false;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#holds--;
+      this.#wakes++;
       this.#empty = false;
     };
   }

@@ -375,6 +375,40 @@ Deno.test("SessionRunner.deliver() refuses while a message is on its way into th
   });
 });
 
+Deno.test("SessionRunner.deliver() does not trust a look that a store overlapped", async () => {
+  await withRunner(async (h) => {
+    let gate: PromiseWithResolvers<void> | null = null;
+    // Its looks take their snapshot at once but answer only when the gate opens.
+    class SlowStore extends InboxStore {
+      override async peek(session: string, limit?: number): Promise<Message[]> {
+        const found = await super.peek(session, limit);
+        if (gate) await gate.promise;
+        return found;
+      }
+    }
+    const store = new SlowStore(h.kv);
+    const runner = h.runner({ store });
+    const loop = running(runner);
+    await accepting(runner);
+    gate = Promise.withResolvers<void>();
+    runner.wake();
+    await new Promise((r) => setTimeout(r, 20)); // the look has its (empty) snapshot
+    const release = runner.hold();
+    await store.add("demo", [{ source: "webhook", content: "stored first" }]);
+    release(); // the store's caller wakes the runner only a moment later
+    gate.resolve();
+    gate = null;
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(runner.accepts(), false, "the look ended empty, but it missed a message");
+    runner.wake();
+    await accepting(runner);
+    const [late] = store.prepare([{ source: "webhook", content: "came later" }]);
+    assert.equal(await runner.deliver([late]), true);
+    await loop.stop();
+    assert.deepEqual(h.records().map((r) => r.content), ["stored first", "came later"]);
+  });
+});
+
 Deno.test("SessionRunner.deliver() refuses with a handler, and when the output fails or lags", async () => {
   await withRunner(async (h) => {
     const [m] = h.store.prepare([{ source: "webhook", content: "x".repeat(1000) }]);
