@@ -135,7 +135,7 @@ export async function row2(dir: string, b: Budget): Promise<Row> {
     const r = await wrk(h.url + "/", { connections: 64, seconds: b.seconds, body: BODY });
     runs.push(r);
     await h.stop();
-    const ran = h.lines.filter((l) => l.includes('"type":"hook_run"')).length;
+    const ran = h.hookRuns();
     const kv = await Deno.openKv(join(dir, "state", "hookhost.kv"));
     try {
       const left = await new JobStore(kv).count(session, "async");
@@ -211,7 +211,7 @@ export async function rows4and7(dir: string, b: Budget): Promise<Row[]> {
   await write(join(dir, "hookhost.toml"), "");
   const env = { HOOKHOST_STATE: join(dir, "state"), HOOKHOST_CONFIG: join(dir, "hookhost.toml") };
   const startup: number[] = [];
-  const h = await startHookhost(dir, { name: "r4", wait: /"ready"/ });
+  const h = await startHookhost(dir, { name: "r4", wait: /"ready"/, keep: true });
   const sends: number[] = [];
   for (let i = 0; i < b.sends; i++) {
     // Interleaved, so that the machine's drift weighs on both alike.

@@ -174,8 +174,22 @@ export async function startPeer(dir: string, script: string): Promise<Server> {
 /** Starts `hookhost run --daemon` in `dir` (its hookhost.toml) and waits for its records. */
 export async function startHookhost(
   dir: string,
-  options: { name: string; hooks?: string[]; wait: RegExp; env?: Record<string, string> },
-): Promise<Server & { lines: string[]; waitFor(re: RegExp, count?: number): Promise<void> }> {
+  options: {
+    name: string;
+    hooks?: string[];
+    wait: RegExp;
+    env?: Record<string, string>;
+    /** Keep every line for `waitFor` (default: only those up to the `wait` line). */
+    keep?: boolean;
+  },
+): Promise<
+  Server & {
+    lines: string[];
+    waitFor(re: RegExp, count?: number): Promise<void>;
+    /** `hook_run` records printed so far. */
+    hookRuns(): number;
+  }
+> {
   const args = ["run", "--name", options.name, "--daemon", "--format", "jsonl"];
   for (const h of options.hooks ?? []) args.push("--hook", h);
   const child = new Deno.Command(Deno.execPath(), {
@@ -191,13 +205,23 @@ export async function startHookhost(
   }).spawn();
   const lines: string[] = [];
   const waiters: (() => void)[] = [];
+  let started = false;
+  let hookRuns = 0;
   const reading = (async () => {
     let buf = "";
     for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
       buf += chunk;
-      const parts = buf.split("\n");
-      buf = parts.pop()!;
-      lines.push(...parts);
+      const end = buf.lastIndexOf("\n");
+      if (end < 0) continue;
+      const text = buf.slice(0, end);
+      buf = buf.slice(end + 1);
+      // Under load the daemon prints tens of thousands of lines a second, and this reader
+      // shares the machine with it: lines are counted, not kept, once the daemon is up.
+      for (let at = text.indexOf('"type":"hook_run"'); at >= 0;) {
+        hookRuns++;
+        at = text.indexOf('"type":"hook_run"', at + 17);
+      }
+      if (!started || options.keep) lines.push(...text.split("\n"));
       for (const w of waiters.splice(0)) w();
     }
   })();
@@ -212,12 +236,14 @@ export async function startHookhost(
     }
   };
   await waitFor(options.wait);
+  started = true;
   const addr = /"addr":"([^"]+)"/.exec(lines.find((l) => options.wait.test(l)) ?? "")?.[1];
   return {
     url: addr ? `http://${addr}` : "",
     pid: child.pid,
     lines,
     waitFor,
+    hookRuns: () => hookRuns,
     stop: async () => {
       child.kill("SIGTERM");
       await child.status;
