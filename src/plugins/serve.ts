@@ -14,7 +14,10 @@ import { type ModulePlugin, PluginUnavailableError } from "./module_plugin.ts";
 export interface ServeOptions {
   /** Largest accepted body in bytes. */
   maxBody: number;
-  /** Stores a plugin's string answer as source `webhook`; resolves once durable. */
+  /**
+   * Takes a plugin's string answer as source `webhook`; resolves once it is durable in the inbox
+   * or already written to the output (see `SessionRunner.deliver()`).
+   */
   inject: (plugin: string, content: string) => Promise<unknown>;
   /** Told about every request (for `hook_run` records and `hook_failed` events). */
   onRun?: (run: HookRun) => void;

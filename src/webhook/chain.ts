@@ -92,7 +92,8 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
 
 /**
  * Answers a hook's message: 204 when it is empty (after trimming), else 200 `ok` once `inject`
- * has stored it, or 503 when it could not be stored (logged as `<who>: could not store …`).
+ * has taken it (stored, or written to the output), or 503 when it could not be stored (logged as
+ * `<who>: could not store …`).
  */
 export async function storeMessage(
   message: string,

@@ -36,7 +36,10 @@ export interface ScriptHookOptions {
   session: string;
   /** Starts the script. */
   spawner: Spawner;
-  /** Stores `content` in the session's inbox as source `webhook`; resolves once durable. */
+  /**
+   * Puts `content` into the session's inbox as source `webhook`; resolves once it is durable
+   * there or already written to the output (see `SessionRunner.deliver()`).
+   */
   inject: (content: string) => Promise<unknown>;
   /** Told about every finished request. */
   onRun?: (run: HookRun) => void;
