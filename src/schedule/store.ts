@@ -62,6 +62,11 @@ export interface ScheduleStoreOptions {
   ids?: IdFactory;
   /** Told about every message a schedule put into an inbox. */
   onFired?: (session: string, message: Message) => void;
+  /**
+   * Called as a schedule starts putting a message into `session`'s inbox; what it returns is
+   * called once that commit is over, done or not (as `InboxStoreOptions.onAdd`).
+   */
+  onAdd?: (session: string) => () => void;
 }
 
 /** Adds, lists, removes and fires schedules. */
@@ -70,6 +75,7 @@ export class ScheduleStore {
   #now: () => number;
   #ids: IdFactory;
   #onFired?: (session: string, message: Message) => void;
+  #onAdd?: (session: string) => () => void;
   /** Tokens of timers this process enqueued (and will therefore be woken for). */
   readonly armed: Set<string> = new Set();
 
@@ -79,6 +85,7 @@ export class ScheduleStore {
     this.#now = options.now ?? Date.now;
     this.#ids = options.ids ?? newId;
     this.#onFired = options.onFired;
+    this.#onAdd = options.onAdd;
   }
 
   #timer(op: Deno.AtomicOperation, record: ScheduleRecord): void {
@@ -160,7 +167,13 @@ export class ScheduleStore {
       op.set(entry.key, moved);
       this.#timer(op, moved);
     }
-    const result = await op.commit();
+    const done = this.#onAdd?.(r.session);
+    let result: Deno.KvCommitResult | Deno.KvCommitError;
+    try {
+      result = await op.commit();
+    } finally {
+      done?.();
+    }
     if (!result.ok) return null;
     this.#onFired?.(r.session, { ...message, content: r.message });
     return r.session;

@@ -227,3 +227,34 @@ Deno.test("ScheduleStore.armForeign() takes over timers armed by another process
     );
   });
 });
+
+Deno.test("ScheduleStore tells onAdd about each message it puts into an inbox, until committed", async () => {
+  await withKv(async (kv) => {
+    const clock = fakeClock();
+    const events: string[] = [];
+    const inbox = new InboxStore(kv);
+    const store = new ScheduleStore(kv, {
+      now: clock.now,
+      onAdd: (session) => {
+        events.push(`start ${session}`);
+        return () => events.push(`end ${session}`);
+      },
+      onFired: (session, m) => events.push(`fired ${session} ${m.content}`),
+    });
+    await store.add("a", { kind: "at", at: T0 + MIN }, "one");
+    await store.add("b", { kind: "at", at: T0 + 2 * MIN }, "two");
+    await store.fireDue();
+    assert.deepEqual(events, [], "nothing due, nothing told");
+    clock.t = T0 + 3 * MIN;
+    await store.fireDue();
+    assert.deepEqual(events, [
+      "start a",
+      "end a",
+      "fired a one",
+      "start b",
+      "end b",
+      "fired b two",
+    ]);
+    assert.deepEqual((await inbox.list("a")).map((m) => m.content), ["one"]);
+  });
+});

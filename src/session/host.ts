@@ -94,12 +94,13 @@ export async function runSession(options: SessionOptions): Promise<void> {
         source: m.source,
         label: m.label,
       });
-    // Every add to this session holds direct delivery back until the runner has seen it.
-    const store: InboxStore = new InboxStore(kv, {
-      onAdd: (session): () => void => (session === name ? runner.hold() : () => {}),
-    });
+    // Every write of a message into this session's inbox (an add, a schedule firing) holds
+    // direct delivery back until the runner has seen it.
+    const onAdd = (session: string): () => void => (session === name ? runner.hold() : () => {});
+    const store = new InboxStore(kv, { onAdd });
     const schedules = new ScheduleStore(kv, {
       onFired: (session, m) => session === name && received(m),
+      onAdd,
     });
     const sink = createSink(options.format, { session: name, writer: options.writer });
     await recordStart(kv, name, { pid: Deno.pid });
@@ -132,19 +133,11 @@ export async function runSession(options: SessionOptions): Promise<void> {
         }
         : undefined,
     });
-    /** Schedules write into the inbox by themselves: `work` holds direct delivery back too. */
-    const holding = async <T>(work: Promise<T>): Promise<T> => {
-      const release = runner.hold();
-      try {
-        return await work;
-      } finally {
-        release();
-      }
-    };
-    const inject = async (messages: NewMessage[]) => {
+    /** Stores messages; `announced` when their `message_received` has already fired. */
+    const inject = async (messages: NewMessage[], options: { announced?: boolean } = {}) => {
       const stored = await store.add(name, messages);
       runner.wake();
-      for (const m of stored) received(m);
+      if (!options.announced) { for (const m of stored) received(m); }
       return stored;
     };
     /**
@@ -161,9 +154,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
       if (!runner.accepts()) return await inject(messages);
       for (const m of messages) received(m);
       if (await runner.deliver(messages)) return messages;
-      const stored = await store.add(name, messages);
-      runner.wake();
-      return stored;
+      return await inject(messages, { announced: true });
     };
 
     const socket = sessionPaths(options.stateDir, name).socket;
@@ -181,7 +172,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
           return { ok: true, plugins: plugins?.manager.status() ?? [] };
         case "wake":
           if (options.daemon) await schedules.armForeign(name);
-          await holding(schedules.fireDue(name));
+          await schedules.fireDue(name);
           runner.wake();
           return { ok: true };
       }
@@ -355,7 +346,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
       });
       kv.listenQueue(async (msg) => {
         if (!isTimer(msg)) return;
-        const fired = await holding(schedules.onTimer(msg));
+        const fired = await schedules.onTimer(msg);
         if (fired === name) runner.wake();
         else if (fired) {
           await wakeSession(options.stateDir, fired);

@@ -83,9 +83,14 @@ export class SessionRunner {
 
   /** Tells the runner new messages may be waiting. */
   wake(): void {
+    this.#mayHaveMore();
+    this.#notifier.wake();
+  }
+
+  /** A message may have entered the inbox: a look in progress cannot vouch for it being empty. */
+  #mayHaveMore(): void {
     this.#wakes++;
     this.#empty = false;
-    this.#notifier.wake();
   }
 
   /**
@@ -94,18 +99,14 @@ export class SessionRunner {
    * again, {@linkcode deliver} takes nothing, so that no later message overtakes it.
    */
   hold(): () => void {
-    // Counted as wakes too: a look in progress may not see the message, so it cannot vouch
-    // for an empty inbox.
     this.#holds++;
-    this.#wakes++;
-    this.#empty = false;
+    this.#mayHaveMore();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#holds--;
-      this.#wakes++;
-      this.#empty = false;
+      this.#mayHaveMore();
     };
   }
 
