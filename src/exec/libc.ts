@@ -77,7 +77,7 @@ export const C = {
   SYS_PIDFD_OPEN: 434,
   POSIX_SPAWN_SETSIGDEF: 0x04,
   POSIX_SPAWN_SETSIGMASK: 0x08,
-  POSIX_SPAWN_SETSID: 0x80,
+  POSIX_SPAWN_SETPGROUP: 0x02,
 } as const;
 
 function open(): LibcSymbols | null {

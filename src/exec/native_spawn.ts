@@ -1,8 +1,8 @@
 /**
  * The fast path of {@linkcode runProcess} on Linux: `posix_spawn(3)` through FFI with
- * `POSIX_SPAWN_SETSID`, so the child leads its own session and process group without an extra
- * exec, the spawn itself runs off the main thread, and the pipes and the exit (a pidfd) are
- * watched by one {@linkcode FdReactor}.
+ * `POSIX_SPAWN_SETPGROUP`, so the child leads its own process group without an extra exec, the
+ * spawn itself runs off the main thread, and the pipes and the exit (a pidfd) are watched by one
+ * {@linkcode FdReactor}.
  *
  * @module
  */
@@ -142,9 +142,13 @@ export class NativeSpawner {
       try {
         stdio.forEach((fd, target) => lib.posix_spawn_file_actions_adddup2(actions, fd, target));
         if (cwd) lib.posix_spawn_file_actions_addchdir_np!(actions, cwd.subarray(16));
+        // A process group of its own (the attribute's default group, 0, means the child's
+        // pid), not a session: Linux gives every new session its own scheduling autogroup, as
+        // heavy as the whole daemon, so busy scripts would starve hookhost (and everything
+        // else) of CPU, and `nice` would mean nothing across groups.
         lib.posix_spawnattr_setflags(
           attr,
-          C.POSIX_SPAWN_SETSID | C.POSIX_SPAWN_SETSIGMASK | C.POSIX_SPAWN_SETSIGDEF,
+          C.POSIX_SPAWN_SETPGROUP | C.POSIX_SPAWN_SETSIGMASK | C.POSIX_SPAWN_SETSIGDEF,
         );
         lib.posix_spawnattr_setsigmask(attr, this.#sigmask);
         lib.posix_spawnattr_setsigdefault(attr, this.#sigdefault);
