@@ -68,6 +68,12 @@ export class SessionRunner {
   #wakes = 0;
   /** Messages of this session on their way into the inbox (see `hold()`). */
   #holds = 0;
+  /** A look at the inbox is in progress. */
+  #looking = false;
+  /** The batch being written was smaller than a full one: the next look may find it empty. */
+  #tail = false;
+  /** Settled when the look in progress, or the next one, ends (see `whenAccepting()`). */
+  #looked: PromiseWithResolvers<void> | null = null;
   /** Messages fully processed since start. */
   processed = 0;
 
@@ -112,10 +118,38 @@ export class SessionRunner {
 
   /** Whether {@linkcode deliver} would take messages now. */
   accepts(): boolean {
+    return this.#empty && this.#open();
+  }
+
+  /**
+   * Resolves whether {@linkcode deliver} takes messages now, after waiting for the look at the
+   * inbox in progress, or for the one after the last batch being written, when that look may
+   * find the inbox empty. Waiting costs a request a look (well under a millisecond) or the rest of
+   * a short batch; storing costs it a KV commit, costs the daemon two KV writes and a read, and
+   * keeps direct delivery off until the runner has drained it.
+   */
+  async whenAccepting(): Promise<boolean> {
+    // Twice at most: a look that finds a last, short batch is followed by one that finds none.
+    for (let i = 0; i < 2; i++) {
+      if (this.accepts()) return true;
+      if (!this.#open() || !(this.#looking || this.#tail)) return false;
+      await (this.#looked ??= Promise.withResolvers()).promise;
+    }
+    return this.accepts();
+  }
+
+  /** Everything {@linkcode accepts} asks but the look's answer. */
+  #open(): boolean {
     const { sink } = this.#o;
-    return this.#live && this.#empty && this.#holds === 0 && !this.#o.handler &&
-      !this.#o.hardStop?.aborted &&
+    return this.#live && this.#holds === 0 && !this.#o.handler && !this.#o.hardStop?.aborted &&
       sink.backlog <= MAX_DIRECT_BACKLOG && sink.stalledFor() < MAX_DIRECT_STALL_MS;
+  }
+
+  /** Lets whoever waits in {@linkcode whenAccepting} ask again. */
+  #lookEnded(): void {
+    const looked = this.#looked;
+    this.#looked = null;
+    looked?.resolve();
   }
 
   /**
@@ -163,6 +197,7 @@ export class SessionRunner {
     const stop = () => {
       this.#live = false;
       this.#empty = false;
+      this.#lookEnded();
     };
     signal.addEventListener("abort", stop, { once: true });
     this.#live = !signal.aborted;
@@ -180,12 +215,25 @@ export class SessionRunner {
   async #batch(): Promise<boolean> {
     const { store, sink, session } = this.#o;
     const wakes = this.#wakes;
+    const size = this.#o.batchSize ?? 256;
     this.#empty = false;
-    const batch = await store.peek(session, this.#o.batchSize ?? 256);
-    if (!batch.length) {
-      // A wake during the look may stand for a message the look did not see.
-      this.#empty = wakes === this.#wakes;
-      return false;
+    this.#looking = true;
+    this.#tail = false;
+    let batch: Message[];
+    try {
+      batch = await store.peek(session, size);
+    } finally {
+      this.#looking = false;
+    }
+    try {
+      if (!batch.length) {
+        // A wake during the look may stand for a message the look did not see.
+        this.#empty = wakes === this.#wakes;
+        return false;
+      }
+      this.#tail = batch.length < size;
+    } finally {
+      this.#lookEnded();
     }
     for (const m of batch) {
       this.#o.onStatus?.(m, "running");

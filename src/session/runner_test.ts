@@ -409,6 +409,101 @@ Deno.test("SessionRunner.deliver() does not trust a look that a store overlapped
   });
 });
 
+Deno.test("SessionRunner.whenAccepting() waits for a look in progress instead of refusing", async () => {
+  await withRunner(async (h) => {
+    let gate: PromiseWithResolvers<void> | null = null;
+    class SlowStore extends InboxStore {
+      override async peek(session: string, limit?: number): Promise<Message[]> {
+        const found = await super.peek(session, limit);
+        if (gate) await gate.promise;
+        return found;
+      }
+    }
+    const store = new SlowStore(h.kv);
+    const runner = h.runner({ store });
+    const controller = new AbortController();
+    const loop = runner.run(controller.signal, { recheckMs: 60_000 });
+    await accepting(runner);
+
+    // A look that finds the inbox empty: the message waits for it, then goes straight out.
+    gate = Promise.withResolvers<void>();
+    runner.wake();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(runner.accepts(), false, "a look is in progress");
+    let settled = false;
+    const first = runner.whenAccepting().finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(settled, false, "it waits for the look");
+    gate.resolve();
+    gate = null;
+    assert.equal(await first, true);
+    const [direct] = store.prepare([{ source: "webhook", content: "direct" }]);
+    assert.equal(await runner.deliver([direct]), true);
+
+    // A look that a store overlapped cannot vouch for the inbox: the wait ends in a refusal.
+    gate = Promise.withResolvers<void>();
+    runner.wake();
+    await new Promise((r) => setTimeout(r, 20));
+    const second = runner.whenAccepting();
+    const release = runner.hold();
+    await store.add("demo", [{ source: "webhook", content: "stored" }]);
+    release();
+    gate.resolve();
+    gate = null;
+    assert.equal(await second, false);
+    runner.wake();
+    await accepting(runner);
+
+    // Stopping ends the wait too.
+    gate = Promise.withResolvers<void>();
+    runner.wake();
+    await new Promise((r) => setTimeout(r, 20));
+    const third = runner.whenAccepting();
+    controller.abort();
+    assert.equal(await third, false);
+    gate.resolve();
+    await loop;
+    assert.deepEqual(h.records().map((r) => r.content), ["direct", "stored"]);
+    assert.deepEqual(await store.list("demo"), []);
+  });
+});
+
+Deno.test("SessionRunner.whenAccepting() waits out the last, short batch being written", async () => {
+  await withRunner(async (h) => {
+    let gate: PromiseWithResolvers<void> | null = null;
+    let out = "";
+    const sink = createSink("jsonl", {
+      session: "demo",
+      writer: {
+        async write(p) {
+          if (gate) await gate.promise;
+          out += new TextDecoder().decode(p);
+          return p.length;
+        },
+      },
+    });
+    const runner = h.runner({ sink });
+    const loop = running(runner);
+    await accepting(runner);
+    await h.store.add("demo", [{ source: "webhook", content: "stored" }]);
+    gate = Promise.withResolvers<void>();
+    runner.wake();
+    await new Promise((r) => setTimeout(r, 10)); // the batch of one is being written
+    const waiting = runner.whenAccepting();
+    gate.resolve();
+    gate = null;
+    assert.equal(await waiting, true, "the look after that batch found the inbox empty");
+    const [late] = h.store.prepare([{ source: "webhook", content: "direct" }]);
+    assert.equal(await runner.deliver([late]), true);
+    await loop.stop();
+    assert.deepEqual(out.trim().split("\n").map((l) => JSON.parse(l).content), [
+      "stored",
+      "direct",
+    ]);
+    assert.deepEqual(await h.store.list("demo"), []);
+  });
+});
+
 Deno.test("SessionRunner.deliver() refuses with a handler, and when the output fails or lags", async () => {
   await withRunner(async (h) => {
     const [m] = h.store.prepare([{ source: "webhook", content: "x".repeat(1000) }]);
