@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { compose, limitBody, storeMessage, text } from "../webhook/chain.ts";
+import { compose, headerPairs, limitBody, storeMessage, text } from "../webhook/chain.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
 import type { PluginManager } from "./manager.ts";
 import { type ModulePlugin, PluginUnavailableError } from "./module_plugin.ts";
@@ -51,7 +51,7 @@ export async function moduleWebhook(
         request: {
           method: ctx.request.method,
           url: ctx.request.url,
-          headers: [...ctx.request.headers],
+          headers: headerPairs(ctx.request.headers),
           body: ctx.body.length ? ctx.body as Uint8Array<ArrayBuffer> : null,
         },
       });

@@ -6,6 +6,7 @@
  */
 /// <reference lib="deno.worker" />
 import type { CallMethod, FromWorker, ToWorker, WireRequest, WireResult } from "./protocol.ts";
+import { headerPairs } from "../webhook/chain.ts";
 import type { Plugin, PluginContext, StoreKey } from "./types.ts";
 
 let plugin: Plugin | null = null;
@@ -53,7 +54,9 @@ function toRequest(w: WireRequest): Request {
   const hasBody = w.body && w.method !== "GET" && w.method !== "HEAD";
   return new Request(w.url, {
     method: w.method,
-    headers: new Headers(w.headers),
+    // Pairs, not a `Headers`: the constructor copies a `Headers` through its iterator, which
+    // made building the request take 10 µs instead of 4.
+    headers: w.headers,
     body: hasBody ? w.body : undefined,
   });
 }
@@ -63,7 +66,7 @@ async function toResult(value: unknown): Promise<WireResult> {
     return {
       kind: "response",
       status: value.status,
-      headers: [...value.headers],
+      headers: headerPairs(value.headers),
       body: new Uint8Array(await value.arrayBuffer()),
     };
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { compose, limitBody, text } from "./chain.ts";
+import { compose, headerPairs, limitBody, text } from "./chain.ts";
 import { type Job, type JobStore, JobTooLargeError } from "./job_store.ts";
 
 /** What an async hook needs from its host. */
@@ -39,7 +39,7 @@ export function asyncHookHandler(options: AsyncHookOptions): (req: Request) => P
       job = await jobs.add(session, name, {
         method: ctx.request.method,
         url: ctx.request.url,
-        headers: [...ctx.request.headers],
+        headers: headerPairs(ctx.request.headers),
         body: ctx.body,
       });
     } catch (e) {

@@ -31,6 +31,16 @@ export function compose(
   };
 }
 
+/**
+ * `headers` as name-value pairs, as iterating them gives; `forEach` builds them several times
+ * faster than the iterator, which matters once per request.
+ */
+export function headerPairs(headers: Headers): [string, string][] {
+  const pairs: [string, string][] = [];
+  headers.forEach((value, name) => pairs.push([name, value]));
+  return pairs;
+}
+
 /** A plain-text response. */
 export function text(status: number, body: string | null): Response {
   return new Response(body, {
