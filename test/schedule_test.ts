@@ -62,8 +62,9 @@ Deno.test("schedule: --in fires once into a running daemon and then leaves the l
   await withEnv(async (env) => {
     const d = await daemon(env, "s");
     try {
-      // 2s rather than 1s so the listing below surely runs before it fires.
-      const id = await add(env, ["--name", "s", "--in", "2s", "hello schedule"]);
+      // 5 s so the three commands below surely list it before it fires, even while the whole
+      // suite runs in parallel on two cores (2 s was once not enough).
+      const id = await add(env, ["--name", "s", "--in", "5s", "hello schedule"]);
       const text = await cli(["schedule", "ls"], { env });
       assert.equal(text.code, 0, text.stderr);
       const row = text.stdout.split("\n").find((l) => l.startsWith(id));
