@@ -125,17 +125,34 @@ export class SessionRunner {
    * Resolves whether {@linkcode deliver} takes messages now, after waiting for the look at the
    * inbox in progress, or for the one after the last batch being written, when that look may
    * find the inbox empty. Waiting costs a request a look (well under a millisecond) or the rest of
-   * a short batch; storing costs it a KV commit, costs the daemon two KV writes and a read, and
-   * keeps direct delivery off until the runner has drained it.
+   * a short batch (its write, its delete, a look); storing costs it a KV commit, costs the daemon
+   * two KV writes and a read, and keeps direct delivery off until the runner has drained it.
    */
   async whenAccepting(): Promise<boolean> {
     // Twice at most: a look that finds a last, short batch is followed by one that finds none.
     for (let i = 0; i < 2; i++) {
       if (this.accepts()) return true;
       if (!this.#open() || !(this.#looking || this.#tail)) return false;
-      await (this.#looked ??= Promise.withResolvers()).promise;
+      await this.#nextLook();
     }
     return this.accepts();
+  }
+
+  /**
+   * Settles when the look in progress (or the next) ends, or after the output's stall limit:
+   * a batch stuck in a write to a stopped reader of stdout must not hold requests, which are
+   * then stored. One timer for all who wait.
+   */
+  #nextLook(): Promise<void> {
+    if (!this.#looked) {
+      const looked = this.#looked = Promise.withResolvers<void>();
+      const timer = setTimeout(
+        () => this.#looked === looked && this.#lookEnded(),
+        MAX_DIRECT_STALL_MS,
+      );
+      looked.promise.then(() => clearTimeout(timer));
+    }
+    return this.#looked.promise;
   }
 
   /** Everything {@linkcode accepts} asks but the look's answer. */

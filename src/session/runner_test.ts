@@ -504,6 +504,34 @@ Deno.test("SessionRunner.whenAccepting() waits out the last, short batch being w
   });
 });
 
+Deno.test("SessionRunner.whenAccepting() stops waiting once a stalled output holds the batch", async () => {
+  await withRunner(async (h) => {
+    const reader = Promise.withResolvers<void>();
+    let stalled = false;
+    const sink = createSink("jsonl", {
+      session: "demo",
+      writer: {
+        async write(p) {
+          if (stalled) await reader.promise; // a reader of stdout that stopped reading
+          return p.length;
+        },
+      },
+    });
+    const runner = h.runner({ sink });
+    const loop = running(runner);
+    await accepting(runner);
+    await h.store.add("demo", [{ source: "webhook", content: "stored" }]);
+    stalled = true;
+    runner.wake();
+    await new Promise((r) => setTimeout(r, 10)); // its batch of one is stuck in the write
+    const started = performance.now();
+    assert.equal(await runner.whenAccepting(), false, "refused, so the request is stored");
+    assert.ok(performance.now() - started < 1000, "not held until the reader reads again");
+    reader.resolve();
+    await loop.stop();
+  });
+});
+
 Deno.test("SessionRunner.deliver() refuses with a handler, and when the output fails or lags", async () => {
   await withRunner(async (h) => {
     const [m] = h.store.prepare([{ source: "webhook", content: "x".repeat(1000) }]);
