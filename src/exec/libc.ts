@@ -78,6 +78,7 @@ export const C = {
   POSIX_SPAWN_SETSIGDEF: 0x04,
   POSIX_SPAWN_SETSIGMASK: 0x08,
   POSIX_SPAWN_SETPGROUP: 0x02,
+  POSIX_SPAWN_SETSID: 0x80,
 } as const;
 
 function open(): LibcSymbols | null {

@@ -1,8 +1,7 @@
 /**
- * The fast path of {@linkcode runProcess} on Linux: `posix_spawn(3)` through FFI with
- * `POSIX_SPAWN_SETPGROUP`, so the child leads its own process group without an extra exec, the
- * spawn itself runs off the main thread, and the pipes and the exit (a pidfd) are watched by one
- * {@linkcode FdReactor}.
+ * The fast path of {@linkcode runProcess} on Linux: `posix_spawn(3)` through FFI, so the child
+ * leads its own process group without an extra exec, the spawn itself runs off the main thread,
+ * and the pipes and the exit (a pidfd) are watched by one {@linkcode FdReactor}.
  *
  * @module
  */
@@ -58,6 +57,19 @@ const SIGNALS = [
   "SIGSYS",
 ];
 
+/**
+ * Whether this process has a controlling terminal (`tty_nr`, field 7 of /proc/self/stat); true
+ * when that cannot be read, which keeps children away from any terminal.
+ */
+export function hasTerminal(): boolean {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[4]) !== 0;
+  } catch {
+    return true;
+  }
+}
+
 /** Runs processes through posix_spawn; one per process, sharing one reactor. */
 export class NativeSpawner {
   #lib: LibcSymbols;
@@ -66,16 +78,29 @@ export class NativeSpawner {
   #sigmask: Uint8Array;
   #sigdefault: Uint8Array;
   #pidfds = true;
+  /** posix_spawn flags: a new group or a new session, the signal mask and defaults. */
+  #flags: number;
   #pool = new BufferPool();
   #inherited: [string, string][] | null = null;
 
   /**
    * A spawner over `lib`. `pidfds: false` waits for exits the way it must on Linux before 5.3
    * (by polling once the pipes are closed); by default pidfds are used when the kernel has them.
+   * `session: true` starts each child in a session of its own rather than only a process group
+   * of its own; by default it does so when this process has a controlling terminal.
    */
-  constructor(lib: LibcSymbols, options: { pidfds?: boolean } = {}) {
+  constructor(lib: LibcSymbols, options: { pidfds?: boolean; session?: boolean } = {}) {
     this.#lib = lib;
     this.#pidfds = options.pidfds ?? true;
+    // A process group of its own (the attribute's default group, 0, means the child's pid) in
+    // hookhost's session: Linux gives every new session its own scheduling autogroup, as heavy
+    // as the whole daemon, so busy scripts in sessions of their own would starve hookhost (and
+    // everything else) of CPU, and `nice` would mean nothing across groups. With a controlling
+    // terminal, though, a script in hookhost's session could stop on it (SIGTTIN, SIGTTOU) or
+    // take it over: then each gets a session of its own, without a terminal.
+    const session = options.session ?? hasTerminal();
+    this.#flags = (session ? C.POSIX_SPAWN_SETSID : C.POSIX_SPAWN_SETPGROUP) |
+      C.POSIX_SPAWN_SETSIGMASK | C.POSIX_SPAWN_SETSIGDEF;
     this.#reactor = new FdReactor(lib);
     this.#sigmask = new Uint8Array(128);
     this.#sigdefault = new Uint8Array(128);
@@ -142,14 +167,7 @@ export class NativeSpawner {
       try {
         stdio.forEach((fd, target) => lib.posix_spawn_file_actions_adddup2(actions, fd, target));
         if (cwd) lib.posix_spawn_file_actions_addchdir_np!(actions, cwd.subarray(16));
-        // A process group of its own (the attribute's default group, 0, means the child's
-        // pid), not a session: Linux gives every new session its own scheduling autogroup, as
-        // heavy as the whole daemon, so busy scripts would starve hookhost (and everything
-        // else) of CPU, and `nice` would mean nothing across groups.
-        lib.posix_spawnattr_setflags(
-          attr,
-          C.POSIX_SPAWN_SETPGROUP | C.POSIX_SPAWN_SETSIGMASK | C.POSIX_SPAWN_SETSIGDEF,
-        );
+        lib.posix_spawnattr_setflags(attr, this.#flags);
         lib.posix_spawnattr_setsigmask(attr, this.#sigmask);
         lib.posix_spawnattr_setsigdefault(attr, this.#sigdefault);
         const spawn = command.includes("/") ? lib.posix_spawn : lib.posix_spawnp;

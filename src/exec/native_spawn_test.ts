@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { libc } from "./libc.ts";
-import { NativeSpawner } from "./native_spawn.ts";
+import { hasTerminal, NativeSpawner } from "./native_spawn.ts";
 
 const decoder = new TextDecoder();
 
@@ -81,3 +81,41 @@ for (const pidfds of [true, false]) {
     },
   });
 }
+
+/** Process group and session of the process whose /proc/PID/stat is `stat`. */
+function groupAndSession(stat: string): [number, number] {
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return [Number(f[2]), Number(f[3])];
+}
+
+for (const session of [false, true]) {
+  Deno.test({
+    name: `NativeSpawner.run() with session ${session} starts the child in ${
+      session ? "a session" : "a process group"
+    } of its own`,
+    ignore: !libc,
+    async fn() {
+      const spawner = new NativeSpawner(libc!, { session });
+      const r = await spawner.run("/bin/sh", {
+        args: ["-c", "echo $$; cat /proc/$$/stat; [ -r /dev/tty ] && : </dev/tty && echo tty"],
+      }, killGroup);
+      const [pidLine, stat, tty] = decoder.decode(r.stdout).split("\n");
+      const pid = Number(pidLine);
+      const [pgid, sid] = groupAndSession(stat);
+      const ours = groupAndSession(Deno.readTextFileSync("/proc/self/stat"))[1];
+      assert.equal(pgid, pid);
+      assert.equal(sid, session ? pid : ours);
+      if (session) assert.notEqual(tty, "tty", "a session of its own has no terminal");
+    },
+  });
+}
+
+Deno.test("hasTerminal() says whether this process has a controlling terminal", () => {
+  let canOpen = true;
+  try {
+    Deno.openSync("/dev/tty").close();
+  } catch {
+    canOpen = false;
+  }
+  assert.equal(hasTerminal(), canOpen);
+});
