@@ -84,6 +84,8 @@ Written by \`deno task bench${quick ? " --quick" : ""}\` on ${new Date().toISOSt
 - Peer: ${await version("webhook", "-version")} (Debian \`webhook\`), serving the same script with
   \`include-command-output-in-response: true\` (synchronous, like hookhost)
 - Load: ${await version("wrk", "-v")}; \`wrk -t2 -cN -dS --latency\` on 127.0.0.1
+- Both servers run without a controlling terminal (through util-linux \`setsid\`), as a daemon
+  under systemd or in a container does.
 - Comparisons run ${budget.rounds} interleaved rounds (peer, hookhost, peer, …) of ${budget.seconds} s;
   figures are medians.
 

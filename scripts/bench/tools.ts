@@ -18,6 +18,25 @@ async function has(cmd: string): Promise<boolean> {
   return r.success;
 }
 
+/**
+ * `cmd` and `args` to start a server detached from any controlling terminal, as under systemd or
+ * in a container: through util-linux `setsid` when present (it execs, so the pid stays the
+ * server's). From a terminal, hookhost gives each script a session of its own, so that scripts
+ * cannot stop on the terminal, and Linux's autogroup then weighs each script as much as the
+ * daemon (see README, "Scripts"): a bench run from a terminal would measure that instead.
+ */
+export function detached(cmd: string, args: string[]): [string, string[]] {
+  return HAVE_SETSID ? ["setsid", [cmd, ...args]] : [cmd, args];
+}
+
+const HAVE_SETSID = ["/usr/bin/setsid", "/bin/setsid"].some((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+
 /** Installs `webhook` and `wrk` from Debian when missing. Throws when that fails. */
 export async function ensureTools(): Promise<void> {
   const missing = [];
@@ -155,8 +174,16 @@ export async function startPeer(dir: string, script: string): Promise<Server> {
       "include-command-output-in-response": true,
     }]),
   );
-  const child = new Deno.Command("webhook", {
-    args: ["-hooks", hooks, "-ip", "127.0.0.1", "-port", String(port)],
+  const [cmd, args] = detached("webhook", [
+    "-hooks",
+    hooks,
+    "-ip",
+    "127.0.0.1",
+    "-port",
+    String(port),
+  ]);
+  const child = new Deno.Command(cmd, {
+    args,
     stdout: "null",
     stderr: "null",
   }).spawn();
@@ -192,8 +219,9 @@ export async function startHookhost(
 > {
   const args = ["run", "--name", options.name, "--daemon", "--format", "jsonl"];
   for (const h of options.hooks ?? []) args.push("--hook", h);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...FLAGS, MAIN, ...args],
+  const [cmd, argv] = detached(Deno.execPath(), ["run", ...FLAGS, MAIN, ...args]);
+  const child = new Deno.Command(cmd, {
+    args: argv,
     env: {
       HOOKHOST_STATE: join(dir, "state"),
       HOOKHOST_CONFIG: join(dir, "hookhost.toml"),
