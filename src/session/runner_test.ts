@@ -315,6 +315,31 @@ function running(runner: SessionRunner): { stop(): Promise<void> } {
   };
 }
 
+/**
+ * An inbox store whose looks take their snapshot at once but, while the gate is closed, answer
+ * only once it opens.
+ */
+function gatedStore(kv: Deno.Kv): { store: InboxStore; gate: { close(): void; open(): void } } {
+  let gate: PromiseWithResolvers<void> | null = null;
+  class GatedStore extends InboxStore {
+    override async peek(session: string, limit?: number): Promise<Message[]> {
+      const found = await super.peek(session, limit);
+      if (gate) await gate.promise;
+      return found;
+    }
+  }
+  return {
+    store: new GatedStore(kv),
+    gate: {
+      close: () => void (gate = Promise.withResolvers<void>()),
+      open() {
+        gate?.resolve();
+        gate = null;
+      },
+    },
+  };
+}
+
 Deno.test("SessionRunner.deliver() writes messages at once, unstored, while the inbox is empty", async () => {
   await withRunner(async (h) => {
     const runner = h.runner();
@@ -377,27 +402,17 @@ Deno.test("SessionRunner.deliver() refuses while a message is on its way into th
 
 Deno.test("SessionRunner.deliver() does not trust a look that a store overlapped", async () => {
   await withRunner(async (h) => {
-    let gate: PromiseWithResolvers<void> | null = null;
-    // Its looks take their snapshot at once but answer only when the gate opens.
-    class SlowStore extends InboxStore {
-      override async peek(session: string, limit?: number): Promise<Message[]> {
-        const found = await super.peek(session, limit);
-        if (gate) await gate.promise;
-        return found;
-      }
-    }
-    const store = new SlowStore(h.kv);
+    const { store, gate } = gatedStore(h.kv);
     const runner = h.runner({ store });
     const loop = running(runner);
     await accepting(runner);
-    gate = Promise.withResolvers<void>();
+    gate.close();
     runner.wake();
     await new Promise((r) => setTimeout(r, 20)); // the look has its (empty) snapshot
     const release = runner.hold();
     await store.add("demo", [{ source: "webhook", content: "stored first" }]);
     release(); // the store's caller wakes the runner only a moment later
-    gate.resolve();
-    gate = null;
+    gate.open();
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(runner.accepts(), false, "the look ended empty, but it missed a message");
     runner.wake();
@@ -411,22 +426,14 @@ Deno.test("SessionRunner.deliver() does not trust a look that a store overlapped
 
 Deno.test("SessionRunner.whenAccepting() waits for a look in progress instead of refusing", async () => {
   await withRunner(async (h) => {
-    let gate: PromiseWithResolvers<void> | null = null;
-    class SlowStore extends InboxStore {
-      override async peek(session: string, limit?: number): Promise<Message[]> {
-        const found = await super.peek(session, limit);
-        if (gate) await gate.promise;
-        return found;
-      }
-    }
-    const store = new SlowStore(h.kv);
+    const { store, gate } = gatedStore(h.kv);
     const runner = h.runner({ store });
     const controller = new AbortController();
     const loop = runner.run(controller.signal, { recheckMs: 60_000 });
     await accepting(runner);
 
     // A look that finds the inbox empty: the message waits for it, then goes straight out.
-    gate = Promise.withResolvers<void>();
+    gate.close();
     runner.wake();
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(runner.accepts(), false, "a look is in progress");
@@ -434,34 +441,32 @@ Deno.test("SessionRunner.whenAccepting() waits for a look in progress instead of
     const first = runner.whenAccepting().finally(() => (settled = true));
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(settled, false, "it waits for the look");
-    gate.resolve();
-    gate = null;
+    gate.open();
     assert.equal(await first, true);
     const [direct] = store.prepare([{ source: "webhook", content: "direct" }]);
     assert.equal(await runner.deliver([direct]), true);
 
     // A look that a store overlapped cannot vouch for the inbox: the wait ends in a refusal.
-    gate = Promise.withResolvers<void>();
+    gate.close();
     runner.wake();
     await new Promise((r) => setTimeout(r, 20));
     const second = runner.whenAccepting();
     const release = runner.hold();
     await store.add("demo", [{ source: "webhook", content: "stored" }]);
     release();
-    gate.resolve();
-    gate = null;
+    gate.open();
     assert.equal(await second, false);
     runner.wake();
     await accepting(runner);
 
     // Stopping ends the wait too.
-    gate = Promise.withResolvers<void>();
+    gate.close();
     runner.wake();
     await new Promise((r) => setTimeout(r, 20));
     const third = runner.whenAccepting();
     controller.abort();
     assert.equal(await third, false);
-    gate.resolve();
+    gate.open();
     await loop;
     assert.deepEqual(h.records().map((r) => r.content), ["direct", "stored"]);
     assert.deepEqual(await store.list("demo"), []);
