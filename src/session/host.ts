@@ -151,7 +151,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
         label: `webhook ${hookName}`,
         content,
       }]);
-      if (!(await runner.whenAccepting())) return await inject(messages);
+      if (!runner.accepts() && !(await runner.whenAccepting())) return await inject(messages);
       for (const m of messages) received(m);
       if (await runner.deliver(messages)) return messages;
       return await inject(messages, { announced: true });
