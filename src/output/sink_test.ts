@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createSink } from "./sink.ts";
+import { createSink, EARLY_RECORDS } from "./sink.ts";
 
 const NOW = Date.UTC(2026, 0, 2, 9, 5, 3, 120);
 
@@ -151,6 +151,26 @@ Deno.test("createSink() written() waits for the scheduled write, shared by recor
     "one",
     "two",
   ]);
+});
+
+Deno.test("createSink() written() writes at once, without the timer, once EARLY_RECORDS wait", async () => {
+  const writer = memoryWriter();
+  const sink = createSink("jsonl", { session: "demo", writer, now: () => NOW });
+  /** Lets queued microtasks run; no timer can fire meanwhile. */
+  const microtasks = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  for (let i = 1; i < EARLY_RECORDS; i++) sink.write({ type: "status", message: `m${i}` });
+  const fewer = sink.written();
+  await microtasks();
+  assert.equal(writer.writes, 0, "fewer records wait for the timer");
+  sink.write({ type: "status", message: `m${EARLY_RECORDS}` });
+  const enough = sink.written();
+  await microtasks();
+  assert.equal(writer.writes, 1, "written at once, before any timer");
+  await Promise.all([fewer, enough]);
+  assert.equal(writer.text().trimEnd().split("\n").length, EARLY_RECORDS);
+  assert.equal(sink.backlog, 0);
 });
 
 Deno.test("createSink() written() rejects when the write fails", async () => {
