@@ -206,6 +206,7 @@ export async function row3(dir: string, b: Budget): Promise<Row> {
       await wrk(h.url + "/hooks/fast", { connections: 64, seconds: b.seconds, body: "{}" }),
     );
     await h.stop();
+    console.error(`row 3 round ${round + 1}: ${runs.at(-1)!.rps.toFixed(0)} req/s`);
   }
   await Deno.remove(plugins, { recursive: true });
   const rps = median(runs.map((r) => r.rps));
