@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { ROOT, runtimeFlags } from "../flags.ts";
+import { setsidPath } from "../../src/exec/spawn.ts";
 
 /** hookhost's runtime flags and entry point. */
 export const FLAGS: string[] = runtimeFlags();
@@ -26,16 +27,9 @@ async function has(cmd: string): Promise<boolean> {
  * daemon (see README, "Scripts"): a bench run from a terminal would measure that instead.
  */
 export function detached(cmd: string, args: string[]): [string, string[]] {
-  return HAVE_SETSID ? ["setsid", [cmd, ...args]] : [cmd, args];
+  const setsid = setsidPath();
+  return setsid ? [setsid, [cmd, ...args]] : [cmd, args];
 }
-
-const HAVE_SETSID = ["/usr/bin/setsid", "/bin/setsid"].some((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
 
 /** Installs `webhook` and `wrk` from Debian when missing. Throws when that fails. */
 export async function ensureTools(): Promise<void> {

@@ -58,13 +58,20 @@ const SIGNALS = [
 ];
 
 /**
+ * The fields of a /proc/PID/stat text from the third (`state`) on, so field N of proc(5) is at
+ * index N - 3. Split after the last `)`: the command name in parentheses may hold spaces and `)`.
+ */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/**
  * Whether this process has a controlling terminal (`tty_nr`, field 7 of /proc/self/stat); true
  * when that cannot be read, which keeps children away from any terminal.
  */
 export function hasTerminal(): boolean {
   try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[4]) !== 0;
+    return Number(statFields(Deno.readTextFileSync("/proc/self/stat"))[4]) !== 0;
   } catch {
     return true;
   }

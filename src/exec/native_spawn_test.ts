@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { libc } from "./libc.ts";
-import { hasTerminal, NativeSpawner } from "./native_spawn.ts";
+import { hasTerminal, NativeSpawner, statFields } from "./native_spawn.ts";
 
 const decoder = new TextDecoder();
 
@@ -64,7 +64,7 @@ for (const pidfds of [true, false]) {
     async fn() {
       const spawner = new NativeSpawner(libc!, { pidfds });
       const cpu = () => {
-        const f = Deno.readTextFileSync("/proc/thread-self/stat").split(") ")[1].split(" ");
+        const f = statFields(Deno.readTextFileSync("/proc/thread-self/stat"));
         return (Number(f[11]) + Number(f[12])) * 10; // ms, at 100 ticks per second
       };
       const before = cpu();
@@ -84,7 +84,7 @@ for (const pidfds of [true, false]) {
 
 /** Process group and session of the process whose /proc/PID/stat is `stat`. */
 function groupAndSession(stat: string): [number, number] {
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const f = statFields(stat);
   return [Number(f[2]), Number(f[3])];
 }
 

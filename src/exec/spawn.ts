@@ -108,7 +108,7 @@ function killGroup(pid: number, reaped = false): void {
 let setsidCache: string | null | undefined;
 
 /** util-linux `setsid`, when this machine has it. */
-function setsidPath(): string | null {
+export function setsidPath(): string | null {
   if (setsidCache === undefined) {
     setsidCache = null;
     if (Deno.build.os === "linux") {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCommand, type RunOptions, runProcess, type RunResult, SpawnError } from "./spawn.ts";
 import { libc } from "./libc.ts";
-import { hasTerminal } from "./native_spawn.ts";
+import { hasTerminal, statFields } from "./native_spawn.ts";
 import { alive, eventually } from "../../test/_poll.ts";
 
 const decoder = new TextDecoder();
@@ -152,9 +152,7 @@ for (const [name, run] of implementations) {
     assert.equal(pgid, pid);
     if (name === "runProcess" && libc && !hasTerminal()) {
       // posix_spawn keeps it in hookhost's session, and so in its scheduling autogroup.
-      const ours = Number(
-        (await Deno.readTextFile("/proc/self/stat")).split(") ")[1].split(" ")[3],
-      );
+      const ours = Number(statFields(await Deno.readTextFile("/proc/self/stat"))[3]);
       assert.equal(sid, ours);
     } else {
       // From a terminal (so it cannot stop on it), and through Deno.Command (which can only
