@@ -6,9 +6,18 @@
  */
 import { join } from "node:path";
 import { ROOT, runtimeFlags } from "../scripts/flags.ts";
+import { BUNDLE, BUNDLE_FLAGS } from "../scripts/bundle.ts";
 
 const FLAGS = runtimeFlags();
 const MAIN = join(ROOT, "main.ts");
+
+/** What runs: `main.ts` as `deno task hookhost` does, or the bundle `deno task compile` builds. */
+export type Entry = "source" | "bundle";
+
+/** `deno` arguments before hookhost's own for `entry`. */
+function denoArgs(entry: Entry = "source"): string[] {
+  return entry === "bundle" ? ["run", ...FLAGS, ...BUNDLE_FLAGS, BUNDLE] : ["run", ...FLAGS, MAIN];
+}
 
 /** A fresh short temp folder (Unix socket paths must stay short); removed by `cleanup`. */
 export async function tempDir(): Promise<{ path: string; cleanup: () => Promise<void> }> {
@@ -43,10 +52,10 @@ export interface CliResult {
 /** Runs `hookhost ARGS…` to completion. */
 export async function cli(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
+  options: { env?: Record<string, string>; stdin?: string; cwd?: string; entry?: Entry } = {},
 ): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...FLAGS, MAIN, ...args],
+    args: [...denoArgs(options.entry), ...args],
     env: options.env,
     cwd: options.cwd,
     stdin: options.stdin === undefined ? "null" : "piped",
@@ -112,9 +121,12 @@ export class Proc {
   }
 
   /** Starts `hookhost ARGS…` (add `--format jsonl` yourself). */
-  static start(args: string[], options: { env?: Record<string, string> } = {}): Proc {
+  static start(
+    args: string[],
+    options: { env?: Record<string, string>; entry?: Entry } = {},
+  ): Proc {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...FLAGS, MAIN, ...args],
+      args: [...denoArgs(options.entry), ...args],
       env: options.env,
       stdin: "null",
       stdout: "piped",

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { ROOT } from "../flags.ts";
+import { bundle } from "../bundle.ts";
 import {
   type Budget,
   type Row,
@@ -19,7 +20,7 @@ import {
   row8,
   rows4and7,
 } from "./rows.ts";
-import { ensureTools, version } from "./tools.ts";
+import { ensureTools, FLAGS, version } from "./tools.ts";
 
 const quick = Deno.args.includes("--quick");
 // `--only 1,3` measures just those rows (for profiling); BENCHMARKS.md is then left alone.
@@ -52,6 +53,12 @@ try {
   console.error(`bench: cannot install the peer and wrk: ${(e as Error).message}`);
   Deno.exit(1);
 }
+try {
+  await bundle();
+} catch (e) {
+  console.error(`bench: cannot bundle hookhost: ${(e as Error).message}`);
+  Deno.exit(1);
+}
 
 const started = Date.now();
 const rows: Row[] = [];
@@ -80,7 +87,9 @@ Written by \`deno task bench${quick ? " --quick" : ""}\` on ${new Date().toISOSt
 } s.
 
 - Machine: ${await machine()}
-- hookhost ${(await version("deno", "--version")).replace(/^deno /, "on Deno ")}
+- hookhost ${(await version("deno", "--version")).replace(/^deno /, "on Deno ")}, run as
+  \`deno run ${FLAGS.join(" ")} dist/hookhost.js\`: the bundle that \`deno task compile\`
+  builds the binary from, with the binary's flags (its \`denort\` runtime cannot be fetched here)
 - Peer: ${await version("webhook", "-version")} (Debian \`webhook\`), serving the same script with
   \`include-command-output-in-response: true\` (synchronous, like hookhost)
 - Load: ${await version("wrk", "-v")}; \`wrk -t2 -cN -dS --latency\` on 127.0.0.1

@@ -350,21 +350,42 @@ export async function row6(dir: string, b: Budget): Promise<Row> {
   }
 }
 
+/** Asks the plugin server at `url` for its health; throws unless `n` plugins are ready. */
+async function pluginsReady(url: string, n: number): Promise<void> {
+  const health = await (await fetch(`${url}/healthz`)).json();
+  if (health.plugins !== n || health.failed.length) {
+    throw new Error(`Expected ${n} ready plugins, the daemon says ${JSON.stringify(health)}`);
+  }
+}
+
 /** Row 8: memory of an idle daemon, per module plugin, and under sustained row-1 load. */
 export async function row8(dir: string, b: Budget): Promise<Row> {
   await write(join(dir, "sync.sh"), SYNC_SCRIPT, 0o755);
   await write(join(dir, "hookhost.toml"), syncConfig(dir, 5));
   const names = ["sync", "sync1", "sync2", "sync3", "sync4"];
-  const idle = await startHookhost(dir, { name: "r8", hooks: names, wait: /"listening".*sync4/ });
-  await new Promise((r) => setTimeout(r, 2000));
-  const idleMb = await rssMb(idle.pid);
-  await idle.stop();
+  /** RSS 2 s after the daemon with the five hooks is listening. */
+  const idleRss = async (source: boolean) => {
+    const idle = await startHookhost(dir, {
+      name: "r8",
+      hooks: names,
+      wait: /"listening".*sync4/,
+      source,
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+    const mb = await rssMb(idle.pid);
+    await idle.stop();
+    return mb;
+  };
+  const idleMb = await idleRss(false);
+  // For orientation: the same daemon run from source, as `deno task hookhost` does.
+  const sourceMb = await idleRss(true);
 
   const plugins = join(dir, "plugins");
   await Deno.mkdir(plugins, { recursive: true });
   await write(join(dir, "hookhost.toml"), `[server]\nbind = "127.0.0.1:0"\n`);
   const bare = await startHookhost(dir, { name: "r8p", wait: /"hook":"server"/ });
   await new Promise((r) => setTimeout(r, 1000));
+  await pluginsReady(bare.url, 0);
   const bareMb = await rssMb(bare.pid);
   await bare.stop();
   for (let i = 0; i < 5; i++) {
@@ -372,6 +393,8 @@ export async function row8(dir: string, b: Budget): Promise<Row> {
   }
   const five = await startHookhost(dir, { name: "r8p", wait: /"hook":"server"/ });
   await new Promise((r) => setTimeout(r, 1000));
+  // Plugins that failed to load would cost nothing and pass. Both daemons answer one health check.
+  await pluginsReady(five.url, 5);
   const perPlugin = ((await rssMb(five.pid)) - bareMb) / 5;
   await five.stop();
   await Deno.remove(plugins, { recursive: true });
@@ -389,9 +412,9 @@ export async function row8(dir: string, b: Budget): Promise<Row> {
     n: 8,
     workload:
       `memory: idle daemon with 5 hooks; per module plugin; RSS after ${b.soak} s of row-1 load`,
-    hookhost: `${idleMb.toFixed(0)} MB idle; ${perPlugin.toFixed(1)} MB/plugin; ${
-      at10.toFixed(0)
-    } → ${atEnd.toFixed(0)} MB`,
+    hookhost: `${idleMb.toFixed(0)} MB idle (${sourceMb.toFixed(0)} MB from source); ${
+      perPlugin.toFixed(1)
+    } MB/plugin; ${at10.toFixed(0)} → ${atEnd.toFixed(0)} MB`,
     peer: "n/a",
     ratio: `${(100 * drift).toFixed(0)} % drift after 10 s`,
     target: "≤ 60 MB; ≤ 10 MB each; within 10 %",

@@ -6,12 +6,22 @@
  */
 import { join } from "node:path";
 import { ROOT, runtimeFlags } from "../flags.ts";
+import { BUNDLE, BUNDLE_FLAGS } from "../bundle.ts";
 import { setsidPath } from "../../src/exec/spawn.ts";
 
-/** hookhost's runtime flags and entry point. */
-export const FLAGS: string[] = runtimeFlags();
-/** hookhost's entry point. */
-export const MAIN: string = join(ROOT, "main.ts");
+/**
+ * How the bench runs hookhost: `deno run` of the bundle that `deno task compile` builds the
+ * binary from, with the binary's flags (the bench calls `bundle()` first). The `denort` runtime
+ * itself cannot be fetched here.
+ */
+export const FLAGS: string[] = [...runtimeFlags(), ...BUNDLE_FLAGS];
+/** hookhost's entry point in the bench: the bundle. */
+export const MAIN: string = BUNDLE;
+/** `deno task hookhost`'s flags and entry point, for row 8's figure from source. */
+export const SOURCE: { flags: string[]; main: string } = {
+  flags: runtimeFlags(),
+  main: join(ROOT, "main.ts"),
+};
 
 async function has(cmd: string): Promise<boolean> {
   const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
@@ -202,6 +212,8 @@ export async function startHookhost(
     env?: Record<string, string>;
     /** Keep every line for `waitFor` (default: only those up to the `wait` line). */
     keep?: boolean;
+    /** Run `main.ts` as `deno task hookhost` does instead of the bundle. */
+    source?: boolean;
   },
 ): Promise<
   Server & {
@@ -213,7 +225,8 @@ export async function startHookhost(
 > {
   const args = ["run", "--name", options.name, "--daemon", "--format", "jsonl"];
   for (const h of options.hooks ?? []) args.push("--hook", h);
-  const [cmd, argv] = detached(Deno.execPath(), ["run", ...FLAGS, MAIN, ...args]);
+  const { flags, main } = options.source ? SOURCE : { flags: FLAGS, main: MAIN };
+  const [cmd, argv] = detached(Deno.execPath(), ["run", ...flags, main, ...args]);
   const child = new Deno.Command(cmd, {
     args: argv,
     env: {

@@ -9,6 +9,7 @@ import { log } from "../output/log.ts";
 import { controlRequest, NotRunningError, sessionPaths } from "../session/mod.ts";
 import { checkName, config, context } from "./context.ts";
 import { table } from "./table.ts";
+import { PLUGIN_TYPES_URL } from "../assets.ts";
 
 /**
  * `plugins ls [--name SESSION] [--json]`: the live state from a running session when `--name`
@@ -79,5 +80,5 @@ export async function loadPlugins(
 
 /** `plugins types`: prints the plugin API types module. */
 export async function pluginsTypes(): Promise<void> {
-  console.log(await Deno.readTextFile(new URL("../plugins/types.ts", import.meta.url)));
+  console.log(await Deno.readTextFile(PLUGIN_TYPES_URL));
 }

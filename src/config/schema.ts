@@ -4,24 +4,45 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
+
+// zod/mini rather than zod's chained API: the same checks, but its schemas carry no per-instance
+// methods and a bundle keeps only what is used (one locale, not 64), which is most of what zod cost
+// the daemon's memory. English messages for the few issues without a message of ours.
+z.config(en());
+
+/** A whole number from `min` to `max`, reported as `what`. */
+function whole(what: string, min: number, max: number) {
+  const range = `must be from ${min} to ${max}`;
+  return z.number({ error: `must be ${what}` }).check(
+    z.int(`must be ${what}`),
+    z.minimum(min, range),
+    z.maximum(max, range),
+  );
+}
 
 function seconds(min: number, max: number, fallback: number) {
-  return z
-    .number({ error: "must be a number of seconds" })
-    .min(min, `must be from ${min} to ${max} seconds`)
-    .max(max, `must be from ${min} to ${max} seconds`)
-    .default(fallback);
+  const range = `must be from ${min} to ${max} seconds`;
+  return z._default(
+    z.number({ error: "must be a number of seconds" }).check(
+      z.minimum(min, range),
+      z.maximum(max, range),
+    ),
+    fallback,
+  );
 }
 
 /** A body size limit in bytes: 1 byte to 1 GiB, default 10 MiB. */
 function maxBody() {
-  return z
-    .number({ error: "must be a number of bytes" })
-    .int("must be a whole number of bytes")
-    .min(1, "must be at least 1 byte")
-    .max(1024 * 1024 * 1024, "must be at most 1 GiB")
-    .default(10 * 1024 * 1024);
+  return z._default(
+    z.number({ error: "must be a number of bytes" }).check(
+      z.int("must be a whole number of bytes"),
+      z.minimum(1, "must be at least 1 byte"),
+      z.maximum(1024 * 1024 * 1024, "must be at most 1 GiB"),
+    ),
+    10 * 1024 * 1024,
+  );
 }
 
 const requiredString = (what: string) =>
@@ -29,26 +50,27 @@ const requiredString = (what: string) =>
     error: (i) => (i.input === undefined ? `${what} is required` : `${what} must be a string`),
   });
 
+/** A string that must not be empty once given. */
+const nonEmpty = (what: string) =>
+  z.optional(requiredString(what).check(z.minLength(1, `${what} must not be empty`)));
+
 /** One `[[hooks]]` entry. */
 export const HookSchema = z.strictObject({
-  name: requiredString("name").trim().min(1, "name must not be empty"),
+  name: requiredString("name").check(z.trim(), z.minLength(1, "name must not be empty")),
   bind: requiredString("bind"),
-  script: requiredString("script").min(1, "script must not be empty").optional(),
-  plugin: requiredString("plugin").min(1, "plugin must not be empty").optional(),
-  timeout: z
-    .number({ error: "must be a whole number of seconds" })
-    .int("must be a whole number of seconds")
-    .min(1, "must be from 1 to 3600 seconds")
-    .max(3600, "must be from 1 to 3600 seconds")
-    .default(30),
+  script: nonEmpty("script"),
+  plugin: nonEmpty("plugin"),
+  timeout: z._default(
+    z.number({ error: "must be a whole number of seconds" }).check(
+      z.int("must be a whole number of seconds"),
+      z.minimum(1, "must be from 1 to 3600 seconds"),
+      z.maximum(3600, "must be from 1 to 3600 seconds"),
+    ),
+    30,
+  ),
   max_body: maxBody(),
-  mode: z.enum(["sync", "async"], { error: 'must be "sync" or "async"' }).default("sync"),
-  concurrency: z
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be from 1 to 1024")
-    .max(1024, "must be from 1 to 1024")
-    .optional(),
+  mode: z._default(z.enum(["sync", "async"], { error: 'must be "sync" or "async"' }), "sync"),
+  concurrency: z.optional(whole("a whole number", 1, 1024)),
 });
 
 /** Scripts an async hook runs at once unless `concurrency` says otherwise: one, so outputs reach the inbox in the order requests arrived. */
@@ -56,70 +78,58 @@ export const DEFAULT_ASYNC_CONCURRENCY = 1;
 
 /** The `[session]` table. */
 export const SessionSchema = z.strictObject({
-  handler: requiredString("handler").min(1, "handler must not be empty").optional(),
+  handler: nonEmpty("handler"),
   handler_timeout: seconds(1, 86400, 300),
-  max_attempts: z
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be from 1 to 1000")
-    .max(1000, "must be from 1 to 1000")
-    .default(5),
+  max_attempts: z._default(whole("a whole number", 1, 1000), 5),
   retry_backoff: seconds(0.001, 3600, 1),
   shutdown_grace: seconds(0, 3600, 10),
 });
 
 /** The `[events]` table: limits of event hook runs. */
 export const EventsSchema = z.strictObject({
-  max_concurrent: z
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be from 1 to 1024")
-    .max(1024, "must be from 1 to 1024")
-    .default(8),
-  queue_limit: z
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(0, "must be from 0 to 10000000")
-    .max(10_000_000, "must be from 0 to 10000000")
-    .default(10_000),
+  max_concurrent: z._default(whole("a whole number", 1, 1024), 8),
+  queue_limit: z._default(whole("a whole number", 0, 10_000_000), 10_000),
 });
 
-const permission = z.union([z.boolean(), z.array(z.string())], {
-  error: "must be true, false or a list of strings",
-});
+const permission = z.optional(
+  z.union([z.boolean(), z.array(z.string())], {
+    error: "must be true, false or a list of strings",
+  }),
+);
 
 /** `[plugins.NAME]`: the operator's settings of one plugin. */
 export const PluginSettingsSchema = z.strictObject({
-  permissions: z.strictObject({
-    net: permission.optional(),
-    read: permission.optional(),
-    write: permission.optional(),
-    env: permission.optional(),
-    run: permission.optional(),
-    ffi: permission.optional(),
-    sys: permission.optional(),
-    import: permission.optional(),
-  }).optional(),
-  timeout: z
-    .number({ error: "must be a number of seconds" })
-    .min(0.001, "must be from 0.001 to 3600 seconds")
-    .max(3600, "must be from 0.001 to 3600 seconds")
-    .optional(),
+  permissions: z.optional(z.strictObject({
+    net: permission,
+    read: permission,
+    write: permission,
+    env: permission,
+    run: permission,
+    ffi: permission,
+    sys: permission,
+    import: permission,
+  })),
+  timeout: z.optional(
+    z.number({ error: "must be a number of seconds" }).check(
+      z.minimum(0.001, "must be from 0.001 to 3600 seconds"),
+      z.maximum(3600, "must be from 0.001 to 3600 seconds"),
+    ),
+  ),
 });
 
 /** `[server]`: where plugins are served. */
 export const ServerSchema = z.strictObject({
-  bind: requiredString("bind").default("127.0.0.1:9800"),
+  bind: z._default(requiredString("bind"), "127.0.0.1:9800"),
   max_body: maxBody(),
 });
 
 /** The whole config document. */
 export const ConfigSchema = z.strictObject({
-  server: ServerSchema.optional(),
-  plugins: z.record(z.string(), PluginSettingsSchema).default({}),
-  hooks: z.array(HookSchema, { error: "must be an array of tables ([[hooks]])" }).default([]),
-  session: SessionSchema.default(SessionSchema.parse({})),
-  events: EventsSchema.default(EventsSchema.parse({})),
+  server: z.optional(ServerSchema),
+  plugins: z._default(z.record(z.string(), PluginSettingsSchema), {}),
+  hooks: z._default(z.array(HookSchema, { error: "must be an array of tables ([[hooks]])" }), []),
+  session: z._default(SessionSchema, SessionSchema.parse({})),
+  events: z._default(EventsSchema, EventsSchema.parse({})),
 });
 
 /** A `[[hooks]]` entry after validation; `script` is absolute. */

@@ -98,8 +98,17 @@ function open(): LibcSymbols | null {
   return null;
 }
 
-/** libc, or `null` when the native spawner is unavailable here. */
-export const libc: LibcSymbols | null = open();
+let opened: LibcSymbols | null | undefined;
+
+/**
+ * libc, or `null` when the native spawner is unavailable here. Opened on the first call, that
+ * is, when the first script starts: FFI costs the process ~3 MB of resident memory, which a
+ * daemon that has not run a script yet (or only serves plugins) does not need to pay.
+ */
+export function libc(): LibcSymbols | null {
+  if (opened === undefined) opened = open();
+  return opened;
+}
 
 /** The calling thread's `errno` (read right after the failing call). */
 export function errno(lib: LibcSymbols): number {

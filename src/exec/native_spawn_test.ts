@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { libc } from "./libc.ts";
+import { libc as openLibc } from "./libc.ts";
+
+const libc = openLibc();
 import { hasTerminal, NativeSpawner, statFields } from "./native_spawn.ts";
 
 const decoder = new TextDecoder();

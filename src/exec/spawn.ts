@@ -154,7 +154,16 @@ function checkOptions(options: RunOptions): void {
   }
 }
 
-const native = libc ? new NativeSpawner(libc) : null;
+let native: NativeSpawner | null | undefined;
+
+/** The native spawner, made when the first script starts (see {@linkcode libc}). */
+function nativeSpawner(): NativeSpawner | null {
+  if (native === undefined) {
+    const lib = libc();
+    native = lib ? new NativeSpawner(lib) : null;
+  }
+  return native;
+}
 
 /**
  * Runs `command` with {@linkcode RunOptions}; the default {@linkcode Spawner}. On Linux it uses
@@ -163,6 +172,7 @@ const native = libc ? new NativeSpawner(libc) : null;
  */
 export async function runProcess(command: string, options: RunOptions = {}): Promise<RunResult> {
   checkOptions(options);
+  const native = nativeSpawner();
   if (!native?.supports(options)) return await runCommand(command, options);
   try {
     return await native.run(command, options, killGroup);

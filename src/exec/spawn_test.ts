@@ -150,7 +150,7 @@ for (const [name, run] of implementations) {
     const [pid, pgid, sid] = decoder.decode(result.stdout).trim().split(" ").map(Number);
     assert.ok(pid > 0);
     assert.equal(pgid, pid);
-    if (name === "runProcess" && libc && !hasTerminal()) {
+    if (name === "runProcess" && libc() && !hasTerminal()) {
       // posix_spawn keeps it in hookhost's session, and so in its scheduling autogroup.
       const ours = Number(statFields(await Deno.readTextFile("/proc/self/stat"))[3]);
       assert.equal(sid, ours);
@@ -227,7 +227,7 @@ for (const [name, run] of implementations) {
 
 Deno.test("runProcess() takes the posix_spawn path on Linux", async () => {
   if (Deno.build.os !== "linux") return;
-  assert.ok(libc, "libc could not be opened through FFI");
+  assert.ok(libc(), "libc could not be opened through FFI");
   // util-linux setsid (the runCommand path) would appear as the child's first exec.
   const result = await runProcess("/bin/sh", { args: ["-c", "cat /proc/$$/comm"] });
   assert.equal(decoder.decode(result.stdout).trim(), "sh");

@@ -15,6 +15,7 @@ import {
 } from "./permissions.ts";
 import type { CallMethod, FromWorker, ToWorker, WireResult } from "./protocol.ts";
 import type { PluginPermissions } from "./types.ts";
+import { WORKER_URL } from "../assets.ts";
 
 /** A handler did not finish in time, or the plugin is not running. */
 export class PluginUnavailableError extends HookhostError {
@@ -60,7 +61,6 @@ type Invoke =
 
 const LOAD_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 60_000;
-const WORKER_URL = new URL("./worker_main.ts", import.meta.url);
 
 /** `NotCapable: Requires read access to "/etc/x", …` → `read /etc/x`. */
 export function deniedPermission(error: string): string | null {

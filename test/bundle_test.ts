@@ -1,0 +1,82 @@
+/**
+ * End-to-end tests of the bundle that `deno task compile` builds the binary from
+ * (`scripts/bundle.ts`): built for real with `deno bundle`, then run as the binary runs it, with
+ * no `deno.json` (`--no-config`). What differs from running `main.ts`: one module instead of
+ * ~190, files found from `dist/` instead of `src/` (the plugin Worker's entry, the plugin types),
+ * and libraries resolved at bundle time.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import denoJson from "../deno.json" with { type: "json" };
+import { bundle } from "../scripts/bundle.ts";
+import { cli, config, envFor, hooksToml, Proc, request, script, tempDir } from "./_helpers.ts";
+
+let building: Promise<string> | undefined;
+/** Builds the bundle once, for the first test that needs it. */
+const built = () => building ??= bundle();
+
+Deno.test("the bundle runs the CLI: --version, and config check reports a bad key by path", async () => {
+  await built();
+  const version = await cli(["--version"], { entry: "bundle" });
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout.trim(), denoJson.version);
+
+  const tmp = await tempDir();
+  try {
+    // zod's messages and key paths survive bundling, which keeps only the parts of zod in use.
+    await config(tmp.path, `[session]\nmax_attempts = 0\n`);
+    const res = await cli(["config", "check"], { env: envFor(tmp.path), entry: "bundle" });
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(res.stderr, /hookhost\.toml:2:\d+: session\.max_attempts: Must be from 1 to 1000/);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+Deno.test("the bundle serves a script hook and a module plugin, and prints the plugin types", async () => {
+  await built();
+  const tmp = await tempDir();
+  const env = envFor(tmp.path);
+  let d: Proc | undefined;
+  try {
+    const echo = await script(tmp.path, "echo.sh", 'read -r body; echo "script got $body"');
+    const plugins = join(tmp.path, "plugins");
+    await Deno.mkdir(plugins);
+    await Deno.writeTextFile(
+      join(plugins, "hi.ts"),
+      `export default {
+        async webhook(req) { return new Response("plugin got " + await req.text()); },
+      };\n`,
+    );
+    await config(
+      tmp.path,
+      `[server]\nbind = "127.0.0.1:0"\n\n${hooksToml([{ name: "echo", script: echo }])}`,
+    );
+    d = Proc.start(
+      ["run", "--name", "b", "--daemon", "--format", "jsonl", "--hook", "echo"],
+      { env: { ...env, HOOKHOST_PLUGINS: plugins }, entry: "bundle" },
+    );
+    const hook = await request(`http://${await d.addr("echo")}/`, { method: "POST", body: "one" });
+    assert.equal(hook.status, 200, hook.text);
+    // The plugin's Worker starts from src/plugins/worker_main.ts, found from dist/.
+    const plugin = await request(`http://${await d.addr("server")}/hooks/hi`, {
+      method: "POST",
+      body: "two",
+    });
+    assert.equal(plugin.status, 200, plugin.text);
+    assert.equal(plugin.text, "plugin got two");
+    await d.waitFor((r) => r.type === "injected" && r.content === "script got one");
+    assert.equal(await d.stop(), 0, d.stderr);
+    d = undefined;
+
+    const types = await cli(["plugins", "types"], { entry: "bundle" });
+    assert.equal(types.code, 0, types.stderr);
+    assert.equal(
+      types.stdout.trim(),
+      (await Deno.readTextFile(new URL("../src/plugins/types.ts", import.meta.url))).trim(),
+    );
+  } finally {
+    await d?.stop();
+    await tmp.cleanup();
+  }
+});
