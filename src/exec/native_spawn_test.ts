@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { libc as openLibc } from "./libc.ts";
+import { hasTerminal, NativeSpawner, statFields } from "./native_spawn.ts";
 
 const libc = openLibc();
-import { hasTerminal, NativeSpawner, statFields } from "./native_spawn.ts";
 
 const decoder = new TextDecoder();
 

@@ -232,3 +232,10 @@ Deno.test("runProcess() takes the posix_spawn path on Linux", async () => {
   const result = await runProcess("/bin/sh", { args: ["-c", "cat /proc/$$/comm"] });
   assert.equal(decoder.decode(result.stdout).trim(), "sh");
 });
+
+Deno.test("libc() opens libc once, at its first call, and returns the same symbols after", () => {
+  if (Deno.build.os !== "linux") return;
+  const first = libc();
+  assert.ok(first, "libc could not be opened through FFI");
+  assert.equal(libc(), first);
+});
