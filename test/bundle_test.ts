@@ -24,10 +24,12 @@ Deno.test("the bundle runs the CLI: --version, and config check reports a bad ke
   const tmp = await tempDir();
   try {
     // zod's messages and key paths survive bundling, which keeps only the parts of zod in use.
-    await config(tmp.path, `[session]\nmax_attempts = 0\n`);
+    await config(tmp.path, `plugins = "x"\n[session]\nmax_attempts = 0\n`);
     const res = await cli(["config", "check"], { env: envFor(tmp.path), entry: "bundle" });
     assert.equal(res.code, 2, res.stderr);
-    assert.match(res.stderr, /hookhost\.toml:2:\d+: session\.max_attempts: Must be from 1 to 1000/);
+    assert.match(res.stderr, /hookhost\.toml:3:\d+: session\.max_attempts: Must be from 1 to 1000/);
+    // Worded by zod's English locale, the one locale the bundle keeps.
+    assert.match(res.stderr, /plugins: Invalid input: expected record, received string, got 'x'/);
   } finally {
     await tmp.cleanup();
   }

@@ -110,6 +110,15 @@ Deno.test("validateConfig() reports unknown keys with their line and path", () =
   ]);
 });
 
+Deno.test("validateConfig() words a table of the wrong type in English, with the value", () => {
+  // These issues carry no message of ours: zod's English locale words them (see schema.ts).
+  const source = `session = [1]\nplugins = "x"\n`;
+  expectProblems(problemsOf(source, "/"), [
+    ["1:1 session", "Invalid input: expected object, received array"],
+    ["2:1 plugins", "Invalid input: expected record, received string, got 'x'"],
+  ]);
+});
+
 Deno.test("validateConfig() reports a missing required key at its table header", () => {
   const source = `[[hooks]]\nname = "a"\nbind = "127.0.0.1:1"\nplugin = "p"\n\n` +
     `[[hooks]]\nname = "b"\nplugin = "p"\n`;

@@ -1,10 +1,11 @@
 /**
  * The few libc calls the native spawner needs, through Deno's FFI. Linux only (glibc or musl);
- * {@linkcode libc} is `null` elsewhere, when FFI is not permitted, or when
+ * {@linkcode libc} returns `null` elsewhere, when FFI is not permitted, or when
  * `HOOKHOST_SPAWN=command` asks for the portable `Deno.Command` path.
  *
- * The library is opened when this module loads, not on first use, so that a test's resource
- * sanitizer never sees it appear.
+ * The library is opened at the first call of {@linkcode libc}, when the first script starts, not
+ * when this module loads: FFI costs ~3 MB of resident memory that a daemon which has run no script
+ * (or serves only plugins) need not pay yet.
  *
  * @module
  */
@@ -100,11 +101,7 @@ function open(): LibcSymbols | null {
 
 let opened: LibcSymbols | null | undefined;
 
-/**
- * libc, or `null` when the native spawner is unavailable here. Opened on the first call, that
- * is, when the first script starts: FFI costs the process ~3 MB of resident memory, which a
- * daemon that has not run a script yet (or only serves plugins) does not need to pay.
- */
+/** libc, or `null` when the native spawner is unavailable here; opened at the first call. */
 export function libc(): LibcSymbols | null {
   if (opened === undefined) opened = open();
   return opened;

@@ -156,11 +156,18 @@ function checkOptions(options: RunOptions): void {
 
 let native: NativeSpawner | null | undefined;
 
-/** The native spawner, made when the first script starts (see {@linkcode libc}). */
+/**
+ * The native spawner, made when the first script starts (see {@linkcode libc}); `null`, for the
+ * portable path, when libc cannot be opened or the spawner cannot be set up (say, no epoll).
+ */
 function nativeSpawner(): NativeSpawner | null {
   if (native === undefined) {
     const lib = libc();
-    native = lib ? new NativeSpawner(lib) : null;
+    try {
+      native = lib ? new NativeSpawner(lib) : null;
+    } catch {
+      native = null;
+    }
   }
   return native;
 }
