@@ -1,6 +1,7 @@
 /**
  * `deno task bench [--quick]`: measures hookhost and adnanh/webhook side by side on loopback in
- * the same run and writes `BENCHMARKS.md`. Installs `webhook` and `wrk` when missing. `--quick`
+ * the same run and writes `BENCHMARKS.md`. Installs `webhook`, `wrk` and `gcc` when
+ * missing. `--quick`
  * finishes in under 3 minutes. Exits non-zero only when it could not run.
  *
  * @module
@@ -13,6 +14,7 @@ import {
   type Row,
   row1,
   row1b,
+  row1c,
   row2,
   row3,
   row5,
@@ -65,6 +67,7 @@ const rows: Row[] = [];
 try {
   if (wanted(1)) rows.push(await inDir((d) => row1(d, budget)));
   if (wanted(1)) rows.push(await inDir((d) => row1b(d, budget)));
+  if (wanted(1)) rows.push(await inDir((d) => row1c(d, budget)));
   if (wanted(2)) rows.push(await inDir((d) => row2(d, budget)));
   if (wanted(3)) rows.push(await inDir((d) => row3(d, budget)));
   if (wanted(4, 7)) rows.push(...await inDir((d) => rows4and7(d, budget)));

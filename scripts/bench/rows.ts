@@ -142,6 +142,65 @@ export async function row1b(dir: string, b: Budget): Promise<Row> {
   };
 }
 
+/** The C source of row 1c's loop. */
+const SPAWN_CEILING_C = new URL("./spawn_ceiling.c", import.meta.url).pathname;
+
+/**
+ * Row 1c, a diagnostic: the ceiling of row 1 on this machine. A C loop with no server, no HTTP and
+ * no wrk starts the row-1 script with the 1 KiB body as its stdin, four at a time; its rounds
+ * alternate with rounds of the peer under row 1's load. No runner that passes the body can serve
+ * more requests a second than this loop runs scripts, and the peer's script reads nothing.
+ */
+export async function row1c(dir: string, b: Budget): Promise<Row> {
+  await write(join(dir, "sync.sh"), SYNC_SCRIPT, 0o755);
+  await write(join(dir, "body.json"), BODY);
+  const exe = join(dir, "spawn_ceiling");
+  const cc = await new Deno.Command("cc", {
+    args: ["-O2", "-o", exe, SPAWN_CEILING_C],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!cc.success) throw new Error(`cc failed: ${new TextDecoder().decode(cc.stderr)}`);
+  const loop = async (stdin: string) => {
+    const r = await new Deno.Command(exe, {
+      args: [join(dir, "sync.sh"), stdin, String(b.seconds), "4"],
+      stdout: "piped",
+    }).output();
+    if (!r.success) throw new Error("spawn_ceiling failed");
+    return Number(new TextDecoder().decode(r.stdout));
+  };
+  const withBody: number[] = [];
+  const atEof: number[] = [];
+  const peer: number[] = [];
+  for (let round = 0; round < b.rounds; round++) {
+    const p = await startPeer(dir, join(dir, "sync.sh"));
+    peer.push((await wrk(p.url, { connections: 16, seconds: b.seconds, body: BODY })).rps);
+    await p.stop();
+    withBody.push(await loop(join(dir, "body.json")));
+    atEof.push(await loop("/dev/null"));
+    console.error(
+      `row 1c round ${round + 1}: loop ${withBody.at(-1)} scripts/s with the body, ${
+        atEof.at(-1)
+      } at EOF; peer ${peer.at(-1)!.toFixed(0)} req/s`,
+    );
+  }
+  const ceiling = median(withBody);
+  const pRps = median(peer);
+  return {
+    n: 1.6,
+    label: "1c",
+    workload:
+      "diagnostic: row 1's ceiling, a C loop starting the row-1 script with the 1 KiB body on stdin, 4 at a time, no server (`scripts/bench/spawn_ceiling.c`), against the peer under row 1's load",
+    hookhost: `loop: ${ceiling.toFixed(0)} scripts/s with the body, ${
+      median(atEof).toFixed(0)
+    } at EOF`,
+    peer: `${pRps.toFixed(0)} req/s`,
+    ratio: `loop ÷ peer ${(ceiling / pRps).toFixed(2)}×`,
+    target: "— (row 1 asks 1.1× the peer of a runner that cannot exceed the loop)",
+    met: null,
+  };
+}
+
 /**
  * Row 2: an async hook running the row-1 script; 202 once the request is durable in KV. After
  * each round the daemon is stopped and every accepted request must be accounted for: its script

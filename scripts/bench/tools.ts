@@ -41,10 +41,13 @@ export function detached(cmd: string, args: string[]): [string, string[]] {
   return setsid ? [setsid, [cmd, ...args]] : [cmd, args];
 }
 
-/** Installs `webhook` and `wrk` from Debian when missing. Throws when that fails. */
+/** Installs `webhook`, `wrk` and `gcc` from Debian when missing. Throws when that fails. */
 export async function ensureTools(): Promise<void> {
   const missing = [];
-  for (const cmd of ["webhook", "wrk"]) if (!(await has(cmd))) missing.push(cmd);
+  // The peer, the load generator, and a C compiler for row 1c's loop.
+  for (const [cmd, pkg] of [["webhook", "webhook"], ["wrk", "wrk"], ["cc", "gcc"]]) {
+    if (!(await has(cmd))) missing.push(pkg);
+  }
   if (!missing.length) return;
   console.error(`Installing ${missing.join(", ")} with apt-get…`);
   const sudo = Deno.uid() === 0 ? [] : ["sudo"];
