@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { ROOT } from "./flags.ts";
+import { ROOT, runtimeFlags } from "./flags.ts";
 
 /** Where the bundle is written: one folder below the root, like `src/` (see `src/assets.ts`). */
 export const BUNDLE: string = `${ROOT}/dist/hookhost.js`;
@@ -20,6 +20,16 @@ export const BUNDLE: string = `${ROOT}/dist/hookhost.js`;
  * bare specifier, so it needs no `deno.json`, and a compiled binary reads none.
  */
 export const BUNDLE_FLAGS: string[] = ["--no-config"];
+
+/**
+ * `deno` arguments before hookhost's own: `main.ts` as `deno task hookhost` runs it, or the bundle
+ * as the binary runs it (build it first with {@linkcode bundle}). Tests and the bench use these.
+ */
+export function denoRunArgs(entry: "source" | "bundle"): string[] {
+  return entry === "bundle"
+    ? ["run", ...runtimeFlags(), ...BUNDLE_FLAGS, BUNDLE]
+    : ["run", ...runtimeFlags(), `${ROOT}/main.ts`];
+}
 
 /** Runs `deno bundle` into {@linkcode BUNDLE}; throws with its output when it fails. */
 export async function bundle(options: { signal?: AbortSignal } = {}): Promise<string> {

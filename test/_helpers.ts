@@ -5,19 +5,10 @@
  * @module
  */
 import { join } from "node:path";
-import { ROOT, runtimeFlags } from "../scripts/flags.ts";
-import { BUNDLE, BUNDLE_FLAGS } from "../scripts/bundle.ts";
-
-const FLAGS = runtimeFlags();
-const MAIN = join(ROOT, "main.ts");
+import { denoRunArgs } from "../scripts/bundle.ts";
 
 /** What runs: `main.ts` as `deno task hookhost` does, or the bundle `deno task compile` builds. */
 export type Entry = "source" | "bundle";
-
-/** `deno` arguments before hookhost's own for `entry`. */
-function denoArgs(entry: Entry = "source"): string[] {
-  return entry === "bundle" ? ["run", ...FLAGS, ...BUNDLE_FLAGS, BUNDLE] : ["run", ...FLAGS, MAIN];
-}
 
 /** A fresh short temp folder (Unix socket paths must stay short); removed by `cleanup`. */
 export async function tempDir(): Promise<{ path: string; cleanup: () => Promise<void> }> {
@@ -55,7 +46,7 @@ export async function cli(
   options: { env?: Record<string, string>; stdin?: string; cwd?: string; entry?: Entry } = {},
 ): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...denoArgs(options.entry), ...args],
+    args: [...denoRunArgs(options.entry ?? "source"), ...args],
     env: options.env,
     cwd: options.cwd,
     stdin: options.stdin === undefined ? "null" : "piped",
@@ -126,7 +117,7 @@ export class Proc {
     options: { env?: Record<string, string>; entry?: Entry } = {},
   ): Proc {
     const child = new Deno.Command(Deno.execPath(), {
-      args: [...denoArgs(options.entry), ...args],
+      args: [...denoRunArgs(options.entry ?? "source"), ...args],
       env: options.env,
       stdin: "null",
       stdout: "piped",

@@ -1,8 +1,7 @@
 /**
  * `deno task bench [--quick]`: measures hookhost and adnanh/webhook side by side on loopback in
- * the same run and writes `BENCHMARKS.md`. Installs `webhook`, `wrk` and `gcc` when
- * missing. `--quick`
- * finishes in under 3 minutes. Exits non-zero only when it could not run.
+ * the same run and writes `BENCHMARKS.md`. Installs `webhook`, `wrk` and `gcc` when missing.
+ * `--quick` finishes in under 3 minutes. Exits non-zero only when it could not run.
  *
  * @module
  */
@@ -22,7 +21,7 @@ import {
   row8,
   rows4and7,
 } from "./rows.ts";
-import { ensureTools, FLAGS, version } from "./tools.ts";
+import { ensureTools, HOOKHOST, version } from "./tools.ts";
 
 const quick = Deno.args.includes("--quick");
 // `--only 1,3` measures just those rows (for profiling); BENCHMARKS.md is then left alone.
@@ -52,7 +51,7 @@ async function machine(): Promise<string> {
 try {
   await ensureTools();
 } catch (e) {
-  console.error(`bench: cannot install the peer and wrk: ${(e as Error).message}`);
+  console.error(`bench: cannot install the peer, wrk and gcc: ${(e as Error).message}`);
   Deno.exit(1);
 }
 try {
@@ -91,7 +90,7 @@ Written by \`deno task bench${quick ? " --quick" : ""}\` on ${new Date().toISOSt
 
 - Machine: ${await machine()}
 - hookhost ${(await version("deno", "--version")).replace(/^deno /, "on Deno ")}, run as
-  \`deno run ${FLAGS.join(" ")} dist/hookhost.js\`: the bundle that \`deno task compile\`
+  \`deno ${HOOKHOST.join(" ").replace(`${ROOT}/`, "")}\`: the bundle that \`deno task compile\`
   builds the binary from, with the binary's flags (its \`denort\` runtime cannot be fetched here)
 - Peer: ${await version("webhook", "-version")} (Debian \`webhook\`), serving the same script with
   \`include-command-output-in-response: true\` (synchronous, like hookhost)

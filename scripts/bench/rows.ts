@@ -11,8 +11,7 @@ import { JobStore } from "../../src/webhook/job_store.ts";
 import { recordStart } from "../../src/inbox/sessions.ts";
 import { getLogger } from "@logtape/logtape";
 import {
-  FLAGS,
-  MAIN,
+  HOOKHOST,
   median,
   quantile,
   rssMb,
@@ -283,7 +282,7 @@ export async function row3(dir: string, b: Budget): Promise<Row> {
 async function cliTime(args: string[], env: Record<string, string>): Promise<number> {
   const t = performance.now();
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...FLAGS, MAIN, ...args],
+    args: [...HOOKHOST, ...args],
     env,
     stdin: "null",
     stdout: "null",

@@ -5,23 +5,15 @@
  * @module
  */
 import { join } from "node:path";
-import { ROOT, runtimeFlags } from "../flags.ts";
-import { BUNDLE, BUNDLE_FLAGS } from "../bundle.ts";
 import { setsidPath } from "../../src/exec/spawn.ts";
+import { denoRunArgs } from "../bundle.ts";
 
 /**
  * How the bench runs hookhost: `deno run` of the bundle that `deno task compile` builds the
  * binary from, with the binary's flags (the bench calls `bundle()` first). The `denort` runtime
  * itself cannot be fetched here.
  */
-export const FLAGS: string[] = [...runtimeFlags(), ...BUNDLE_FLAGS];
-/** hookhost's entry point in the bench: the bundle. */
-export const MAIN: string = BUNDLE;
-/** `deno task hookhost`'s flags and entry point, for row 8's figure from source. */
-export const SOURCE: { flags: string[]; main: string } = {
-  flags: runtimeFlags(),
-  main: join(ROOT, "main.ts"),
-};
+export const HOOKHOST: string[] = denoRunArgs("bundle");
 
 async function has(cmd: string): Promise<boolean> {
   const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
@@ -228,8 +220,8 @@ export async function startHookhost(
 > {
   const args = ["run", "--name", options.name, "--daemon", "--format", "jsonl"];
   for (const h of options.hooks ?? []) args.push("--hook", h);
-  const { flags, main } = options.source ? SOURCE : { flags: FLAGS, main: MAIN };
-  const [cmd, argv] = detached(Deno.execPath(), ["run", ...flags, main, ...args]);
+  const run = options.source ? denoRunArgs("source") : HOOKHOST;
+  const [cmd, argv] = detached(Deno.execPath(), [...run, ...args]);
   const child = new Deno.Command(cmd, {
     args: argv,
     env: {
