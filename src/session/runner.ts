@@ -268,8 +268,13 @@ export class SessionRunner {
     const handler = this.#o.handler!;
     const [m] = await store.peek(session, 1);
     if (!m) return false;
-    // A message with attempts was shown before a crash or restart; show it only once.
-    if (m.attempts === 0) sink.write(injected(m));
+    // A message with attempts was shown before a crash or restart; show it only once. So its
+    // record must reach the output before the attempt is recorded: a crash between the two
+    // would otherwise leave a message that no run ever shows.
+    if (m.attempts === 0) {
+      sink.write(injected(m));
+      await sink.flush();
+    }
     this.#o.onStatus?.(m, "running");
     while (true) {
       m.attempts++;

@@ -258,6 +258,34 @@ Deno.test("SessionRunner.drain() does not print a retried message as injected tw
   });
 });
 
+Deno.test("SessionRunner.drain() shows a message before it records the first attempt", async () => {
+  await withRunner(async (h) => {
+    const script = await h.script("ok.sh", "echo done");
+    const gate = Promise.withResolvers<void>();
+    let out = "";
+    const sink = createSink("jsonl", {
+      session: "demo",
+      writer: {
+        async write(p) {
+          await gate.promise;
+          out += new TextDecoder().decode(p);
+          return p.length;
+        },
+      },
+    });
+    await h.store.add("demo", [{ source: "inject", content: "x" }]);
+    const draining = h.runner({ sink, handler: handler(script) }).drain();
+    await new Promise((r) => setTimeout(r, 50)); // its `injected` record is being written
+    // A crash now must leave the message unattempted, so that the next run shows it.
+    const [pending] = await h.store.list("demo");
+    assert.equal(pending.attempts, 0);
+    gate.resolve();
+    await draining;
+    assert.deepEqual(out.trim().split("\n").map((l) => JSON.parse(l).type), ["injected", "reply"]);
+    assert.deepEqual(await h.store.list("demo"), []);
+  });
+});
+
 Deno.test("SessionRunner.run() processes messages added later when woken, until aborted", async () => {
   await withRunner(async (h) => {
     const runner = h.runner();
