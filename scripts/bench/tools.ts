@@ -160,8 +160,17 @@ async function waitForPort(port: number, child: Deno.ChildProcess): Promise<void
   throw new Error(`nothing listened on port ${port}`);
 }
 
-/** Starts adnanh/webhook serving `script` synchronously (output in the response). */
-export async function startPeer(dir: string, script: string): Promise<Server> {
+/**
+ * Starts adnanh/webhook serving `script` synchronously (output in the response). With `bodyFile`,
+ * it hands the script the raw request body the one way version 2.8.0 can: written to a temporary
+ * file whose path is in `$BODY_FILE` (`pass-file-to-command`, source `raw-request-body`); it
+ * cannot write it to the script's stdin, which then reads EOF.
+ */
+export async function startPeer(
+  dir: string,
+  script: string,
+  options: { bodyFile?: boolean } = {},
+): Promise<Server> {
   const port = freePort();
   const hooks = join(dir, "peer-hooks.json");
   await Deno.writeTextFile(
@@ -171,6 +180,9 @@ export async function startPeer(dir: string, script: string): Promise<Server> {
       "execute-command": script,
       "command-working-directory": dir,
       "include-command-output-in-response": true,
+      ...options.bodyFile
+        ? { "pass-file-to-command": [{ source: "raw-request-body", envname: "BODY_FILE" }] }
+        : {},
     }]),
   );
   const [cmd, args] = detached("webhook", [
@@ -197,6 +209,76 @@ export async function startPeer(dir: string, script: string): Promise<Server> {
   };
 }
 
+/** `deno` arguments for `hookhost run --daemon --format jsonl` of session `name`. */
+function hookhostArgs(options: { name: string; hooks?: string[]; source?: boolean }): string[] {
+  const args = ["run", "--name", options.name, "--daemon", "--format", "jsonl"];
+  for (const h of options.hooks ?? []) args.push("--hook", h);
+  return [...(options.source ? denoRunArgs("source") : HOOKHOST), ...args];
+}
+
+function hookhostEnv(dir: string): Record<string, string> {
+  return { HOOKHOST_STATE: join(dir, "state"), HOOKHOST_CONFIG: join(dir, "hookhost.toml") };
+}
+
+/**
+ * Starts `hookhost run --daemon` in `dir` with its output going to a file, as a daemon's log
+ * does, and waits for the `wait` record there. For the throughput rows: read through a pipe,
+ * the bench's own reading cost ~60 µs of the machine's CPU per request in row 1, charged to
+ * hookhost alone (the peer's output goes nowhere).
+ */
+export async function startHookhostToFile(
+  dir: string,
+  options: { name: string; hooks?: string[]; wait: RegExp },
+): Promise<Server & { url: string; count(needle: string): Promise<number> }> {
+  const output = join(dir, `${options.name}.jsonl`);
+  // sh execs hookhost with its stdout on the file: the pid stays the daemon's.
+  const [cmd, argv] = detached("/bin/sh", [
+    "-c",
+    'out=$1; shift; exec "$@" >"$out"',
+    "sh",
+    output,
+    Deno.execPath(),
+    ...hookhostArgs(options),
+  ]);
+  const child = new Deno.Command(cmd, {
+    args: argv,
+    env: hookhostEnv(dir),
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const deadline = Date.now() + 120_000;
+  let line: string | undefined;
+  while (!line) {
+    const text = await Deno.readTextFile(output).catch(() => "");
+    line = text.split("\n").find((l) => options.wait.test(l));
+    if (line) break;
+    if (Date.now() > deadline) {
+      child.kill();
+      await child.status;
+      throw new Error(`hookhost never printed ${options.wait}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const addr = /"addr":"([^"]+)"/.exec(line)?.[1];
+  return {
+    url: addr ? `http://${addr}` : "",
+    pid: child.pid,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+    count: async (needle) => {
+      const text = await Deno.readTextFile(output);
+      let n = 0;
+      for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) {
+        n++;
+      }
+      return n;
+    },
+  };
+}
+
 /** Starts `hookhost run --daemon` in `dir` (its hookhost.toml) and waits for its records. */
 export async function startHookhost(
   dir: string,
@@ -218,17 +300,10 @@ export async function startHookhost(
     hookRuns(): number;
   }
 > {
-  const args = ["run", "--name", options.name, "--daemon", "--format", "jsonl"];
-  for (const h of options.hooks ?? []) args.push("--hook", h);
-  const run = options.source ? denoRunArgs("source") : HOOKHOST;
-  const [cmd, argv] = detached(Deno.execPath(), [...run, ...args]);
+  const [cmd, argv] = detached(Deno.execPath(), hookhostArgs(options));
   const child = new Deno.Command(cmd, {
     args: argv,
-    env: {
-      HOOKHOST_STATE: join(dir, "state"),
-      HOOKHOST_CONFIG: join(dir, "hookhost.toml"),
-      ...options.env,
-    },
+    env: { ...hookhostEnv(dir), ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "null",

@@ -27,6 +27,7 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   sigemptyset: { parameters: ["buffer"], result: "i32" },
   sigaddset: { parameters: ["buffer", "i32"], result: "i32" },
+  sigaction: { parameters: ["i32", "pointer", "buffer"], result: "i32" },
   posix_spawn: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
@@ -75,6 +76,7 @@ export const C = {
   EFD_CLOEXEC: 0o2000000,
   EFD_NONBLOCK: 0o4000,
   SIGPIPE: 13,
+  SIG_IGN: 1n,
   SYS_PIDFD_OPEN: 434,
   POSIX_SPAWN_SETSIGDEF: 0x04,
   POSIX_SPAWN_SETSIGMASK: 0x08,

@@ -71,6 +71,18 @@ for (const [name, run] of implementations) {
     assert.equal(result.code, 0);
   });
 
+  Deno.test(`${name}() passes every size of stdin around a pipe's capacity whole`, async () => {
+    // The native spawner writes what fits before the child starts and the rest as it reads.
+    for (const size of [1, 4096, 65_535, 65_536, 65_537, 200_000]) {
+      const input = new Uint8Array(size).map((_, i) => i % 251);
+      const result = await run("/bin/sh", { args: ["-c", "sleep 0.05; wc -c"], stdin: input });
+      assert.equal(result.code, 0);
+      assert.equal(decoder.decode(result.stdout).trim(), String(size));
+    }
+    const unread = await run("/bin/sh", { args: ["-c", "exit 3"], stdin: new Uint8Array(60_000) });
+    assert.equal(unread.code, 3);
+  });
+
   Deno.test(`${name}() keeps at most maxOutputBytes and still finishes`, async () => {
     const result = await run("/bin/sh", {
       args: ["-c", "head -c 300000 /dev/zero; echo done >&2"],
