@@ -121,3 +121,38 @@ Deno.test("hasTerminal() says whether this process has a controlling terminal", 
   }
   assert.equal(hasTerminal(), canOpen);
 });
+
+Deno.test({
+  name: "NativeSpawner.run() leaves signals this process ignores ignored, and only those",
+  ignore: !libc,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const script = `${dir}/spawn.ts`;
+      const here = (file: string) => JSON.stringify(new URL(file, import.meta.url).href);
+      await Deno.writeTextFile(
+        script,
+        `import { libc } from ${here("./libc.ts")};
+import { NativeSpawner } from ${here("./native_spawn.ts")};
+const r = await new NativeSpawner(libc()!, { session: false }).run("/bin/sh", {
+  args: ["-c", "grep '^SigIgn' /proc/self/status"],
+}, () => {});
+console.log(new TextDecoder().decode(r.stdout).trim());
+`,
+      );
+      // Deno starts with SIGUSR2 ignored, as a daemon under \`nohup\` starts with SIGHUP ignored.
+      const out = await new Deno.Command("/bin/sh", {
+        args: ["-c", `trap '' USR2; exec "$0" run -A --no-config "$1"`, Deno.execPath(), script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, decoder.decode(out.stderr));
+      const mask = BigInt(`0x${decoder.decode(out.stdout).trim().split(/\s+/)[1]}`);
+      const ignored = (signal: number) => ((mask >> BigInt(signal - 1)) & 1n) === 1n;
+      assert.ok(ignored(12), "SIGUSR2 should stay ignored in the child");
+      assert.ok(!ignored(13), "SIGPIPE, which Deno ignores, should be back at its default");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
