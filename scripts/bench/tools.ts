@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { setsidPath } from "../../src/exec/spawn.ts";
 import { denoRunArgs } from "../bundle.ts";
+import { runtimeFlags } from "../flags.ts";
 
 /**
  * How the bench runs hookhost: `deno run` of the bundle that `deno task compile` builds the
@@ -275,6 +276,31 @@ export async function startHookhostToFile(
         n++;
       }
       return n;
+    },
+  };
+}
+
+/**
+ * Starts `worker_baseline.ts`, row 3's baseline: a bare `Deno.serve` through one Worker, with the
+ * runtime flags hookhost runs with.
+ */
+export async function startWorkerBaseline(): Promise<Server & { url: string }> {
+  const script = new URL("./worker_baseline.ts", import.meta.url).pathname;
+  const [cmd, argv] = detached(Deno.execPath(), ["run", ...runtimeFlags(), "--no-config", script]);
+  const child = new Deno.Command(cmd, { args: argv, stdout: "piped", stderr: "null" }).spawn();
+  let text = "";
+  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    text += chunk;
+    if (text.includes("\n")) break;
+  }
+  const port = /LISTENING (\d+)/.exec(text)?.[1];
+  if (!port) throw new Error(`worker_baseline.ts did not start: ${text}`);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
     },
   };
 }
