@@ -249,15 +249,17 @@ export async function startHookhostToFile(
     stderr: "null",
   }).spawn();
   const deadline = Date.now() + 120_000;
+  let exited = false;
+  child.status.then(() => (exited = true));
   let line: string | undefined;
   while (!line) {
     const text = await Deno.readTextFile(output).catch(() => "");
     line = text.split("\n").find((l) => options.wait.test(l));
     if (line) break;
-    if (Date.now() > deadline) {
-      child.kill();
+    if (exited || Date.now() > deadline) {
+      if (!exited) child.kill();
       await child.status;
-      throw new Error(`hookhost never printed ${options.wait}`);
+      throw new Error(`hookhost never printed ${options.wait}:\n${text.slice(-2000)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
