@@ -119,8 +119,11 @@ async function compareSync(
       hooks: ["sync"],
       wait: /"listening"/,
     });
-    hh.push(await wrk(h.url + "/", { connections: 16, seconds: b.seconds, body }));
-    await h.stop();
+    try {
+      hh.push(await wrk(h.url + "/", { connections: 16, seconds: b.seconds, body }));
+    } finally {
+      await h.stop();
+    }
     await checkMessages(h, hh.at(-1)!);
     console.error(
       `row ${label} round ${round + 1}: hookhost ${hh.at(-1)!.rps.toFixed(0)} req/s, peer ${
@@ -319,11 +322,17 @@ export async function row3(dir: string, b: Budget): Promise<Row> {
     // The machine's speed drifts: the issue's own reference point is measured in the same rounds.
     const base = await startWorkerBaseline();
     const load = { connections: 64, seconds: b.seconds, body: "{}" };
-    baseline.push((await wrk(base.url + "/", load)).rps);
-    await base.stop();
+    try {
+      baseline.push((await wrk(base.url + "/", load)).rps);
+    } finally {
+      await base.stop();
+    }
     const h = await startHookhostToFile(dir, { name: `r3-${round}`, wait: /"hook":"server"/ });
-    runs.push(await wrk(h.url + "/hooks/fast", load));
-    await h.stop();
+    try {
+      runs.push(await wrk(h.url + "/hooks/fast", load));
+    } finally {
+      await h.stop();
+    }
     await checkMessages(h, runs.at(-1)!);
     console.error(
       `row 3 round ${round + 1}: ${runs.at(-1)!.rps.toFixed(0)} req/s; baseline ${

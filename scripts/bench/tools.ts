@@ -289,14 +289,21 @@ export async function startHookhostToFile(
 export async function startWorkerBaseline(): Promise<Server & { url: string }> {
   const script = new URL("./worker_baseline.ts", import.meta.url).pathname;
   const [cmd, argv] = detached(Deno.execPath(), ["run", ...runtimeFlags(), "--no-config", script]);
-  const child = new Deno.Command(cmd, { args: argv, stdout: "piped", stderr: "null" }).spawn();
+  const child = new Deno.Command(cmd, { args: argv, stdout: "piped", stderr: "piped" }).spawn();
+  const timer = setTimeout(() => child.kill(), 30_000);
   let text = "";
   for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
     text += chunk;
     if (text.includes("\n")) break;
   }
+  clearTimeout(timer);
+  // Its stderr is read only when it failed: nothing is written there while it serves.
   const port = /LISTENING (\d+)/.exec(text)?.[1];
-  if (!port) throw new Error(`worker_baseline.ts did not start: ${text}`);
+  if (!port) {
+    child.kill();
+    const { stderr } = await child.output().catch(() => ({ stderr: new Uint8Array() }));
+    throw new Error(`worker_baseline.ts did not start: ${text}${new TextDecoder().decode(stderr)}`);
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid,

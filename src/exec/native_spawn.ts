@@ -271,16 +271,18 @@ export class NativeSpawner {
     // How much of `input` is in the pipe; -1 once the reader is gone.
     let offset = 0;
     try {
-      const inPipe = this.#pipe();
-      const outPipe = this.#pipe();
-      const errPipe = this.#pipe();
-      for (const fd of [...inPipe, ...outPipe, ...errPipe]) opened.add(fd);
+      const pipe = () => {
+        const fds = this.#pipe();
+        for (const fd of fds) opened.add(fd);
+        return fds;
+      };
+      const [inPipe, outPipe, errPipe] = [pipe(), pipe(), pipe()];
       [stdin, stdout, stderr] = [inPipe[1], outPipe[0], errPipe[0]];
       for (const fd of [stdin, stdout, stderr]) this.#nonblocking(fd);
       // The input goes in before the child starts: up to a pipe's capacity (64 KiB, at least 4
       // KiB) it all fits, so the child never waits for it and the pipe needs no watching.
       if (input?.length) offset = this.#write(stdin, input, 0);
-      if (!input || offset >= input.length) {
+      if (!input || offset < 0 || offset >= input.length) {
         lib.close(stdin);
         opened.delete(stdin);
       }

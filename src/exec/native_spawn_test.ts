@@ -156,3 +156,49 @@ console.log(new TextDecoder().decode(r.stdout).trim());
     }
   },
 });
+
+Deno.test({
+  name: "NativeSpawner.run() closes every pipe it made when it runs out of descriptors",
+  ignore: !libc,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const script = `${dir}/fds.ts`;
+      const here = (file: string) => JSON.stringify(new URL(file, import.meta.url).href);
+      // With 1 to 5 descriptors free, one of the three pipes cannot be made.
+      await Deno.writeTextFile(
+        script,
+        `import { libc } from ${here("./libc.ts")};
+import { NativeSpawner } from ${here("./native_spawn.ts")};
+const spawner = new NativeSpawner(libc()!, { session: false });
+const count = () => [...Deno.readDirSync("/proc/self/fd")].length;
+const fill: Deno.FsFile[] = [];
+try {
+  for (;;) fill.push(Deno.openSync("/dev/null"));
+} catch { /* full */ }
+const leaks: number[] = [];
+for (let free = 1; free <= 5; free++) {
+  for (const f of fill.splice(0, free)) f.close();
+  const before = count();
+  const error = await spawner.run("/bin/true", { stdin: "x" }, () => {}).then(() => null, (e) => e);
+  leaks.push(count() - before);
+  if (!error) break;
+  for (let i = 0; i < free; i++) fill.push(Deno.openSync("/dev/null"));
+}
+console.log(JSON.stringify(leaks));
+`,
+      );
+      const out = await new Deno.Command("/bin/sh", {
+        args: ["-c", `ulimit -n 256; exec "$0" run -A --no-config "$1"`, Deno.execPath(), script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, decoder.decode(out.stderr));
+      const leaks: number[] = JSON.parse(decoder.decode(out.stdout));
+      assert.ok(leaks.length >= 3, `expected several failed runs, got ${leaks}`);
+      assert.deepEqual(leaks, leaks.map(() => 0), `descriptors left open: ${leaks}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
