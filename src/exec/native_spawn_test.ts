@@ -122,38 +122,51 @@ Deno.test("hasTerminal() says whether this process has a controlling terminal", 
   assert.equal(hasTerminal(), canOpen);
 });
 
+/**
+ * Runs `body` as a Deno program that has a `spawner` (a NativeSpawner) at hand, after the shell
+ * commands `setup` (limits and dispositions that must be in place before Deno starts); returns
+ * its stdout, and fails the test if it failed.
+ */
+async function withSpawner(setup: string, body: string): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/main.ts`;
+    const here = (file: string) => JSON.stringify(new URL(file, import.meta.url).href);
+    await Deno.writeTextFile(
+      script,
+      `import { libc } from ${here("./libc.ts")};
+import { NativeSpawner } from ${here("./native_spawn.ts")};
+const spawner = new NativeSpawner(libc()!, { session: false });
+${body}`,
+    );
+    const out = await new Deno.Command("/bin/sh", {
+      args: ["-c", `${setup}; exec "$0" run -A --no-config "$1"`, Deno.execPath(), script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    return decoder.decode(out.stdout).trim();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test({
   name: "NativeSpawner.run() leaves signals this process ignores ignored, and only those",
   ignore: !libc,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
-      const script = `${dir}/spawn.ts`;
-      const here = (file: string) => JSON.stringify(new URL(file, import.meta.url).href);
-      await Deno.writeTextFile(
-        script,
-        `import { libc } from ${here("./libc.ts")};
-import { NativeSpawner } from ${here("./native_spawn.ts")};
-const r = await new NativeSpawner(libc()!, { session: false }).run("/bin/sh", {
+    // Deno starts with SIGUSR2 ignored, as a daemon under `nohup` starts with SIGHUP ignored.
+    const out = await withSpawner(
+      "trap '' USR2",
+      `const r = await spawner.run("/bin/sh", {
   args: ["-c", "grep '^SigIgn' /proc/self/status"],
 }, () => {});
-console.log(new TextDecoder().decode(r.stdout).trim());
-`,
-      );
-      // Deno starts with SIGUSR2 ignored, as a daemon under \`nohup\` starts with SIGHUP ignored.
-      const out = await new Deno.Command("/bin/sh", {
-        args: ["-c", `trap '' USR2; exec "$0" run -A --no-config "$1"`, Deno.execPath(), script],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(out.code, 0, decoder.decode(out.stderr));
-      const mask = BigInt(`0x${decoder.decode(out.stdout).trim().split(/\s+/)[1]}`);
-      const ignored = (signal: number) => ((mask >> BigInt(signal - 1)) & 1n) === 1n;
-      assert.ok(ignored(12), "SIGUSR2 should stay ignored in the child");
-      assert.ok(!ignored(13), "SIGPIPE, which Deno ignores, should be back at its default");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+console.log(new TextDecoder().decode(r.stdout));`,
+    );
+    const mask = BigInt(`0x${out.split(/\s+/)[1]}`);
+    const ignored = (signal: number) => ((mask >> BigInt(signal - 1)) & 1n) === 1n;
+    assert.ok(ignored(12), "SIGUSR2 should stay ignored in the child");
+    assert.ok(!ignored(13), "SIGPIPE, which Deno ignores, should be back at its default");
   },
 });
 
@@ -161,17 +174,10 @@ Deno.test({
   name: "NativeSpawner.run() closes every pipe it made when it runs out of descriptors",
   ignore: !libc,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
-      const script = `${dir}/fds.ts`;
-      const here = (file: string) => JSON.stringify(new URL(file, import.meta.url).href);
-      // With 1 to 5 descriptors free, one of the three pipes cannot be made.
-      await Deno.writeTextFile(
-        script,
-        `import { libc } from ${here("./libc.ts")};
-import { NativeSpawner } from ${here("./native_spawn.ts")};
-const spawner = new NativeSpawner(libc()!, { session: false });
-const count = () => [...Deno.readDirSync("/proc/self/fd")].length;
+    // With 1 to 5 descriptors free, one of the three pipes cannot be made.
+    const out = await withSpawner(
+      "ulimit -n 256",
+      `const count = () => [...Deno.readDirSync("/proc/self/fd")].length;
 const fill: Deno.FsFile[] = [];
 try {
   for (;;) fill.push(Deno.openSync("/dev/null"));
@@ -185,20 +191,10 @@ for (let free = 1; free <= 5; free++) {
   if (!error) break;
   for (let i = 0; i < free; i++) fill.push(Deno.openSync("/dev/null"));
 }
-console.log(JSON.stringify(leaks));
-`,
-      );
-      const out = await new Deno.Command("/bin/sh", {
-        args: ["-c", `ulimit -n 256; exec "$0" run -A --no-config "$1"`, Deno.execPath(), script],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(out.code, 0, decoder.decode(out.stderr));
-      const leaks: number[] = JSON.parse(decoder.decode(out.stdout));
-      assert.ok(leaks.length >= 3, `expected several failed runs, got ${leaks}`);
-      assert.deepEqual(leaks, leaks.map(() => 0), `descriptors left open: ${leaks}`);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+console.log(JSON.stringify(leaks));`,
+    );
+    const leaks: number[] = JSON.parse(out);
+    assert.ok(leaks.length >= 3, `expected several failed runs, got ${leaks}`);
+    assert.deepEqual(leaks, leaks.map(() => 0), `descriptors left open: ${leaks}`);
   },
 });
