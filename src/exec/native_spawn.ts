@@ -133,7 +133,6 @@ export class NativeSpawner {
       C.POSIX_SPAWN_SETSIGMASK | C.POSIX_SPAWN_SETSIGDEF;
     this.#reactor = new FdReactor(lib);
     this.#sigmask = new Uint8Array(128);
-    this.#sigdefault = new Uint8Array(128);
     lib.sigemptyset(this.#sigmask);
     this.#sigdefault = defaultedSignals(lib);
   }
