@@ -210,6 +210,13 @@ export async function startPeer(
   };
 }
 
+/** How many times `needle` occurs in `text` (records in JSONL output, counted, not parsed). */
+function occurrences(text: string, needle: string): number {
+  let n = 0;
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) n++;
+  return n;
+}
+
 /** `deno` arguments for `hookhost run --daemon --format jsonl` of session `name`. */
 function hookhostArgs(options: { name: string; hooks?: string[]; source?: boolean }): string[] {
   const args = ["run", "--name", options.name, "--daemon", "--format", "jsonl"];
@@ -271,14 +278,7 @@ export async function startHookhostToFile(
       child.kill("SIGTERM");
       await child.status;
     },
-    count: async (needle) => {
-      const text = await Deno.readTextFile(output);
-      let n = 0;
-      for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) {
-        n++;
-      }
-      return n;
-    },
+    count: async (needle) => occurrences(await Deno.readTextFile(output), needle),
   };
 }
 
@@ -357,10 +357,7 @@ export async function startHookhost(
       buf = buf.slice(end + 1);
       // Under load the daemon prints tens of thousands of lines a second, and this reader
       // shares the machine with it: lines are counted, not kept, once the daemon is up.
-      for (let at = text.indexOf('"type":"hook_run"'); at >= 0;) {
-        hookRuns++;
-        at = text.indexOf('"type":"hook_run"', at + 17);
-      }
+      hookRuns += occurrences(text, '"type":"hook_run"');
       if (!started || options.keep) lines.push(...text.split("\n"));
       for (const w of waiters.splice(0)) w();
     }
