@@ -41,7 +41,8 @@ export class EventBus {
   #file: HooksFile | null;
   #o: Required<Omit<EventBusOptions, "signal">> & { signal?: AbortSignal };
   #limiter: Limiter;
-  #subscribers = new Set<Subscriber>();
+  /** Subscribers, each with the events it wants (all when absent). */
+  #subscribers = new Map<Subscriber, ((event: string) => boolean) | undefined>();
   #background = new Set<Promise<unknown>>();
   #overflowLogged = 0;
 
@@ -68,10 +69,28 @@ export class EventBus {
     return this.#limiter.peak;
   }
 
-  /** Adds a subscriber; returns a function that removes it. */
-  subscribe(fn: Subscriber): () => void {
-    this.#subscribers.add(fn);
+  /**
+   * Adds a subscriber, told of every event, or only of those `wants` says yes to when it is
+   * given; returns a function that removes it.
+   */
+  subscribe(fn: Subscriber, wants?: (event: string) => boolean): () => void {
+    this.#subscribers.set(fn, wants);
     return () => this.#subscribers.delete(fn);
+  }
+
+  /**
+   * Whether {@linkcode emit} of `event` may reach anything now: a hook for it in hooks.json (or
+   * a file changed since it was read), or a subscriber that wants it. Callers on a hot path ask
+   * first, to build no parameters for nobody.
+   */
+  listens(event: string): boolean {
+    const config = this.#file ? this.#file.unchanged() : NO_HOOKS;
+    return config === null || config.has(event) || this.#wanted(event);
+  }
+
+  #wanted(event: string): boolean {
+    for (const wants of this.#subscribers.values()) if (!wants || wants(event)) return true;
+    return false;
   }
 
   /** The event data for `event` (§7). */
@@ -84,7 +103,7 @@ export class EventBus {
     // The common case under load: no hook matches. Then the event costs no promise of its own.
     const config = this.#file ? this.#file.unchanged() : NO_HOOKS;
     if (config && !matchingHooks(config, event, params).length) {
-      if (this.#subscribers.size) this.#notify(this.data(event, params));
+      if (this.#wanted(event)) this.#notify(this.data(event, params));
       return;
     }
     const data = this.data(event, params);
@@ -116,7 +135,8 @@ export class EventBus {
 
   /** Tells the subscribers (plugins); their work runs in the background. */
   #notify(data: EventData): void {
-    for (const sub of this.#subscribers) {
+    for (const [sub, wants] of this.#subscribers) {
+      if (wants && !wants(data.event)) continue;
       try {
         const r = sub(data);
         if (r instanceof Promise) this.#track(r.catch((e) => this.#subscriberFailed(data, e)));

@@ -447,6 +447,49 @@ Deno.test("EventBus subscribers receive every event's data; a failing one breaks
   });
 });
 
+Deno.test("EventBus.listens() is true only for events a hook or a subscriber wants", async () => {
+  await withEnv(async ({ dir, bus: make }) => {
+    const bus = await make({ ev: [{ hooks: [{ type: "command", command: "true" }] }] });
+    // A file modified in the last 2 s is re-read at every look (see HooksFile): until then any
+    // event may be hooked.
+    assert.equal(bus.listens("other"), true);
+    const file = join(dir, "hooks.json");
+    const age = () => Deno.utime(file, NOW / 1000, NOW / 1000);
+    await age();
+    await bus.emitAndWait("ev");
+    assert.equal(bus.listens("ev"), true);
+    assert.equal(bus.listens("other"), false);
+
+    const got: string[] = [];
+    const off = bus.subscribe((d) => void got.push(d.event), (event) => event === "other");
+    assert.equal(bus.listens("other"), true);
+    assert.equal(bus.listens("third"), false);
+    bus.emit("third");
+    bus.emit("other");
+    await bus.emitAndWait("ev");
+    assert.deepEqual(got, ["other"], "told only of the events it wants");
+    off();
+    assert.equal(bus.listens("other"), false);
+
+    // An edit of hooks.json counts at once: a file changed since it was read may hook anything.
+    await new Promise((r) => setTimeout(r, 20));
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({ third: [{ hooks: [{ type: "command", command: "true" }] }] }),
+    );
+    assert.equal(bus.listens("third"), true);
+    await age();
+    await new Promise((r) => setTimeout(r, 20));
+    await bus.emitAndWait("ev");
+    assert.equal(bus.listens("third"), true);
+    assert.equal(bus.listens("ev"), false, "hooks.json no longer hooks 'ev'");
+
+    // A subscriber that wants everything hears everything.
+    bus.subscribe(() => {});
+    assert.equal(bus.listens("anything"), true);
+  });
+});
+
 Deno.test("EventBus without a hooks file still tells subscribers", async () => {
   await withEnv(async ({ log }) => {
     const bus = new EventBus(null, { log, now: () => NOW });

@@ -94,7 +94,10 @@ export class PluginManager {
 
   /** Loads every plugin, subscribes to events and starts watching the folder. */
   async start(): Promise<void> {
-    this.#unsubscribe = this.#o.bus?.subscribe((data) => this.#onEvent(data)) ?? null;
+    this.#unsubscribe = this.#o.bus?.subscribe(
+      (data) => this.#onEvent(data),
+      (event) => this.#any(`on:${event}`),
+    ) ?? null;
     await this.rescan();
     if (this.#o.watch !== false) this.#watch();
   }
@@ -279,8 +282,15 @@ export class PluginManager {
     if (runs.length) return Promise.all(runs);
   }
 
+  /** Whether some module plugin has `kind` (`message`, `on:EVENT`). */
+  #any(kind: string): boolean {
+    for (const e of this.#entries.values()) if (e.module?.has(kind)) return true;
+    return false;
+  }
+
   /** Shows a processed message to every plugin with a `message` handler. */
   onMessage(message: Message): void {
+    if (!this.#any("message")) return;
     const m: PluginMessage = {
       id: message.id,
       session: this.#o.session,

@@ -13,7 +13,7 @@ import {
   effectivePermissions,
   PERMISSION_KINDS,
 } from "./permissions.ts";
-import type { CallMethod, FromWorker, ToWorker, WireResult } from "./protocol.ts";
+import type { Call, CallMethod, Done, FromWorker, ToWorker, WireResult } from "./protocol.ts";
 import type { PluginPermissions } from "./types.ts";
 import { WORKER_URL } from "../assets.ts";
 
@@ -54,10 +54,8 @@ interface Waiter {
   deadline: number;
 }
 
-type Invoke =
-  | { t: "webhook"; request: Extract<ToWorker, { t: "webhook" }>["request"] }
-  | { t: "event"; event: Extract<ToWorker, { t: "event" }>["event"] }
-  | { t: "message"; message: Extract<ToWorker, { t: "message" }>["message"] };
+/** A handler call before it has an id. */
+type Invoke = Call extends infer C ? C extends Call ? Omit<C, "id"> : never : never;
 
 const LOAD_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 60_000;
@@ -76,6 +74,10 @@ export class ModulePlugin {
   /** Handlers awaiting an answer, oldest first (one timeout for all, so also by deadline). */
   #pending = new Map<number, Waiter>();
   #sweep: ReturnType<typeof setTimeout> | undefined;
+  /** Calls made while the Worker had a batch unanswered: they go together as the next one. */
+  #queue: Call[] = [];
+  /** A batch of calls is with the Worker, unanswered. */
+  #batchOut = false;
   #failures = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -185,6 +187,8 @@ export class ModulePlugin {
 
   #attach(worker: Worker): void {
     this.#worker = worker;
+    this.#queue = [];
+    this.#batchOut = false;
     this.state = "ready";
     worker.onerror = (e) => {
       e.preventDefault();
@@ -197,14 +201,10 @@ export class ModulePlugin {
     const { log } = this.#o;
     switch (msg.t) {
       case "done": {
-        const waiter = this.#pending.get(msg.id);
-        this.#pending.delete(msg.id);
-        if (msg.ok) {
-          this.#failures = 0;
-          waiter?.resolve(msg.result);
-        } else {
-          this.#report(msg.error);
-          waiter?.reject(new HookhostError("plugin_error", msg.error));
+        for (const done of msg.results) this.#settle(done);
+        if (msg.batch) {
+          this.#batchOut = false;
+          if (this.#queue.length && this.#worker === worker) this.#send(worker, this.#queue);
         }
         return;
       }
@@ -229,6 +229,25 @@ export class ModulePlugin {
         return;
       }
     }
+  }
+
+  #settle(done: Done): void {
+    const waiter = this.#pending.get(done.id);
+    this.#pending.delete(done.id);
+    if (done.ok) {
+      this.#failures = 0;
+      waiter?.resolve(done.result);
+    } else {
+      this.#report(done.error);
+      waiter?.reject(new HookhostError("plugin_error", done.error));
+    }
+  }
+
+  /** Sends `calls` as one batch (see `ToWorker` "calls"). */
+  #send(worker: Worker, calls: Call[]): void {
+    this.#queue = [];
+    this.#batchOut = true;
+    worker.postMessage({ t: "calls", calls } satisfies ToWorker);
   }
 
   /** Logs a handler error, naming a denied permission when that was the cause. */
@@ -262,7 +281,9 @@ export class ModulePlugin {
       this.#pending.set(id, { resolve, reject, deadline: performance.now() + this.#timeoutMs });
       // One timer per plugin, not one per call: it is armed for the oldest call's deadline.
       this.#sweep ??= setTimeout(() => this.#expire(), this.#timeoutMs);
-      worker.postMessage({ ...call, id } as ToWorker);
+      const withId = { ...call, id } as Call;
+      if (this.#batchOut) this.#queue.push(withId);
+      else this.#send(worker, [withId]);
     });
   }
 
@@ -301,6 +322,7 @@ export class ModulePlugin {
       );
     }
     this.#pending.clear();
+    this.#queue = [];
     this.#failures++;
     const delay = Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS);
     this.state = "restarting";
@@ -334,5 +356,6 @@ export class ModulePlugin {
       p.reject(new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}' stopped`));
     }
     this.#pending.clear();
+    this.#queue = [];
   }
 }

@@ -8,7 +8,7 @@ import {
   type ModulePluginOptions,
   PluginUnavailableError,
 } from "./module_plugin.ts";
-import type { CallMethod, WireResult } from "./protocol.ts";
+import { type CallMethod, fromWireHeaders, type WireResult } from "./protocol.ts";
 import { captureLogs } from "../../test/_logs.ts";
 import { until } from "../../test/_poll.ts";
 
@@ -187,7 +187,10 @@ async function withPlugin(
 function get(plugin: ModulePlugin, query = ""): Promise<WireResult | undefined> {
   return plugin.invoke({
     t: "webhook",
-    request: { method: "GET", url: `http://127.0.0.1/hooks/x${query}`, headers: [], body: null },
+    method: "GET",
+    url: `http://127.0.0.1/hooks/x${query}`,
+    headers: "",
+    body: null,
   });
 }
 
@@ -477,8 +480,70 @@ Deno.test("ModulePlugin rejects a handler that throws and keeps serving", async 
       assert.equal(result?.kind, "response");
       const r = result as Extract<WireResult, { kind: "response" }>;
       assert.equal(r.status, 202);
-      assert.ok(r.headers.some(([k, v]) => k === "x-plugin" && v === "yes"));
+      assert.ok(fromWireHeaders(r.headers).some(([k, v]) => k === "x-plugin" && v === "yes"));
       assert.equal(new TextDecoder().decode(r.body), "still here");
+    },
+  );
+});
+
+Deno.test("ModulePlugin gives each of many concurrent calls its own answer, in the order made", async () => {
+  await withPlugin(
+    `const seen = [];
+    export default {
+      webhook(request) {
+        const n = new URL(request.url).searchParams.get("n");
+        if (n === "seen") return seen.join(",");
+        seen.push(n);
+        return "r" + n;
+      },
+    };`,
+    {},
+    async (plugin) => {
+      await plugin.start();
+      // Made at once, they reach the Worker in a few batches (see ToWorker "calls").
+      const n = 300;
+      const answers = await Promise.all(
+        Array.from({ length: n }, (_, i) => text(plugin, `?n=${i}`)),
+      );
+      assert.deepEqual(answers, Array.from({ length: n }, (_, i) => `r${i}`));
+      assert.equal(await text(plugin, "?n=seen"), Array.from({ length: n }, (_, i) => i).join(","));
+    },
+  );
+});
+
+Deno.test("ModulePlugin does not hold quick calls behind a slow one made before them", async () => {
+  await withPlugin(
+    `export default {
+      async webhook(request) {
+        if (new URL(request.url).searchParams.has("slow")) {
+          await new Promise((r) => setTimeout(r, 1500));
+          return "slow";
+        }
+        return "quick";
+      },
+    };`,
+    {},
+    async (plugin) => {
+      await plugin.start();
+      const order: string[] = [];
+      const call = (query: string) => text(plugin, query).then((t) => void order.push(t));
+      // The slow call travels alone; the quick ones made right after it wait for its batch's
+      // answer, which must not wait for the slow call itself.
+      const slow = call("?slow");
+      const quick = Array.from({ length: 20 }, () => call(""));
+      await Promise.all(quick);
+      assert.deepEqual(order, Array(20).fill("quick"));
+      await slow;
+      assert.equal(order.at(-1), "slow");
+      // Quick calls in the same batch as a slow one: the first call is with the Worker, so
+      // the next six go together.
+      order.length = 0;
+      const first = call("");
+      const [slowToo, ...quickToo] = [call("?slow"), ...Array.from({ length: 5 }, () => call(""))];
+      await Promise.all([first, ...quickToo]);
+      assert.deepEqual(order, Array(6).fill("quick"));
+      await slowToo;
+      assert.equal(order.at(-1), "slow");
     },
   );
 });

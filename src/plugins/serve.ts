@@ -5,7 +5,8 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { compose, headerPairs, limitBody, storeMessage, text } from "../webhook/chain.ts";
+import { compose, limitBody, storeMessage, text } from "../webhook/chain.ts";
+import { fromWireHeaders, toWireHeaders } from "./protocol.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
 import type { PluginManager } from "./manager.ts";
 import { type ModulePlugin, PluginUnavailableError } from "./module_plugin.ts";
@@ -48,12 +49,10 @@ export async function moduleWebhook(
     try {
       result = await plugin.invoke({
         t: "webhook",
-        request: {
-          method: ctx.request.method,
-          url: ctx.request.url,
-          headers: headerPairs(ctx.request.headers),
-          body: ctx.body.length ? ctx.body as Uint8Array<ArrayBuffer> : null,
-        },
+        method: ctx.request.method,
+        url: ctx.request.url,
+        headers: toWireHeaders(ctx.request.headers),
+        body: ctx.body.length ? ctx.body as Uint8Array<ArrayBuffer> : null,
       });
     } catch (e) {
       if (e instanceof PluginUnavailableError && e.code === "plugin_timeout") {
@@ -67,7 +66,7 @@ export async function moduleWebhook(
       const body = result.status === 204 || result.status === 304 ? null : result.body;
       return answer(
         result.status,
-        new Response(body, { status: result.status, headers: result.headers }),
+        new Response(body, { status: result.status, headers: fromWireHeaders(result.headers) }),
       );
     }
     const stored = await storeMessage(result.text, {

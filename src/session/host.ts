@@ -88,7 +88,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
     // Load (and report a broken file) now rather than at the first event.
     await hooksFile?.current();
     const received = (m: { id: string; source: string; label: string }) =>
-      bus.emit("message_received", {
+      bus.listens("message_received") && bus.emit("message_received", {
         commandKey: `${name}|${m.source}`,
         messageId: m.id,
         source: m.source,
@@ -117,11 +117,13 @@ export async function runSession(options: SessionOptions): Promise<void> {
       spawner,
       hardStop: hardStop.signal,
       onStatus: (m, runStatus) => {
-        bus.emit("run_status_changed", {
-          commandKey: `${name}|${m.source}`,
-          runStatus,
-          messageId: m.id,
-        });
+        if (bus.listens("run_status_changed")) {
+          bus.emit("run_status_changed", {
+            commandKey: `${name}|${m.source}`,
+            runStatus,
+            messageId: m.id,
+          });
+        }
         if (runStatus === "completed") plugins?.manager.onMessage(m);
       },
       handler: session.handler

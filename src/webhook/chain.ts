@@ -49,6 +49,32 @@ export function text(status: number, body: string | null): Response {
   });
 }
 
+/** Callbacks waiting for each signal's abort: one listener per signal, not one per request. */
+const onAborts = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Calls `fn` when `signal` aborts (at once if it has); returns a function that forgets it. Cheaper
+ * per call than `addEventListener` and `removeEventListener`, which every request with a body
+ * made on the shutdown signal.
+ */
+function onAbort(signal: AbortSignal, fn: () => void): () => void {
+  if (signal.aborted) {
+    fn();
+    return () => {};
+  }
+  let waiting = onAborts.get(signal);
+  if (!waiting) {
+    const set = waiting = new Set();
+    onAborts.set(signal, set);
+    signal.addEventListener("abort", () => {
+      for (const f of set) f();
+      set.clear();
+    }, { once: true });
+  }
+  waiting.add(fn);
+  return () => void waiting.delete(fn);
+}
+
 /**
  * Limits step: refuses bodies over `maxBody` bytes with 413 (by `Content-Length` up front, or
  * while reading), and reads the body into `ctx.body`. A client that goes away mid-body gets
@@ -62,14 +88,12 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
       // The declared length bounds the body (HTTP framing), so it is read in one go: cheaper
       // than chunk by chunk.
       const reading = ctx.request.bytes().then((b) => b, () => null);
-      let stop = () => {};
+      let forget = () => {};
       const aborted = new Promise<"aborted">((resolve) => {
-        stop = () => resolve("aborted");
-        if (options.signal?.aborted) stop();
-        options.signal?.addEventListener("abort", stop, { once: true });
+        if (options.signal) forget = onAbort(options.signal, () => resolve("aborted"));
       });
       const body = await Promise.race([reading, aborted]);
-      options.signal?.removeEventListener("abort", stop);
+      forget();
       if (body === "aborted") return text(503, "Shutting down\n");
       if (body === null) return text(400, "Request body could not be read\n");
       ctx.body = body;

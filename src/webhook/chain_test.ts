@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { compose, limitBody } from "./chain.ts";
+
+/** A POST whose body sends `first` and then never ends, declaring `length` bytes. */
+function stalledPost(first: string, length: number): Request {
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode(first));
+    },
+  });
+  return new Request("http://127.0.0.1/hooks/x", {
+    method: "POST",
+    body,
+    headers: { "content-length": String(length) },
+  });
+}
+
+Deno.test("limitBody() answers 503 to bodies still arriving when its signal aborts, and runs nothing", async () => {
+  const stop = new AbortController();
+  let ran = 0;
+  const handler = compose([limitBody(1024, { signal: stop.signal })], (ctx) => {
+    ran++;
+    return Promise.resolve(new Response(new TextDecoder().decode(ctx.body)));
+  });
+  // Finished requests before the abort: each one's waiting ends with it.
+  for (let i = 0; i < 3; i++) {
+    const r = await handler(new Request("http://127.0.0.1/", { method: "POST", body: `b${i}` }));
+    assert.equal(await r.text(), `b${i}`);
+  }
+  const stalled = [handler(stalledPost("{", 10)), handler(stalledPost("[", 10))];
+  await new Promise((r) => setTimeout(r, 20));
+  stop.abort();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const answered = await Promise.race([
+    Promise.all(stalled),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("not answered within 5 s of the abort")), 5000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  for (const r of answered) {
+    assert.equal(r.status, 503);
+    assert.equal(await r.text(), "Shutting down\n");
+  }
+  // Once aborted, a new body is refused without waiting for it.
+  const late = await handler(stalledPost("{", 10));
+  assert.equal(late.status, 503);
+  assert.equal(ran, 3);
+  await late.body?.cancel();
+});
