@@ -13,7 +13,7 @@ import { Limiter, QueueFullError } from "./limiter.ts";
 
 const NO_HOOKS: HooksConfig = new Map();
 
-/** Something that wants every event (plugins' `on` handlers). */
+/** Something told of events (plugins' `on` handlers): all, or those it says it wants. */
 export type Subscriber = (data: EventData) => void | Promise<unknown>;
 
 /** Options of {@linkcode EventBus}. */

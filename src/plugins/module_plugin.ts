@@ -201,10 +201,12 @@ export class ModulePlugin {
     const { log } = this.#o;
     switch (msg.t) {
       case "done": {
+        // A terminated Worker's last words: its calls were settled when it was terminated.
+        if (this.#worker !== worker) return;
         for (const done of msg.results) this.#settle(done);
         if (msg.batch) {
           this.#batchOut = false;
-          if (this.#queue.length && this.#worker === worker) this.#send(worker, this.#queue);
+          if (this.#queue.length) this.#send(worker, this.#queue);
         }
         return;
       }

@@ -461,6 +461,7 @@ Deno.test("ModulePlugin rejects a handler that throws and keeps serving", async 
     `export default {
       webhook(request) {
         if (new URL(request.url).searchParams.has("throw")) throw new RangeError("boom on purpose");
+        if (new URL(request.url).searchParams.has("odd")) throw Object.create(null);
         return new Response("still here", { status: 202, headers: { "x-plugin": "yes" } });
       },
     };`,
@@ -475,6 +476,9 @@ Deno.test("ModulePlugin rejects a handler that throws and keeps serving", async 
         h.lines.includes("error plugin thrower: RangeError: boom on purpose"),
         h.lines.join("\n"),
       );
+      assert.equal(plugin.state, "ready");
+      // A thrown value with no text at all is still an answer, not a hang until the timeout.
+      await assert.rejects(get(plugin, "?odd"), /a value that cannot be shown as text/);
       assert.equal(plugin.state, "ready");
       const result = await get(plugin);
       assert.equal(result?.kind, "response");

@@ -37,7 +37,12 @@ function call(method: CallMethod, ...args: unknown[]): Promise<unknown> {
 }
 
 function describeError(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  try {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  } catch {
+    // `throw Object.create(null)`: no string at all. `run()` must still settle its call.
+    return "a value that cannot be shown as text";
+  }
 }
 
 function makeContext(name: string, session: string): PluginContext {

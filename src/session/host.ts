@@ -87,13 +87,15 @@ export async function runSession(options: SessionOptions): Promise<void> {
     });
     // Load (and report a broken file) now rather than at the first event.
     await hooksFile?.current();
-    const received = (m: { id: string; source: string; label: string }) =>
-      bus.listens("message_received") && bus.emit("message_received", {
+    const received = (m: { id: string; source: string; label: string }) => {
+      if (!bus.listens("message_received")) return;
+      bus.emit("message_received", {
         commandKey: `${name}|${m.source}`,
         messageId: m.id,
         source: m.source,
         label: m.label,
       });
+    };
     // Every write of a message into this session's inbox (an add, a schedule firing) holds
     // direct delivery back until the runner has seen it.
     const onAdd = (session: string): () => void => (session === name ? runner.hold() : () => {});

@@ -54,8 +54,8 @@ const onAborts = new WeakMap<AbortSignal, Set<() => void>>();
 
 /**
  * Calls `fn` when `signal` aborts (at once if it has); returns a function that forgets it. Cheaper
- * per call than `addEventListener` and `removeEventListener`, which every request with a body
- * made on the shutdown signal.
+ * per call than `addEventListener` and `removeEventListener` on the shutdown signal, which every
+ * request with a body made.
  */
 function onAbort(signal: AbortSignal, fn: () => void): () => void {
   if (signal.aborted) {
@@ -99,8 +99,9 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
       ctx.body = body;
     } else if (ctx.request.body) {
       const reader = ctx.request.body.getReader();
-      const cancel = () => void reader.cancel().catch(() => {});
-      options.signal?.addEventListener("abort", cancel, { once: true });
+      const forget = options.signal
+        ? onAbort(options.signal, () => void reader.cancel().catch(() => {}))
+        : () => {};
       const chunks: Uint8Array[] = [];
       let size = 0;
       try {
@@ -115,7 +116,7 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
         // The client hung up mid-body: nobody is left to answer, and nothing is run.
         return text(400, "Request body could not be read\n");
       } finally {
-        options.signal?.removeEventListener("abort", cancel);
+        forget();
       }
       if (options.signal?.aborted) return text(503, "Shutting down\n");
       ctx.body = concatBytes(chunks);
