@@ -84,9 +84,10 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
   return async (ctx, next) => {
     const declared = Number(ctx.request.headers.get("content-length") ?? NaN);
     if (declared > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
-    if (ctx.request.body && declared >= 0) {
+    if (declared >= 0) {
       // The declared length bounds the body (HTTP framing), so it is read in one go: cheaper
-      // than chunk by chunk.
+      // than chunk by chunk. `request.body` is not touched first: making its stream would turn
+      // `Deno.serve`'s already-read body into a stream read chunk by chunk.
       const reading = ctx.request.bytes().then((b) => b, () => null);
       let forget = () => {};
       const aborted = new Promise<"aborted">((resolve) => {
