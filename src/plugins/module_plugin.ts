@@ -13,7 +13,16 @@ import {
   effectivePermissions,
   PERMISSION_KINDS,
 } from "./permissions.ts";
-import type { Call, CallMethod, Done, FromWorker, ToWorker, WireResult } from "./protocol.ts";
+import {
+  type Call,
+  type CallMethod,
+  type Done,
+  type FromWorker,
+  packCalls,
+  type ToWorker,
+  unpackDone,
+  type WireResult,
+} from "./protocol.ts";
 import type { PluginPermissions } from "./types.ts";
 import { WORKER_URL } from "../assets.ts";
 
@@ -203,7 +212,7 @@ export class ModulePlugin {
       case "done": {
         // A terminated Worker's last words: its calls were settled when it was terminated.
         if (this.#worker !== worker) return;
-        for (const done of msg.results) this.#settle(done);
+        for (const done of unpackDone(msg)) this.#settle(done);
         if (msg.batch) {
           this.#batchOut = false;
           if (this.#queue.length) this.#send(worker, this.#queue);
@@ -249,7 +258,7 @@ export class ModulePlugin {
   #send(worker: Worker, calls: Call[]): void {
     this.#queue = [];
     this.#batchOut = true;
-    worker.postMessage({ t: "calls", calls } satisfies ToWorker);
+    worker.postMessage({ t: "calls", ...packCalls(calls) } satisfies ToWorker);
   }
 
   /** Logs a handler error, naming a denied permission when that was the cause. */

@@ -61,6 +61,141 @@ export type Done =
   | { id: number; ok: false; error: string };
 
 /**
+ * A batch of calls as it crosses to the Worker: column by column, one array per field, and every
+ * body in one buffer. The structured clone charges for each object and each buffer it copies, so
+ * this costs both threads together about a third less per call than an array of {@linkcode Call}
+ * objects (measured with batches of 15 calls).
+ */
+export interface WireCalls {
+  /** Each call's id. */
+  ids: number[];
+  /** Each call's kind; a webhook's request is in the next columns, anything else in `payloads`. */
+  kinds: Call["t"][];
+  /** Each webhook's method (`""` for other calls). */
+  methods: string[];
+  /** Each webhook's URL (`""` for other calls). */
+  urls: string[];
+  /** Each webhook's headers (`""` for other calls). */
+  headers: WireHeaders[];
+  /** Where each call's body ends in `body`; -1 when it has none. */
+  ends: number[];
+  /** Every body, one after the other. */
+  body: Uint8Array<ArrayBuffer>;
+  /** Each event or message (`null` for webhooks). */
+  payloads: (PluginEvent | PluginMessage | null)[];
+}
+
+/** `calls` as {@linkcode WireCalls}. */
+export function packCalls(calls: readonly Call[]): WireCalls {
+  const wire: WireCalls = {
+    ids: [],
+    kinds: [],
+    methods: [],
+    urls: [],
+    headers: [],
+    ends: [],
+    body: new Uint8Array(),
+    payloads: [],
+  };
+  let size = 0;
+  for (const call of calls) {
+    wire.ids.push(call.id);
+    wire.kinds.push(call.t);
+    if (call.t === "webhook") {
+      wire.methods.push(call.method);
+      wire.urls.push(call.url);
+      wire.headers.push(call.headers);
+      if (call.body) size += call.body.length;
+      wire.ends.push(call.body ? size : -1);
+      wire.payloads.push(null);
+    } else {
+      wire.methods.push("");
+      wire.urls.push("");
+      wire.headers.push("");
+      wire.ends.push(-1);
+      wire.payloads.push(call.t === "event" ? call.event : call.message);
+    }
+  }
+  if (size) {
+    wire.body = new Uint8Array(size);
+    let at = 0;
+    for (const call of calls) {
+      if (call.t !== "webhook" || !call.body) continue;
+      wire.body.set(call.body, at);
+      at += call.body.length;
+    }
+  }
+  return wire;
+}
+
+/** The calls packed into `wire`, in order; bodies are views into `wire.body`. */
+export function unpackCalls(wire: WireCalls): Call[] {
+  const calls: Call[] = [];
+  let start = 0;
+  for (let i = 0; i < wire.ids.length; i++) {
+    const id = wire.ids[i];
+    const kind = wire.kinds[i];
+    if (kind === "webhook") {
+      const end = wire.ends[i];
+      calls.push({
+        t: kind,
+        id,
+        method: wire.methods[i],
+        url: wire.urls[i],
+        headers: wire.headers[i],
+        body: end < 0 ? null : wire.body.subarray(start, end),
+      });
+      if (end >= 0) start = end;
+    } else if (kind === "event") {
+      calls.push({ t: kind, id, event: wire.payloads[i] as PluginEvent });
+    } else {
+      calls.push({ t: kind, id, message: wire.payloads[i] as PluginMessage });
+    }
+  }
+  return calls;
+}
+
+/**
+ * How each call ended, as it crosses back, column by column like {@linkcode WireCalls}: a
+ * string for a text result, `null` for none, `undefined` for a call with no result (events,
+ * messages), otherwise an object (a `Response` result, or an error).
+ */
+export interface WireDone {
+  /** Each call's id. */
+  ids: number[];
+  /** Each call's outcome. */
+  outcomes: (string | null | undefined | WireResult | { kind: "error"; error: string })[];
+}
+
+/** `done` as {@linkcode WireDone}. */
+export function packDone(done: readonly Done[]): WireDone {
+  const wire: WireDone = { ids: [], outcomes: [] };
+  for (const d of done) {
+    wire.ids.push(d.id);
+    if (!d.ok) wire.outcomes.push({ kind: "error", error: d.error });
+    else if (d.result?.kind === "text") wire.outcomes.push(d.result.text);
+    else if (d.result?.kind === "none") wire.outcomes.push(null);
+    else wire.outcomes.push(d.result);
+  }
+  return wire;
+}
+
+/** The results packed into `wire`, in order. */
+export function unpackDone(wire: WireDone): Done[] {
+  const done: Done[] = [];
+  for (let i = 0; i < wire.ids.length; i++) {
+    const id = wire.ids[i];
+    const o = wire.outcomes[i];
+    if (typeof o === "string") done.push({ id, ok: true, result: { kind: "text", text: o } });
+    else if (o === null) done.push({ id, ok: true, result: { kind: "none" } });
+    else if (o === undefined) done.push({ id, ok: true });
+    else if (o.kind === "error") done.push({ id, ok: false, error: o.error });
+    else done.push({ id, ok: true, result: o });
+  }
+  return done;
+}
+
+/**
  * Longest a Worker holds back its answer to a batch of calls while some of them still run
  * (ms): the results ready by then go back, and the host may send the next batch.
  */
@@ -81,15 +216,12 @@ export type ToWorker =
     /** Load only, to read the declaration (probe). */
     probe: boolean;
   }
-  | {
-    t: "calls";
-    /**
-     * Handler calls, in the order they were made. While the Worker has not answered a batch,
-     * the host holds new calls back and sends them together once it does: one message, one
-     * wake-up of the Worker, for all the calls made meanwhile.
-     */
-    calls: Call[];
-  }
+  /**
+   * Handler calls, in the order they were made. While the Worker has not answered a batch, the
+   * host holds new calls back and sends them together once it does: one message, one wake-up of
+   * the Worker, for all the calls made meanwhile.
+   */
+  | ({ t: "calls" } & WireCalls)
   | { t: "reply"; id: number; ok: true; value: unknown }
   | { t: "reply"; id: number; ok: false; error: string };
 
@@ -114,15 +246,13 @@ export type FromWorker =
     kinds: string[];
   }
   | { t: "load_error"; error: string }
-  | {
+  | ({
     t: "done";
     /**
-     * This answers the last batch of calls: every call of it that is not among `results`
+     * This answers the last batch of calls: every call of it that is not among these results
      * still runs (and is answered later on its own), and the host may send its next batch.
      */
     batch: boolean;
-    /** Calls that ended. */
-    results: Done[];
-  }
+  } & WireDone)
   | { t: "call"; id: number; method: CallMethod; args: unknown[] }
   | { t: "log"; level: "debug" | "info" | "warn" | "error"; message: string };

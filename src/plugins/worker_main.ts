@@ -12,8 +12,10 @@ import {
   type Done,
   fromWireHeaders,
   type FromWorker,
+  packDone,
   toWireHeaders,
   type ToWorker,
+  unpackCalls,
   type WireRequest,
   type WireResult,
 } from "./protocol.ts";
@@ -124,11 +126,11 @@ function answer(): void {
   open = -1;
   const results = outbox;
   outbox = [];
-  send({ t: "done", batch: true, results });
+  send({ t: "done", batch: true, ...packDone(results) });
 }
 
 function finished(done: Done, batch: number): void {
-  if (open < 0) return send({ t: "done", batch: false, results: [done] });
+  if (open < 0) return send({ t: "done", batch: false, ...packDone([done]) });
   // Any result ready while an answer is pending travels with it.
   outbox.push(done);
   if (batch === batchNo && --open === 0) answer();
@@ -180,7 +182,7 @@ async function handle(msg: ToWorker): Promise<void> {
       return;
     }
     case "calls":
-      return startCalls(msg.calls);
+      return startCalls(unpackCalls(msg));
   }
 }
 
