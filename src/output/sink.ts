@@ -15,7 +15,8 @@ export interface OutputSink {
   /**
    * Resolves once every queued record was written, like {@linkcode flush}, but by the scheduled
    * write: records queued meanwhile share it. Once {@linkcode EARLY_RECORDS} records wait and
-   * the last write began {@linkcode EARLY_GAP_MS} ago, it writes them at once.
+   * the last write began {@linkcode EARLY_GAP_MS} ago, they are written without the timer, at
+   * the end of the current run of microtasks (with those queued meanwhile).
    */
   written(): Promise<void>;
   /** Characters queued or being written: how far the writer lags behind. */
@@ -82,6 +83,8 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
   };
 
   let lastWrite = -Infinity;
+  /** A write at the end of this run of microtasks is queued (see `written()`). */
+  let early = false;
   const flushNow = (): Promise<void> => {
     if (scheduled !== null) clearTimeout(scheduled);
     scheduled = null;
@@ -122,8 +125,16 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
       if (!buffer.length) return writing;
       // Requests wait for these: under load, a handful of them waiting is reason enough to
       // write, instead of holding all of them (and their connections) for the rest of the timer.
-      if (buffer.length >= EARLY_RECORDS && performance.now() - lastWrite >= EARLY_GAP_MS) {
-        return flushNow();
+      if (
+        !early && buffer.length >= EARLY_RECORDS && performance.now() - lastWrite >= EARLY_GAP_MS
+      ) {
+        // At the end of this run of microtasks, not now: a plugin Worker's answer settles a batch
+        // of requests at once, and their records, written in the same run, share the write.
+        early = true;
+        queueMicrotask(() => {
+          early = false;
+          void flushNow().catch(() => {});
+        });
       }
       next ??= Promise.withResolvers<void>();
       return next.promise;

@@ -173,6 +173,25 @@ Deno.test("createSink() written() writes at once, without the timer, once EARLY_
   assert.equal(sink.backlog, 0);
 });
 
+Deno.test("createSink() written() writes records queued in the same run of microtasks together", async () => {
+  const writer = memoryWriter();
+  const sink = createSink("jsonl", { session: "demo", writer, now: () => NOW });
+  // As a plugin Worker's answer settles a batch of requests: each writes its record and waits,
+  // one after the other, in one run of microtasks.
+  const waits = [];
+  for (let i = 0; i < EARLY_RECORDS + 4; i++) {
+    waits.push(
+      Promise.resolve().then(() => {
+        sink.write({ type: "status", message: `m${i}` });
+        return sink.written();
+      }),
+    );
+  }
+  await Promise.all(waits);
+  assert.equal(writer.writes, 1, "one write, before any timer");
+  assert.equal(writer.text().trimEnd().split("\n").length, EARLY_RECORDS + 4);
+});
+
 Deno.test("createSink() written() rejects when the write fails", async () => {
   const sink = createSink("jsonl", {
     session: "demo",
