@@ -15,8 +15,8 @@ export interface OutputSink {
   /**
    * Resolves once every queued record was written, like {@linkcode flush}, but by the scheduled
    * write: records queued meanwhile share it. Once {@linkcode EARLY_RECORDS} records wait and
-   * the last write began {@linkcode EARLY_GAP_MS} ago, they are written without the timer, at
-   * the end of the current run of microtasks (with those queued meanwhile).
+   * the last write began {@linkcode EARLY_GAP_MS} ago, they are written without the timer, by a
+   * microtask queued behind those already queued (with the records they write meanwhile).
    */
   written(): Promise<void>;
   /** Characters queued or being written: how far the writer lags behind. */
@@ -26,8 +26,8 @@ export interface OutputSink {
 }
 
 /**
- * Records waiting that make {@linkcode OutputSink.written} write at once, rather than wait for
- * the 1 ms timer (which under load fires every 1–2 ms).
+ * Records waiting that make {@linkcode OutputSink.written} write without waiting for the 1 ms
+ * timer (which under load fires every 1–2 ms).
  */
 export const EARLY_RECORDS = 8;
 /**
@@ -128,8 +128,9 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
       if (
         !early && buffer.length >= EARLY_RECORDS && performance.now() - lastWrite >= EARLY_GAP_MS
       ) {
-        // At the end of this run of microtasks, not now: a plugin Worker's answer settles a batch
-        // of requests at once, and their records, written in the same run, share the write.
+        // Behind the microtasks already queued, not now: a plugin Worker's answer settles a batch
+        // of requests at once, and their continuations, queued together, write their records
+        // before this write.
         early = true;
         queueMicrotask(() => {
           early = false;

@@ -68,6 +68,8 @@ type Invoke = Call extends infer C ? C extends Call ? Omit<C, "id"> : never : ne
 
 const LOAD_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 60_000;
+/** Bodies of a batch from this many bytes on are transferred to the Worker rather than copied. */
+const TRANSFER_BYTES = 64 * 1024;
 
 /** `NotCapable: Requires read access to "/etc/x", …` → `read /etc/x`. */
 export function deniedPermission(error: string): string | null {
@@ -258,7 +260,11 @@ export class ModulePlugin {
   #send(worker: Worker, calls: Call[]): void {
     this.#queue = [];
     this.#batchOut = true;
-    worker.postMessage({ t: "calls", ...packCalls(calls) } satisfies ToWorker);
+    const msg = { t: "calls", ...packCalls(calls) } satisfies ToWorker;
+    // The bodies' buffer is this batch's own: large bodies are moved, not copied a second time.
+    // (A transfer list costs more than copying a few small bodies.)
+    if (msg.body.length >= TRANSFER_BYTES) worker.postMessage(msg, [msg.body.buffer]);
+    else worker.postMessage(msg);
   }
 
   /** Logs a handler error, naming a denied permission when that was the cause. */

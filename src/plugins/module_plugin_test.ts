@@ -515,6 +515,48 @@ Deno.test("ModulePlugin gives each of many concurrent calls its own answer, in t
   );
 });
 
+Deno.test("ModulePlugin gives each call of a batch its own body, small or large", async () => {
+  await withPlugin(
+    `export default {
+      async webhook(request) {
+        const bytes = new Uint8Array(await request.arrayBuffer());
+        let sum = 0;
+        for (const b of bytes) sum = (sum * 31 + b) >>> 0;
+        return request.method + " " + bytes.length + " " + sum;
+      },
+    };`,
+    {},
+    async (plugin) => {
+      await plugin.start();
+      // Sizes around the transfer threshold, alone and together in a batch: the first call goes
+      // alone, the others wait for its answer and go as one batch.
+      const sizes = [5, 0, 300_000, 3, 70_000, 1];
+      const bodies = sizes.map((n, i) =>
+        Uint8Array.from({ length: n }, (_, j) => (i * 7 + j) & 255)
+      );
+      const expected = bodies.map((b) => {
+        let sum = 0;
+        for (const x of b) sum = (sum * 31 + x) >>> 0;
+        return `POST ${b.length} ${sum}`;
+      });
+      const answers = await Promise.all(bodies.map(async (body) => {
+        const result = await plugin.invoke({
+          t: "webhook",
+          method: "POST",
+          url: "http://127.0.0.1/hooks/x",
+          headers: "",
+          body: body as Uint8Array<ArrayBuffer>,
+        });
+        return (result as { text: string }).text;
+      }));
+      assert.deepEqual(answers, expected);
+      // The caller's own bytes are left as they were.
+      assert.equal(bodies[2].length, 300_000);
+      assert.equal(bodies[2][299_999], (2 * 7 + 299_999) & 255);
+    },
+  );
+});
+
 Deno.test("ModulePlugin does not hold quick calls behind a slow one made before them", async () => {
   await withPlugin(
     `export default {

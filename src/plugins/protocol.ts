@@ -41,7 +41,10 @@ export interface WireRequest {
   body: Uint8Array<ArrayBuffer> | null;
 }
 
-/** What a plugin's `webhook()` answered, as it crosses back. */
+/**
+ * What a plugin's `webhook()` answered, as it crosses back. No kind may be `"error"`: that is
+ * how {@linkcode WireDone} tells a failed call from a `Response`.
+ */
 export type WireResult =
   | { kind: "response"; status: number; headers: WireHeaders; body: Uint8Array<ArrayBuffer> }
   | { kind: "text"; text: string }

@@ -62,8 +62,10 @@ Deno.test("packCalls() and unpackCalls() carry every call, its fields and its bo
       body: bytes("sixth \u00e9"),
     },
   ];
+  const packed = packCalls(calls);
+  assert.equal(packed.body.length, "one".length + new TextEncoder().encode("sixth \u00e9").length);
   // As it arrives: through the structured clone, as postMessage sends it.
-  const back = unpackCalls(structuredClone(packCalls(calls)));
+  const back = unpackCalls(structuredClone(packed));
   assert.deepEqual(back, calls);
   assert.deepEqual(unpackCalls(structuredClone(packCalls([]))), []);
 });

@@ -84,7 +84,7 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
   return async (ctx, next) => {
     const declared = Number(ctx.request.headers.get("content-length") ?? NaN);
     if (declared > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
-    if (declared >= 0) {
+    if (declared > 0) {
       // The declared length bounds the body (HTTP framing), so it is read in one go: cheaper
       // than chunk by chunk. `request.body` is not touched first: making its stream would turn
       // `Deno.serve`'s already-read body into a stream read chunk by chunk.
@@ -97,8 +97,10 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
       forget();
       if (body === "aborted") return text(503, "Shutting down\n");
       if (body === null) return text(400, "Request body could not be read\n");
+      // Only a `Request` made in-process can hold more than it declares; `Deno.serve` cannot.
+      if (body.length > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
       ctx.body = body;
-    } else if (ctx.request.body) {
+    } else if (declared !== 0 && ctx.request.body) {
       const reader = ctx.request.body.getReader();
       const forget = options.signal
         ? onAbort(options.signal, () => void reader.cancel().catch(() => {}))

@@ -47,3 +47,37 @@ Deno.test("limitBody() answers 503 to bodies still arriving when its signal abor
   assert.equal(ran, 3);
   await late.body?.cancel();
 });
+
+Deno.test("limitBody() refuses a body longer than the limit even when it declares less", async () => {
+  let ran = 0;
+  const handler = compose([limitBody(1024)], () => {
+    ran++;
+    return Promise.resolve(new Response("ran"));
+  });
+  const r = await handler(
+    new Request("http://127.0.0.1/", {
+      method: "POST",
+      body: "x".repeat(2000),
+      headers: { "content-length": "10" },
+    }),
+  );
+  assert.equal(r.status, 413);
+  assert.equal(await r.text(), "Body larger than 1024 bytes\n");
+  assert.equal(ran, 0);
+});
+
+Deno.test("limitBody() runs a request that declares an empty body, even once its signal aborted", async () => {
+  const stop = new AbortController();
+  stop.abort();
+  const handler = compose(
+    [limitBody(1024, { signal: stop.signal })],
+    (ctx) => Promise.resolve(new Response(`${ctx.body.length} bytes`)),
+  );
+  for (const method of ["GET", "POST"]) {
+    const r = await handler(
+      new Request("http://127.0.0.1/", { method, headers: { "content-length": "0" } }),
+    );
+    assert.equal(r.status, 200, method);
+    assert.equal(await r.text(), "0 bytes");
+  }
+});
