@@ -25,11 +25,14 @@ function encodeTime(ms: number): string {
  */
 export function monotonicUlid(now: () => number = Date.now): IdFactory {
   let lastTime = -1;
+  // Under load many ids share a millisecond: its text is made once.
+  let timeText = "";
   const random = new Uint8Array(16); // 16 base32 digits of randomness, one per byte
   return () => {
     const t = now();
     if (t > lastTime) {
       lastTime = t;
+      timeText = encodeTime(t);
       crypto.getRandomValues(random);
       for (let i = 0; i < 16; i++) random[i] &= 31;
       // Leave headroom so increments within one millisecond never overflow.
@@ -43,7 +46,7 @@ export function monotonicUlid(now: () => number = Date.now): IdFactory {
         random[i] = 0;
       }
     }
-    let out = encodeTime(lastTime);
+    let out = timeText;
     for (let i = 0; i < 16; i++) out += ALPHABET[random[i]];
     return out;
   };

@@ -83,7 +83,7 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
   };
 
   let lastWrite = -Infinity;
-  /** A write at the end of this run of microtasks is queued (see `written()`). */
+  /** An early write is queued as a microtask (see `written()`). */
   let early = false;
   const flushNow = (): Promise<void> => {
     if (scheduled !== null) clearTimeout(scheduled);

@@ -28,13 +28,30 @@ export interface ServeOptions {
   signal?: AbortSignal;
 }
 
+/** Each plugin's handler per set of options (one set per router), made at its first request. */
+const handlers = new WeakMap<
+  ServeOptions,
+  WeakMap<ModulePlugin, (request: Request) => Promise<Response>>
+>();
+
 /** Runs module plugin `plugin`'s `webhook()` for `request`. */
-export async function moduleWebhook(
+export function moduleWebhook(
   plugin: ModulePlugin,
   request: Request,
   options: ServeOptions,
 ): Promise<Response> {
-  const handler = compose([limitBody(options.maxBody, { signal: options.signal })], async (ctx) => {
+  let byPlugin = handlers.get(options);
+  if (!byPlugin) handlers.set(options, byPlugin = new WeakMap());
+  let handle = byPlugin.get(plugin);
+  if (!handle) byPlugin.set(plugin, handle = webhookHandler(plugin, options));
+  return handle(request);
+}
+
+function webhookHandler(
+  plugin: ModulePlugin,
+  options: ServeOptions,
+): (request: Request) => Promise<Response> {
+  return compose([limitBody(options.maxBody, { signal: options.signal })], async (ctx) => {
     const started = performance.now();
     const answer = (status: number, response: Response) => {
       options.onRun?.({
@@ -76,7 +93,6 @@ export async function moduleWebhook(
     });
     return answer(stored.status, stored);
   });
-  return await handler(request);
 }
 
 /** Answers `request` with plugin `name` (script or module), or 404. */

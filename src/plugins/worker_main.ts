@@ -78,16 +78,17 @@ function toRequest(w: WireRequest): Request {
   });
 }
 
-async function toResult(value: unknown): Promise<WireResult> {
+/** A `webhook()` answer as it crosses back; a promise only for a `Response`, whose body is read. */
+function toResult(value: unknown): WireResult | Promise<WireResult> {
+  if (typeof value === "string") return { kind: "text", text: value };
   if (value instanceof Response) {
-    return {
+    return value.arrayBuffer().then((body) => ({
       kind: "response",
       status: value.status,
       headers: toWireHeaders(value.headers),
-      body: new Uint8Array(await value.arrayBuffer()),
-    };
+      body: new Uint8Array(body),
+    }));
   }
-  if (typeof value === "string") return { kind: "text", text: value };
   if (value === undefined || value === null) return { kind: "none" };
   throw new TypeError(
     `webhook() must return a Response, a string or nothing, not ${typeof value}`,
@@ -100,7 +101,8 @@ async function run(call: Call): Promise<Done> {
     if (!plugin) throw new Error("Plugin not loaded");
     let result: WireResult | undefined;
     if (call.t === "webhook") {
-      result = await toResult(await plugin.webhook?.(toRequest(call), ctx));
+      const answer = toResult(await plugin.webhook?.(toRequest(call), ctx));
+      result = answer instanceof Promise ? await answer : answer;
     } else if (call.t === "event") {
       await plugin.on?.[call.event.event]?.(call.event, ctx);
     } else {
