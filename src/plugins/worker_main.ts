@@ -101,8 +101,8 @@ async function run(call: Call): Promise<Done> {
     if (!plugin) throw new Error("Plugin not loaded");
     let result: WireResult | undefined;
     if (call.t === "webhook") {
-      const answer = toResult(await plugin.webhook?.(toRequest(call), ctx));
-      result = answer instanceof Promise ? await answer : answer;
+      const returned = toResult(await plugin.webhook?.(toRequest(call), ctx));
+      result = returned instanceof Promise ? await returned : returned;
     } else if (call.t === "event") {
       await plugin.on?.[call.event.event]?.(call.event, ctx);
     } else {

@@ -81,9 +81,10 @@ function onAbort(signal: AbortSignal, fn: () => void): () => void {
  * nothing run; aborting `signal` (shutdown past its grace) stops waiting for a slow body.
  */
 export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {}): Middleware {
+  const tooLarge = () => text(413, `Body larger than ${maxBody} bytes\n`);
   return async (ctx, next) => {
     const declared = Number(ctx.request.headers.get("content-length") ?? NaN);
-    if (declared > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
+    if (declared > maxBody) return tooLarge();
     if (declared > 0) {
       // The declared length bounds the body (HTTP framing), so it is read in one go: cheaper
       // than chunk by chunk. `request.body` is not touched first: making its stream would turn
@@ -98,7 +99,7 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
       if (body === "aborted") return text(503, "Shutting down\n");
       if (body === null) return text(400, "Request body could not be read\n");
       // Only a `Request` made in-process can hold more than it declares; `Deno.serve` cannot.
-      if (body.length > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
+      if (body.length > maxBody) return tooLarge();
       ctx.body = body;
     } else if (declared !== 0 && ctx.request.body) {
       const reader = ctx.request.body.getReader();
@@ -112,7 +113,7 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
           const { value, done } = await reader.read();
           if (done) break;
           size += value.length;
-          if (size > maxBody) return text(413, `Body larger than ${maxBody} bytes\n`);
+          if (size > maxBody) return tooLarge();
           chunks.push(value);
         }
       } catch {
