@@ -16,10 +16,10 @@ import {
   row1b,
   row1c,
   row2,
-  row3,
   row5,
   row6,
   row8,
+  rows3and3a,
   rows4and7,
 } from "./rows.ts";
 import { ensureTools, HOOKHOST, version } from "./tools.ts";
@@ -70,7 +70,7 @@ try {
   if (wanted(1)) rows.push(await inDir((d) => row1b(d, budget)));
   if (wanted(1)) rows.push(await inDir((d) => row1c(d, budget)));
   if (wanted(2)) rows.push(await inDir((d) => row2(d, budget)));
-  if (wanted(3)) rows.push(await inDir((d) => row3(d, budget)));
+  if (wanted(3)) rows.push(...await inDir((d) => rows3and3a(d, budget)));
   if (wanted(4, 7)) rows.push(...await inDir((d) => rows4and7(d, budget)));
   if (wanted(5)) rows.push(await inDir((d) => row5(d, budget)));
   if (wanted(6)) rows.push(await inDir((d) => row6(d, budget)));

@@ -8,7 +8,7 @@ import {
   type ModulePluginOptions,
   PluginUnavailableError,
 } from "./module_plugin.ts";
-import { type CallMethod, fromWireHeaders, type WireResult } from "./protocol.ts";
+import { type CallMethod, fromWireHeaders, toWireHeaders, type WireResult } from "./protocol.ts";
 import { captureLogs } from "../../test/_logs.ts";
 import { until } from "../../test/_poll.ts";
 
@@ -553,6 +553,51 @@ Deno.test("ModulePlugin gives each call of a batch its own body, small or large"
       // The caller's own bytes are left as they were.
       assert.equal(bodies[2].length, 300_000);
       assert.equal(bodies[2][299_999], (2 * 7 + 299_999) & 255);
+    },
+  );
+});
+
+Deno.test("ModulePlugin hands webhook() a request that is a Request in every way a plugin looks", async () => {
+  await withPlugin(
+    `export default {
+      async webhook(request) {
+        const copy = request.clone();
+        const rebuilt = new Request(request.url, request);
+        return JSON.stringify({
+          isRequest: request instanceof Request,
+          prototype: Object.getPrototypeOf(request) === Request.prototype,
+          tag: Object.prototype.toString.call(request),
+          printed: Deno.inspect(request).split("\\n")[0],
+          headers: [...request.headers],
+          url: new URL(request.url).search,
+          copy: await copy.text(),
+          rebuilt: rebuilt.method + " " + (await rebuilt.json()).n,
+          used: request.bodyUsed,
+        });
+      },
+    };`,
+    {},
+    async (plugin) => {
+      await plugin.start();
+      const result = await plugin.invoke({
+        t: "webhook",
+        method: "PUT",
+        url: "http://127.0.0.1/hooks/x?q=1",
+        headers: toWireHeaders(new Headers({ "content-type": "application/json", "x-a": "1" })),
+        body: new TextEncoder().encode('{"n":7}') as Uint8Array<ArrayBuffer>,
+      });
+      assert.equal(result?.kind, "text", JSON.stringify(result));
+      assert.deepEqual(JSON.parse((result as { text: string }).text), {
+        isRequest: true,
+        prototype: true,
+        tag: "[object Request]",
+        printed: "Request {",
+        headers: [["content-type", "application/json"], ["x-a", "1"]],
+        url: "?q=1",
+        copy: '{"n":7}',
+        rebuilt: "PUT 7",
+        used: false, // as with a real Request: the init's body stream was read, not the request
+      });
     },
   );
 });

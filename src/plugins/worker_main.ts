@@ -20,6 +20,7 @@ import {
   type WireResult,
 } from "./protocol.ts";
 import type { Plugin, PluginContext, StoreKey } from "./types.ts";
+import { lazyRequest } from "./lazy_request.ts";
 
 let plugin: Plugin | null = null;
 let ctx: PluginContext;
@@ -101,7 +102,7 @@ async function run(call: Call): Promise<Done> {
     if (!plugin) throw new Error("Plugin not loaded");
     let result: WireResult | undefined;
     if (call.t === "webhook") {
-      const returned = toResult(await plugin.webhook?.(toRequest(call), ctx));
+      const returned = toResult(await plugin.webhook?.(lazyRequest(() => toRequest(call)), ctx));
       result = returned instanceof Promise ? await returned : returned;
     } else if (call.t === "event") {
       await plugin.on?.[call.event.event]?.(call.event, ctx);
