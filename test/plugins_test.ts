@@ -845,6 +845,21 @@ Deno.test("a module webhook: a Response passes through, a string is injected (20
       "message: hello",
       "message: last",
     ]);
+
+    // A method no `Request` can carry (fetch() refuses to send it): answered by the host, and
+    // the plugin is not run.
+    const addr = ctx.base.slice("http://".length);
+    const [hostname, port] = addr.split(":");
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    const head = `TRACE /hooks/answers HTTP/1.1\r\nHost: ${addr}\r\nConnection: close\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(head));
+    const answer = new TextDecoder().decode(await new Response(conn.readable).bytes());
+    assert.match(answer, /^HTTP\/1\.1 405 /);
+    assert.match(answer, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i);
+    assert.match(answer, /Method 'TRACE' is not allowed\n$/);
+    assert.equal((await request(url("string"), { method: "POST", body: "after" })).status, 200);
+    const all = await ctx.d.waitForCount((r) => r.type === "hook_run" && r.hook === "answers", 7);
+    assert.deepEqual(all.map((r) => r.status), [418, 200, 204, 204, 204, 200, 200]);
   });
 });
 

@@ -75,6 +75,8 @@ export interface WrkResult {
   p99: number;
   /** Non-2xx or socket errors. */
   errors: number;
+  /** Non-2xx answers alone. */
+  non2xx: number;
 }
 
 function ms(text: string): number {
@@ -118,7 +120,7 @@ export async function wrk(
     if (!Number.isFinite(rps)) {
       throw new Error(`wrk failed: ${out}${new TextDecoder().decode(r.stderr)}`);
     }
-    return { rps, requests, p99, errors };
+    return { rps, requests, p99, errors, non2xx };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

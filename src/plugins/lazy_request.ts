@@ -12,12 +12,16 @@
 
 const BUILD = Symbol("build");
 const REAL = Symbol("request");
+/** Read through the proxy, gives its target (see `inspect()`). */
+const TARGET = Symbol("target");
 const INSPECT = Symbol.for("Deno.customInspect");
 
 /** The proxy's target: an empty object whose prototype is `Request.prototype`. */
 interface Target {
   [BUILD]: (() => Request) | undefined;
   [REAL]: Request | undefined;
+  [INSPECT]: typeof inspect;
+  [TARGET]?: Target;
 }
 
 /** The request behind `t`, built at the first call. */
@@ -33,41 +37,54 @@ function real(t: Target): Request {
 
 /**
  * `console.log()` and `Deno.inspect()` look through a proxy at its target (they do not use the
- * traps), so the target shows the real request instead of an empty one.
+ * traps), so the target shows the real request instead of an empty one. With `showProxy` they
+ * call this on the proxy itself.
  */
 function inspect(
   this: Target,
   show: (value: unknown, options: unknown) => string,
   options: unknown,
 ): string {
-  return show(real(this), options);
+  return show(real(this[TARGET] ?? this), options);
 }
 
-// Every operation but those on the prototype and extensibility goes to the real request. Its
-// own properties are configurable class fields, which keeps the proxy invariants.
+// Every operation but those on the prototype goes to the real request.
 const handler: ProxyHandler<Target> = {
-  get: (t, key) => Reflect.get(real(t), key),
+  get: (t, key) => key === TARGET ? t : Reflect.get(real(t), key),
   set: (t, key, value) => Reflect.set(real(t), key, value),
   has: (t, key) => Reflect.has(real(t), key),
   deleteProperty: (t, key) => Reflect.deleteProperty(real(t), key),
   ownKeys: (t) => Reflect.ownKeys(real(t)),
   getOwnPropertyDescriptor: (t, key) => Reflect.getOwnPropertyDescriptor(real(t), key),
-  defineProperty: (t, key, descriptor) => Reflect.defineProperty(real(t), key, descriptor),
+  defineProperty: (t, key, descriptor) => {
+    const request = real(t);
+    if (!Reflect.defineProperty(request, key, descriptor)) return false;
+    // The proxy may report a property as non-configurable only if its target has it so too.
+    // (The request's own fields are configurable; a plugin's `defineProperty` defaults to not.)
+    const now = Reflect.getOwnPropertyDescriptor(request, key)!;
+    if (!now.configurable) Reflect.defineProperty(t, key, now);
+    return true;
+  },
+  // A target that is not extensible would have to list its own keys among the request's: the
+  // proxy refuses instead, so freezing, sealing or `preventExtensions` throw a `TypeError`.
+  preventExtensions: () => false,
 };
 
 /**
  * A `Request` that `build()` makes on first use: reading any property, calling any method
  * (which Deno's brand checks let through the proxy), `in`, `Object.keys()`, passing it to
- * `fetch()` or `new Request()`. Until then only an empty object exists. It is an `instanceof
- * Request`, its prototype is `Request.prototype`, and it prints as the real one.
+ * `fetch()` or `new Request()`. Until then only an empty object exists. It stays a proxy (over
+ * the real request) for good: it is an `instanceof Request`, its prototype is
+ * `Request.prototype`, and it prints as the real one.
  *
- * Freezing or sealing it throws a `TypeError` (the proxy invariants forbid it); nothing else
- * a `Request` allows is known to differ.
+ * Known differences from a real `Request`: freezing, sealing or `Object.preventExtensions()`
+ * throw a `TypeError`; a property set through an object that inherits from it lands on the
+ * request rather than on that object; changing its prototype does not change what it answers.
  */
 export function lazyRequest(build: () => Request): Request {
   const target = Object.create(Request.prototype) as Target;
   target[BUILD] = build;
   target[REAL] = undefined;
-  (target as unknown as Record<symbol, unknown>)[INSPECT] = inspect;
+  target[INSPECT] = inspect;
   return new Proxy(target, handler) as unknown as Request;
 }

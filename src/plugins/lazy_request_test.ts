@@ -86,7 +86,33 @@ Deno.test("lazyRequest() throws build()'s error at every use", () => {
   assert.throws(() => request.headers, /Invalid URL: 'nope'/);
 });
 
-Deno.test("lazyRequest() refuses to be frozen, as its documentation says", () => {
+Deno.test("lazyRequest() refuses to be frozen, sealed or made non-extensible, and stays usable", () => {
   const { request } = counted();
   assert.throws(() => Object.freeze(request), TypeError);
+  assert.throws(() => Object.seal(request), TypeError);
+  assert.throws(() => Object.preventExtensions(request), TypeError);
+  assert.ok(Object.isExtensible(request));
+  assert.deepEqual(Object.keys(request), []);
+  assert.equal(JSON.stringify(request), "{}");
+});
+
+Deno.test("lazyRequest() takes properties defined on it, non-configurable ones too", () => {
+  const { request } = counted();
+  Object.defineProperty(request, "fixed", { value: 1, enumerable: true });
+  Object.defineProperty(request, "shown", { get: () => 2, enumerable: true });
+  assert.deepEqual(Object.keys(request), ["fixed", "shown"]);
+  assert.equal(JSON.stringify(request), '{"fixed":1,"shown":2}');
+  const copy = { ...request } as Record<string, unknown>;
+  assert.deepEqual([copy.fixed, copy.shown], [1, 2]);
+  assert.equal(Object.getOwnPropertyDescriptor(request, "fixed")?.configurable, false);
+  assert.equal(Reflect.deleteProperty(request, "fixed"), false);
+});
+
+Deno.test("lazyRequest() prints as the real request with showProxy and through node:util", async () => {
+  const { request } = counted();
+  const util = await import("node:util");
+  assert.match(Deno.inspect(request, { showProxy: true }), /Request \{/);
+  assert.match(util.inspect(request, { showProxy: true }), /Request \{/);
+  assert.match(util.format("%o", request), /Request \{/);
+  assert.match(util.inspect(request), /^Request \{/);
 });

@@ -557,6 +557,33 @@ Deno.test("ModulePlugin gives each call of a batch its own body, small or large"
   );
 });
 
+Deno.test("ModulePlugin builds webhook()'s request only when the handler uses it", async () => {
+  await withPlugin(
+    `let calls = 0;
+    export default {
+      webhook(request) {
+        // The second call looks at its request: only then is it built, and it cannot be.
+        return ++calls === 1 ? "never looked" : request.method;
+      },
+    };`,
+    {},
+    async (plugin) => {
+      await plugin.start();
+      // A method \`new Request()\` refuses (the host answers it with 405 before any plugin).
+      const trace = () =>
+        plugin.invoke({
+          t: "webhook",
+          method: "TRACE",
+          url: "http://127.0.0.1/hooks/x",
+          headers: "",
+          body: null,
+        });
+      assert.deepEqual(await trace(), { kind: "text", text: "never looked" });
+      await assert.rejects(trace, /Method is forbidden/);
+    },
+  );
+});
+
 Deno.test("ModulePlugin hands webhook() a request that is a Request in every way a plugin looks", async () => {
   await withPlugin(
     `export default {

@@ -34,12 +34,20 @@ const handlers = new WeakMap<
   WeakMap<ModulePlugin, (request: Request) => Promise<Response>>
 >();
 
+/** Methods `Deno.serve` accepts but a `Request` cannot be made with, so no plugin can get them. */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
 /** Runs module plugin `plugin`'s `webhook()` for `request`. */
 export function moduleWebhook(
   plugin: ModulePlugin,
   request: Request,
   options: ServeOptions,
 ): Promise<Response> {
+  if (FORBIDDEN_METHODS.has(request.method)) {
+    const response = text(405, `Method '${request.method}' is not allowed\n`);
+    response.headers.set("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    return Promise.resolve(response);
+  }
   let byPlugin = handlers.get(options);
   if (!byPlugin) handlers.set(options, byPlugin = new WeakMap());
   let handle = byPlugin.get(plugin);
