@@ -16,7 +16,7 @@ const REAL = Symbol("request");
 const TARGET = Symbol("target");
 const INSPECT = Symbol.for("Deno.customInspect");
 
-/** The proxy's target: an empty object whose prototype is `Request.prototype`. */
+/** The proxy's target: `Request.prototype` as its prototype, and only this module's keys. */
 interface Target {
   [BUILD]: (() => Request) | undefined;
   [REAL]: Request | undefined;
@@ -73,7 +73,7 @@ const handler: ProxyHandler<Target> = {
 /**
  * A `Request` that `build()` makes on first use: reading any property, calling any method
  * (which Deno's brand checks let through the proxy), `in`, `Object.keys()`, passing it to
- * `fetch()` or `new Request()`. Until then only an empty object exists. It stays a proxy (over
+ * `fetch()` or `new Request()`. Until then only the proxy and its small target exist. It stays a proxy (over
  * the real request) for good: it is an `instanceof Request`, its prototype is
  * `Request.prototype`, and it prints as the real one.
  *
