@@ -73,8 +73,8 @@ const handler: ProxyHandler<Target> = {
 /**
  * A `Request` that `build()` makes on first use: reading any property, calling any method
  * (which Deno's brand checks let through the proxy), `in`, `Object.keys()`, passing it to
- * `fetch()` or `new Request()`. Until then only the proxy and its small target exist. It stays a proxy (over
- * the real request) for good: it is an `instanceof Request`, its prototype is
+ * `fetch()` or `new Request()`. Until then only the proxy and its small target exist. It stays
+ * a proxy (over the real request) for good: it is an `instanceof Request`, its prototype is
  * `Request.prototype`, and it prints as the real one.
  *
  * Known differences from a real `Request`: freezing, sealing or `Object.preventExtensions()`
