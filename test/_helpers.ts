@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { denoRunArgs } from "../scripts/bundle.ts";
+import { scaled, WAIT_MS } from "./_poll.ts";
 
 /** What runs: `main.ts` as `deno task hookhost` does, or the bundle `deno task compile` builds. */
 export type Entry = "source" | "bundle";
@@ -33,6 +34,46 @@ export function envFor(dir: string, extra: Record<string, string> = {}): Record<
   };
 }
 
+/** Deno's cache, kept for the children whatever their `HOME` (else each would fetch npm anew). */
+const DENO_DIR = Deno.env.get("DENO_DIR") ||
+  join(Deno.env.get("XDG_CACHE_HOME") || join(Deno.env.get("HOME") ?? "/", ".cache"), "deno");
+
+let emptyDir: string | undefined;
+
+/**
+ * Where a child runs and what it inherits, so that no test sees the repo's `hookhost.toml` or
+ * `plugins/`, the developer's `~/.config/hookhost`, or `HOOKHOST_*` variables of the shell that
+ * runs the tests: the working directory is the test's temp folder (the parent of its
+ * `HOOKHOST_STATE`) or an empty one, `HOME` is that folder, and the environment holds only `PATH`,
+ * Deno's cache and what the test passes.
+ */
+function hermetic(
+  env: Record<string, string> | undefined,
+  cwd: string | undefined,
+): { env: Record<string, string>; cwd: string; clearEnv: true } {
+  const state = env?.HOOKHOST_STATE;
+  const dir = cwd ?? (state ? dirname(state) : (emptyDir ??= Deno.makeTempDirSync({
+    dir: "/tmp",
+    prefix: "hhcwd",
+  })));
+  return {
+    cwd: dir,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+      HOME: dir,
+      DENO_DIR,
+      NO_COLOR: "1",
+      DENO_NO_UPDATE_CHECK: "1",
+      ...env,
+    },
+  };
+}
+
+globalThis.addEventListener("unload", () => {
+  if (emptyDir) Deno.removeSync(emptyDir, { recursive: true });
+});
+
 /** Result of a finished CLI run. */
 export interface CliResult {
   code: number;
@@ -47,8 +88,7 @@ export async function cli(
 ): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [...denoRunArgs(options.entry ?? "source"), ...args],
-    env: options.env,
-    cwd: options.cwd,
+    ...hermetic(options.env, options.cwd),
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -114,11 +154,11 @@ export class Proc {
   /** Starts `hookhost ARGS…` (add `--format jsonl` yourself). */
   static start(
     args: string[],
-    options: { env?: Record<string, string>; entry?: Entry } = {},
+    options: { env?: Record<string, string>; cwd?: string; entry?: Entry } = {},
   ): Proc {
     const child = new Deno.Command(Deno.execPath(), {
       args: [...denoRunArgs(options.entry ?? "source"), ...args],
-      env: options.env,
+      ...hermetic(options.env, options.cwd),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -137,9 +177,12 @@ export class Proc {
     this.#paused = null;
   }
 
-  /** Waits until a record satisfies `pred` (checked over all records), or throws after `ms`. */
-  async waitFor(pred: (r: Rec) => boolean, ms = 10_000): Promise<Rec> {
-    const deadline = Date.now() + ms;
+  /**
+   * Waits until a record satisfies `pred` (checked over all records), or throws after `ms`
+   * (scaled).
+   */
+  async waitFor(pred: (r: Rec) => boolean, ms = WAIT_MS): Promise<Rec> {
+    const deadline = Date.now() + scaled(ms);
     while (true) {
       const hit = this.records.find(pred);
       if (hit) return hit;
@@ -160,8 +203,8 @@ export class Proc {
     }
   }
 
-  /** Waits until `n` records satisfy `pred`. */
-  async waitForCount(pred: (r: Rec) => boolean, n: number, ms = 10_000): Promise<Rec[]> {
+  /** Waits until `n` records satisfy `pred`, for at most `ms` (scaled). */
+  async waitForCount(pred: (r: Rec) => boolean, n: number, ms = WAIT_MS): Promise<Rec[]> {
     await this.waitFor(() => this.records.filter(pred).length >= n, ms).catch((e) => {
       throw new Error(`Wanted ${n}, got ${this.records.filter(pred).length}: ${e.message}`);
     });
@@ -230,8 +273,9 @@ export interface Answer {
   headers: Headers;
 }
 
-/** `fetch` that always reads the body and gives up after `ms` (so a hang fails the test). */
-export async function request(url: string, init: RequestInit = {}, ms = 20_000): Promise<Answer> {
+/** `fetch` that always reads the body and gives up after `ms`, scaled (so a hang fails the test). */
+export async function request(url: string, init: RequestInit = {}, ms = WAIT_MS): Promise<Answer> {
+  ms = scaled(ms);
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(new Error(`no answer from ${url} within ${ms} ms`)), ms);
   try {

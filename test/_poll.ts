@@ -6,26 +6,59 @@
  */
 import assert from "node:assert/strict";
 
-/** Polls `cond` every `everyMs` until it holds; fails with `what()` after `ms`. */
+/**
+ * The one factor every deadline in the tests is multiplied by: `HOOKHOST_TEST_SLOW` (default 1),
+ * for a machine slower than the defaults allow. A deadline only bounds a wait for something that
+ * should happen, so a passing test never waits one out: raising it costs nothing but the time a
+ * failing test takes to say so.
+ */
+export const SLOW: number = slowFactor(Deno.env.get("HOOKHOST_TEST_SLOW"));
+
+/** The default deadline of a wait, before scaling: generous, since only a failure waits it out. */
+export const WAIT_MS = 60_000;
+
+function slowFactor(text: string | undefined): number {
+  if (text === undefined || text === "") return 1;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 1) {
+    throw new Error(`HOOKHOST_TEST_SLOW must be a number of at least 1, not '${text}'`);
+  }
+  return n;
+}
+
+/** `ms` times {@linkcode SLOW}: every deadline and grace in the tests goes through this. */
+export function scaled(ms: number): number {
+  return Math.round(ms * SLOW);
+}
+
+/**
+ * Waits `ms` (scaled): only for proving that something does *not* happen within a while, never
+ * for waiting until something does (use {@linkcode until} or {@linkcode eventually}).
+ */
+export function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, scaled(ms)));
+}
+
+/** Polls `cond` every `everyMs` until it holds; fails with `what()` after `ms` (scaled). */
 export async function until(
   cond: () => Promise<boolean> | boolean,
   what: () => string,
-  ms = 10_000,
+  ms = WAIT_MS,
   everyMs = 20,
 ): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = Date.now() + scaled(ms);
   while (!(await cond())) {
     if (Date.now() > deadline) assert.fail(`Timed out waiting: ${what()}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
-/** Polls `cond` every 50 ms for up to `ms`; returns whether it became true. */
+/** Polls `cond` every 50 ms for up to `ms` (scaled); returns whether it became true. */
 export async function eventually(
   cond: () => boolean | Promise<boolean>,
-  ms = 5_000,
+  ms = WAIT_MS,
 ): Promise<boolean> {
-  const deadline = Date.now() + ms;
+  const deadline = Date.now() + scaled(ms);
   while (true) {
     if (await cond()) return true;
     if (Date.now() >= deadline) return false;

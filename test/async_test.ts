@@ -19,7 +19,7 @@ import {
   script,
   tempDir,
 } from "./_helpers.ts";
-import { eventually, exists } from "./_poll.ts";
+import { eventually, exists, pause } from "./_poll.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -127,9 +127,6 @@ function parseJsonl(text: string): Rec[] {
   return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
-/** Waits `ms` (to give a wrong retry or a wrong run the chance to show). */
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 // ---------------------------------------------------------------------------------------------
 // The request side and the script interface
 
@@ -162,9 +159,9 @@ Deno.test("an async hook answers 202 'accepted <job id>' before its slow script 
       `a run or output was seen before the 202: ${JSON.stringify(d.records)}`,
     );
 
-    const run = await d.waitFor((r) => isRun("slow")(r) && r.job === job, 15_000);
+    const run = await d.waitFor((r) => isRun("slow")(r) && r.job === job);
     assertJobRun(run, "slow", job, 200, 0);
-    const injected = await d.waitFor(isInjected, 15_000);
+    const injected = await d.waitFor(isInjected);
     assert.ok(d.records.indexOf(run) >= seenAtAnswer, "hook_run came after the 202");
     assert.ok(d.records.indexOf(injected) >= seenAtAnswer, "injected came after the 202");
     assert.equal(injected.source_kind, "webhook");
@@ -195,7 +192,7 @@ Deno.test("with the default concurrency of 1, outputs are injected in the order 
     for (const b of bodies) jobs.push(acceptedJob(await post(base, b)));
     assert.equal(new Set(jobs).size, 5, `distinct job ids: ${jobs}`);
 
-    const injected = await d.waitForCount(isInjected, 5, 15_000);
+    const injected = await d.waitForCount(isInjected, 5);
     assert.deepEqual(injected.map((r) => r.content), bodies);
     const runs = d.records.filter(isRun("order"));
     assert.deepEqual(runs.map((r) => r.job), jobs, "hook_run records in acceptance order");
@@ -238,7 +235,7 @@ Deno.test("an async hook with concurrency = 3 runs three scripts at once, never 
 
     for (const b of ["j1", "j2", "j3"]) acceptedJob(await post(base, b));
     assert.ok(
-      await eventually(async () => (await marked(".start")).length === 3, 10_000),
+      await eventually(async () => (await marked(".start")).length === 3),
       `three runs at once: only ${await marked(".start")} started; stderr:\n${d.stderr}`,
     );
     // These arrive while all three slots are busy.
@@ -248,7 +245,7 @@ Deno.test("an async hook with concurrency = 3 runs three scripts at once, never 
 
     // One slot frees: the waiting jobs run in it, one at a time, while j2 and j3 still hold.
     await release("j1");
-    const ran = await eventually(() => outputs().length === 4, 10_000);
+    const ran = await eventually(() => outputs().length === 4);
     assert.ok(
       ran,
       `after j1 finished, j4 did not start while j2 and j3 were running: outputs ${outputs()}, ` +
@@ -260,7 +257,7 @@ Deno.test("an async hook with concurrency = 3 runs three scripts at once, never 
     await release("j2");
     await release("j3");
 
-    const injected = await d.waitForCount(isInjected, 6, 15_000);
+    const injected = await d.waitForCount(isInjected, 6);
     const seen = injected.map((r) => r.content.split(" "));
     assert.deepEqual(seen.map(([b]) => b).sort(), ["j1", "j2", "j3", "j4", "j5", "j6"]);
     for (const [b, running] of seen) {
@@ -296,7 +293,7 @@ Deno.test("every request answered 202 runs exactly once across a SIGKILL of the 
     const ours = (r: Rec) => isInjected(r) && bodies.includes(r.content);
     // What the first run did not get to shows up in the second.
     const all = () => [...d1.records, ...d2.records].filter(ours);
-    const ok = await eventually(() => new Set(all().map((r) => r.content)).size === 20, 15_000);
+    const ok = await eventually(() => new Set(all().map((r) => r.content)).size === 20);
     assert.ok(
       ok,
       `only ${new Set(all().map((r) => r.content)).size} of 20 bodies injected ` +
@@ -340,7 +337,7 @@ Deno.test("a one-shot run of a session runs the jobs a killed daemon left pendin
     const jobs = [];
     for (const b of ["p1", "p2", "p3"]) jobs.push(acceptedJob(await post(base, b)));
     assert.ok(
-      await eventually(() => exists(join(dir, "started.p1")), 10_000),
+      await eventually(() => exists(join(dir, "started.p1"))),
       `the first job never started; stderr:\n${d.stderr}`,
     );
     await d.stop("SIGKILL");
@@ -400,10 +397,10 @@ Deno.test("a failing async script gives hook_run 500 with its exit code, logs it
     const d = daemon("as4", ["flaky"]);
     const base = `http://${await d.addr("flaky")}`;
     const job = acceptedJob(await post(base, "fail"));
-    const run = await d.waitFor((r) => isRun("flaky")(r) && r.job === job, 15_000);
+    const run = await d.waitFor((r) => isRun("flaky")(r) && r.job === job);
     assertJobRun(run, "flaky", job, 500, 3);
     assert.ok(
-      await eventually(() => d.stderr.includes("boom from the script"), 10_000),
+      await eventually(() => d.stderr.includes("boom from the script")),
       `stderr not logged:\n${d.stderr}`,
     );
 
@@ -423,7 +420,7 @@ Deno.test("a failing async script gives hook_run 500 with its exit code, logs it
           }
         }
         return events.length >= 1;
-      }, 10_000),
+      }),
       `no hook_failed event; stderr:\n${d.stderr}`,
     );
     assert.equal(events.length, 1, events.join("\n"));
@@ -470,7 +467,7 @@ Deno.test("a body over max_body gets 413 and headers too large to store get 431 
     // A body of exactly max_body is accepted, and its job is the only one that runs.
     const exact = "z".repeat(100);
     const job = acceptedJob(await post(base, exact));
-    await d.waitFor((r) => isInjected(r) && r.content === exact, 15_000);
+    await d.waitFor((r) => isInjected(r) && r.content === exact);
     await pause(1_000);
     const runs = d.records.filter(isRun("small"));
     assert.deepEqual(runs.map((r) => r.job), [job], JSON.stringify(runs));

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { scaled, WAIT_MS } from "./_poll.ts";
 import {
   cli,
   type CliResult,
@@ -95,7 +96,8 @@ async function sandbox(fn: (sb: Sandbox) => Promise<void>, toml = ""): Promise<v
 }
 
 /** Waits for `p` to exit on its own; kills it and throws if it has not after `ms`. */
-async function exitWithin(p: Proc, ms = 30_000): Promise<number> {
+async function exitWithin(p: Proc, ms = WAIT_MS): Promise<number> {
+  ms = scaled(ms);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), ms)));
   const result = await Promise.race([p.exited(), timeout]);
@@ -177,7 +179,7 @@ Deno.test("a higher-priority message sent while the handler is busy is taken bef
       await sb.send("busy", "s-1", ["--source", "schedule"]);
       await sb.send("busy", "b-1", ["--source", "background"]);
       await Deno.writeTextFile(go, "");
-      await d.waitForCount((r) => r.type === "reply", 6, 20_000);
+      await d.waitForCount((r) => r.type === "reply", 6);
       assert.equal(await d.stop(), 0, d.stderr);
       const order = ["w-1", "s-1", "b-1", "i-1", "w-2", "w-3"];
       assert.deepEqual(injected(d.records).map((r) => r.content), order);
@@ -392,7 +394,7 @@ Deno.test("30 concurrent senders to a running daemon: all exit 0, each message i
       idOf.set(`msg-${i}`, r.stdout.trim());
     });
     assert.equal(new Set(idOf.values()).size, n, "ids are unique");
-    await d.waitForCount((r) => r.type === "injected", n, 20_000);
+    await d.waitForCount((r) => r.type === "injected", n);
     assert.equal(await d.stop(), 0, d.stderr);
     const got = injected(d.records);
     assert.equal(got.length, n, JSON.stringify(got.map((r) => r.content)));
@@ -427,12 +429,12 @@ Deno.test("a second run of a running session is refused with its pid; a SIGKILLe
     assert.equal(pid, d1.child.pid);
 
     const second = sb.start(["run", "--name", "solo", "--daemon", "--format", "jsonl"]);
-    assert.equal(await exitWithin(second, 15_000), 1, second.stderr);
+    assert.equal(await exitWithin(second), 1, second.stderr);
     assert.match(second.stderr, new RegExp(`\\b${pid}\\b`));
     assert.ok(!second.records.some((r) => r.type === "ready"), JSON.stringify(second.records));
 
     const oneShot = sb.start(["run", "--name", "solo", "--format", "jsonl", "refused-initial"]);
-    assert.equal(await exitWithin(oneShot, 15_000), 1, oneShot.stderr);
+    assert.equal(await exitWithin(oneShot), 1, oneShot.stderr);
     assert.match(oneShot.stderr, new RegExp(`\\b${pid}\\b`));
 
     // The refused run's initial message was not stored: the marker comes first.
@@ -466,7 +468,7 @@ Deno.test("a second run of a running session is refused with its pid; a SIGKILLe
 Deno.test("run --daemon without --name is a usage error (exit 2)", async () => {
   await sandbox(async (sb) => {
     const p = sb.start(["run", "--daemon", "--format", "jsonl"]);
-    assert.equal(await exitWithin(p, 15_000), 2, p.stderr);
+    assert.equal(await exitWithin(p), 2, p.stderr);
     assert.match(p.stderr, /--name/);
     assert.deepEqual(p.records, []);
   });

@@ -17,7 +17,7 @@ import {
   script,
   tempDir,
 } from "./_helpers.ts";
-import { until } from "./_poll.ts";
+import { scaled, until, WAIT_MS } from "./_poll.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -144,7 +144,7 @@ async function withDaemon(
 async function answerUntil(
   url: string,
   ok: (a: Answer) => boolean,
-  ms = 5_000,
+  ms = WAIT_MS,
   init: RequestInit = {},
 ): Promise<Answer> {
   let last: Answer | undefined;
@@ -160,7 +160,7 @@ async function answerUntil(
 }
 
 /** Waits until the daemon's stderr contains `text`. */
-async function logged(d: Proc, text: string, ms = 10_000): Promise<void> {
+async function logged(d: Proc, text: string, ms = WAIT_MS): Promise<void> {
   await until(() => d.stderr.includes(text), () => `stderr to contain ${text}:\n${d.stderr}`, ms);
 }
 
@@ -875,13 +875,13 @@ Deno.test("a daemon stops (exit 0) while a plugin handler hangs", async () => {
     },
     toml: `[session]\nshutdown_grace = 1\n\n[plugins.hang]\ntimeout = 3600\n`,
   }, async (ctx) => {
-    const hanging = request(`${ctx.base}/hooks/hang`, { method: "POST" }, 60_000).catch((e) => e);
+    const hanging = request(`${ctx.base}/hooks/hang`, { method: "POST" }).catch((e) => e);
     await logged(ctx.d, "plugin hang: hanging now");
     ctx.d.child.kill("SIGTERM");
     let guard: ReturnType<typeof setTimeout> | undefined;
     const first = await Promise.race([
       ctx.d.child.status.then(() => "daemon exited"),
-      new Promise((r) => (guard = setTimeout(() => r("still running"), 20_000))),
+      new Promise((r) => (guard = setTimeout(() => r("still running"), scaled(20_000)))),
     ]);
     clearTimeout(guard);
     assert.equal(first, "daemon exited", "the daemon waited for a hanging plugin");

@@ -62,29 +62,29 @@ Deno.test("schedule: --in fires once into a running daemon and then leaves the l
   await withEnv(async (env) => {
     const d = await daemon(env, "s");
     try {
-      // 5 s so the three commands below surely list it before it fires, even while the whole
-      // suite runs in parallel on two cores (2 s was once not enough).
-      const id = await add(env, ["--name", "s", "--in", "5s", "hello schedule"]);
+      // Listed while pending: one due in an hour, so no machine is too slow to see it listed.
+      const far = await add(env, ["--name", "s", "--in", "1h", "hello schedule"]);
       const text = await cli(["schedule", "ls"], { env });
       assert.equal(text.code, 0, text.stderr);
-      const row = text.stdout.split("\n").find((l) => l.startsWith(id));
+      const row = text.stdout.split("\n").find((l) => l.startsWith(far));
       assert.ok(row, text.stdout);
       assert.match(row, /\bs\b/);
       assert.match(row, /hello schedule/);
       const listed = await lsJson(env, "s");
       assert.deepEqual(listed.map((s) => [s.id, s.session, s.message, s.spec.kind, s.fired]), [
-        [id, "s", "hello schedule", "at", 0],
+        [far, "s", "hello schedule", "at", 0],
       ]);
 
+      const id = await add(env, ["--name", "s", "--in", "1s", "soon"]);
       const rec = await d.waitFor(isSchedule);
-      assert.equal(rec.content, "hello schedule");
+      assert.equal(rec.content, "soon");
       assert.equal(rec.source_label, `schedule ${id}`);
       assert.ok(typeof rec.id === "string" && rec.id !== id);
 
       const after = await cli(["schedule", "ls"], { env });
       assert.equal(after.code, 0, after.stderr);
       assert.ok(!after.stdout.includes(id), after.stdout);
-      assert.deepEqual(await lsJson(env), []);
+      assert.deepEqual((await lsJson(env)).map((s) => s.id), [far]);
       // The session took it: nothing of it is left pending.
       const inbox = await cli(["inbox", "ls", "--name", "s", "--json"], { env });
       assert.deepEqual(jsonLines(inbox.stdout), []);
@@ -118,9 +118,17 @@ Deno.test("schedule: rm removes a schedule (and it never fires); unknown id → 
     // A removed schedule does not fire in a daemon, though its timer was armed; a later one does.
     const d = await daemon(env, "r");
     try {
-      const gone = await add(env, ["--name", "r", "--in", "2s", "removed"]);
-      assert.equal((await cli(["schedule", "rm", gone], { env })).code, 0);
-      await add(env, ["--name", "r", "--in", "3s", "marker"]);
+      // The removal must land before the schedule is due, or the test proves nothing: on a
+      // machine too slow for that, try again with twice the time.
+      let dueIn = 2;
+      for (;; dueIn *= 2) {
+        const started = Date.now();
+        const gone = await add(env, ["--name", "r", "--in", `${dueIn}s`, "removed"]);
+        assert.equal((await cli(["schedule", "rm", gone], { env })).code, 0);
+        if (Date.now() - started < dueIn * 1000 - 250) break;
+      }
+      // Due after the removed one would have fired.
+      await add(env, ["--name", "r", "--in", `${dueIn + 1}s`, "marker"]);
       const marker = await d.waitFor((r) => isSchedule(r) && r.content === "marker");
       assert.ok(marker);
     } finally {
@@ -171,7 +179,7 @@ Deno.test("schedule: --every fires repeatedly in a daemon", async () => {
       id = await add(env, ["--name", "e", "--every", "1s", "tick"]);
       const ls = await cli(["schedule", "ls", "--name", "e"], { env });
       assert.match(ls.stdout, /every 1s/);
-      const ticks = await d.waitForCount(isSchedule, 2, 15_000);
+      const ticks = await d.waitForCount(isSchedule, 2);
       assert.ok(ticks.every((r) => r.content === "tick" && r.source_label === `schedule ${id}`));
       assert.equal(new Set(ticks.map((r) => r.id)).size, ticks.length, "each firing is new");
       // It repeats: still listed, with its firings counted.

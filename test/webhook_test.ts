@@ -16,7 +16,7 @@ import {
   script,
   tempDir,
 } from "./_helpers.ts";
-import { alive, eventually, exists } from "./_poll.ts";
+import { alive, eventually, exists, scaled } from "./_poll.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -123,7 +123,7 @@ async function readPid(path: string): Promise<number> {
     } catch {
       return false;
     }
-  }, 10_000);
+  });
   assert.ok(ok, `${path} was never written`);
   return pid;
 }
@@ -263,7 +263,7 @@ Deno.test("a script past its timeout answers 504 and its whole process group is 
     const pids: number[] = [];
     try {
       // A correct daemon answers about 1 s in; the 10 s guard only keeps a hang from stalling.
-      const answer = request(`${await ctx.base("slow")}/`, { method: "POST", body: "x" }, 10_000);
+      const answer = request(`${await ctx.base("slow")}/`, { method: "POST", body: "x" });
       const scriptPid = await readPid(join(ctx.dir, "script.pid"));
       pids.push(scriptPid);
       const grandchild = await readPid(join(ctx.dir, "grandchild.pid"));
@@ -274,10 +274,10 @@ Deno.test("a script past its timeout answers 504 and its whole process group is 
       assert.equal(res.status, 504);
 
       assert.ok(
-        await eventually(() => !alive(grandchild), 3_000),
+        await eventually(() => !alive(grandchild)),
         `grandchild ${grandchild} (started with '&' by the script) survived the timeout`,
       );
-      assert.ok(await eventually(() => !alive(scriptPid), 3_000), "the script survived");
+      assert.ok(await eventually(() => !alive(scriptPid)), "the script survived");
 
       const [run] = await hookRuns(ctx.d, "slow");
       assertHookRun(run, "slow", 504);
@@ -395,7 +395,7 @@ Deno.test("a 5 MiB body piped through 'cat' comes back byte for byte", async () 
     const res = await request(`${await ctx.base("cat")}/`, { method: "POST", body });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.text, "ok");
-    const injected = await ctx.d.waitFor(isInjected, 20_000);
+    const injected = await ctx.d.waitFor(isInjected);
     assert.equal(injected.content.length, body.length);
     assert.ok(injected.content === body, "the injected content differs from the body");
   });
@@ -412,7 +412,7 @@ Deno.test("a script printing 4 MiB without reading its (1 MiB) stdin is answered
       body: randomLetters(1024 * 1024),
     });
     assert.equal(res.status, 200, res.text);
-    const injected = await ctx.d.waitFor(isInjected, 20_000);
+    const injected = await ctx.d.waitFor(isInjected);
     assert.equal(injected.content.length, size);
     assert.ok(/^x+$/.test(injected.content), "the injected content is not the script's output");
   });
@@ -582,7 +582,7 @@ Deno.test("a stdout reader that stops reading does not hold answers back: messag
     ctx.d.pause();
     let answered = 0;
     const first = Array.from({ length: 100 }, async (_, i) => {
-      const res = await request(url, { method: "POST", body: body(`first-${i}`) }, 60_000);
+      const res = await request(url, { method: "POST", body: body(`first-${i}`) });
       answered++;
       return res;
     });
@@ -596,7 +596,7 @@ Deno.test("a stdout reader that stops reading does not hold answers back: messag
     assert.ok(answered < 100, "stdout never filled up: the test proves nothing");
     // The output has been stuck for a while now: these are stored and answered at once.
     for (let i = 0; i < 10; i++) {
-      const res = await request(url, { method: "POST", body: body(`second-${i}`) }, 5_000);
+      const res = await request(url, { method: "POST", body: body(`second-${i}`) });
       assert.equal(res.status, 200, `second-${i}: ${res.text}`);
     }
     ctx.d.resume();
@@ -605,7 +605,7 @@ Deno.test("a stdout reader that stops reading does not hold answers back: messag
       ...Array.from({ length: 100 }, (_, i) => `first-${i}`),
       ...Array.from({ length: 10 }, (_, i) => `second-${i}`),
     ];
-    const injected = await ctx.d.waitForCount(isInjected, want.length, 20_000);
+    const injected = await ctx.d.waitForCount(isInjected, want.length);
     const tags = injected.map((r) => r.content.split(" ")[0]).sort();
     assert.deepEqual(tags, [...want].sort(), "every answered message printed exactly once");
   });
@@ -629,7 +629,7 @@ Deno.test("a client that never finishes its body does not keep the daemon from s
       // The grace is 1 s; the client keeps its half-sent request open for far longer.
       const first = await Promise.race([
         ctx.d.child.status.then(() => "daemon exited"),
-        new Promise((r) => (guard = setTimeout(() => r("client gave up first"), 8_000))),
+        new Promise((r) => (guard = setTimeout(() => r("client gave up first"), scaled(8_000)))),
       ]);
       assert.equal(
         first,

@@ -5,6 +5,7 @@ import type { NewMessage, Source } from "./message.ts";
 import { InboxStore } from "./store.ts";
 import { GroupCommit } from "./group_commit.ts";
 import { countKeys, withKv } from "../../test/_kv.ts";
+import { scaled } from "../../test/_poll.ts";
 
 const MiB = 1024 * 1024;
 
@@ -264,7 +265,9 @@ Deno.test("InboxStore.add() resolves when a large and a small message are added 
       let timer: ReturnType<typeof setTimeout> | undefined;
       const outcome = await Promise.race([
         Promise.all(adds).then(() => "stored"),
-        new Promise<string>((resolve) => (timer = setTimeout(() => resolve("stuck"), 1_000))),
+        new Promise<string>((
+          resolve,
+        ) => (timer = setTimeout(() => resolve("stuck"), scaled(1_000)))),
       ]);
       clearTimeout(timer);
       if (outcome === "stuck") {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { HookhostError } from "../errors.ts";
+import { scaled } from "../../test/_poll.ts";
 import {
   type ControlRequest,
   controlRequest,
@@ -151,7 +152,7 @@ Deno.test("serveControl() close() is not held up forever by a client that never 
     const closing = server.close();
     const outcome = await Promise.race([
       closing.then(() => "closed"),
-      new Promise<string>((r) => (timer = setTimeout(() => r("stuck"), 2_000))),
+      new Promise<string>((r) => (timer = setTimeout(() => r("stuck"), scaled(2_000)))),
     ]);
     clearTimeout(timer);
     idle.close();

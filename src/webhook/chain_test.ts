@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { compose, limitBody } from "./chain.ts";
+import { scaled } from "../../test/_poll.ts";
 
 /** A POST whose body sends `first` and then never ends, declaring `length` bytes. */
 function stalledPost(first: string, length: number): Request {
@@ -34,7 +35,10 @@ Deno.test("limitBody() answers 503 to bodies still arriving when its signal abor
   const answered = await Promise.race([
     Promise.all(stalled),
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("not answered within 5 s of the abort")), 5000);
+      timer = setTimeout(
+        () => reject(new Error("not answered within 5 s of the abort")),
+        scaled(5000),
+      );
     }),
   ]).finally(() => clearTimeout(timer));
   for (const r of answered) {
