@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cli, config, envFor, Proc, type Rec, script, tempDir } from "./_helpers.ts";
+import { scaled, WAIT_MS } from "./_poll.ts";
 
 /** JSONL records of a finished `run --format jsonl`. */
 function records(stdout: string): Rec[] {
@@ -367,7 +368,7 @@ Deno.test("SIGTERM stops accepting at once while the in-flight handler finishes"
 
     // Within the grace period, while "first" is still being handled, new work is refused:
     // the listener stops and `send` finds no running session (stored for the next run).
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + scaled(WAIT_MS);
     let refused = false;
     while (!refused && Date.now() < deadline) {
       refused = await fetch(`http://${addr}/`, { method: "POST", body: "late" })

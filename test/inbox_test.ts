@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { scaled, WAIT_MS } from "./_poll.ts";
+import { scaled, until, WAIT_MS } from "./_poll.ts";
 import {
   cli,
   type CliResult,
@@ -498,10 +498,7 @@ Deno.test("SIGTERM lets an in-flight webhook finish: it is answered 200 and its 
       const d = await sb.daemon("grace", ["--hook", "slow"]);
       const addr = await d.addr("slow");
       const pending = fetch(`http://${addr}/`, { method: "POST", body: "in flight" });
-      for (let i = 0; i < 400 && !existsSync(started); i++) {
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      assert.ok(existsSync(started), `the hook script never started: ${d.stderr}`);
+      await until(() => existsSync(started), () => `the hook script to start: ${d.stderr}`);
       d.child.kill("SIGTERM");
       const res = await pending;
       assert.equal(res.status, 200);

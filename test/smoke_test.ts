@@ -27,3 +27,18 @@ Deno.test("run --daemon serves a hook and send reaches it", async () => {
     await tmp.cleanup();
   }
 });
+
+Deno.test("the CLI children of the tests never see the repo's hookhost.toml or plugins/, nor the shell's HOOKHOST_* variables", async () => {
+  // The repo has both (the README's demo); a test that found them would bind its port 9800.
+  assert.ok(await Deno.stat(new URL("../hookhost.toml", import.meta.url)).then(() => true));
+  Deno.env.set("HOOKHOST_CONFIG", new URL("../hookhost.toml", import.meta.url).pathname);
+  try {
+    const res = await cli(["config", "check"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /^No config file found/, res.stdout);
+    assert.match(res.stdout, /: ok, 0 plugin\(s\)/, res.stdout);
+    assert.ok(!res.stdout.includes(new URL("..", import.meta.url).pathname), res.stdout);
+  } finally {
+    Deno.env.delete("HOOKHOST_CONFIG");
+  }
+});
