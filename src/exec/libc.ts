@@ -52,6 +52,9 @@ const SYMBOLS = {
   posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
   posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
   posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+  // The address of `char **environ`: what the environment is now, for a cheap check of whether
+  // it changed since a child was last given it.
+  environ: { type: "pointer" },
 } as const;
 
 /** The bound libc functions. */
@@ -63,7 +66,12 @@ export const C = {
   O_CLOEXEC: 0o2000000,
   F_GETFL: 3,
   F_SETFL: 4,
+  EPERM: 1,
+  ENOENT: 2,
   EINTR: 4,
+  ECHILD: 10,
+  EACCES: 13,
+  ENOSYS: 38,
   EAGAIN: 11,
   WNOHANG: 1,
   EPOLLIN: 0x1,

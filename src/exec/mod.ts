@@ -4,6 +4,7 @@
  * @module
  */
 export {
+  ChildLostError,
   processSpawner,
   runCommand,
   type RunOptions,

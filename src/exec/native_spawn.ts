@@ -8,9 +8,14 @@
 import { BufferPool, C, cStrings, describeErrno, errno, type LibcSymbols } from "./libc.ts";
 import { FdReactor } from "./fd_reactor.ts";
 import type { RunOptions, RunResult } from "./spawn.ts";
+import { ChildLostError } from "./errors.ts";
+import { niceArgs, niceFailure, nicePath } from "./wrappers.ts";
 import { LimitedBuffer } from "../bytes.ts";
 
-/** posix_spawn failed: `errno` says why (`ENOENT`, `EACCES`, …). */
+/**
+ * posix_spawn failed: `errno` says why (`ENOENT`, `EACCES`, …). When `nice(1)` could not exec the
+ * command (see {@linkcode RunOptions.nice}), it is `ENOENT` for its exit 127, `EACCES` for 126.
+ */
 export class NativeSpawnError extends Error {
   /** The error number. */
   readonly errno: number;
@@ -66,6 +71,21 @@ export function statFields(stat: string): string[] {
 }
 
 /**
+ * `waitpid(2)` as the native spawner calls it (always with `WNOHANG`): the pid, 0 while the child
+ * runs, or -1 with `errno` set by the call, which is read right after it.
+ */
+export type WaitPid = (pid: number, status: Int32Array, flags: number) => number;
+
+/** This process's niceness (field 19 of /proc/self/stat); 0 when that cannot be read. */
+function ownNice(): number {
+  try {
+    return Number(statFields(Deno.readTextFileSync("/proc/self/stat"))[16]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
  * Whether this process has a controlling terminal (`tty_nr`, field 7 of /proc/self/stat); true
  * when that cannot be read, which keeps children away from any terminal.
  */
@@ -111,17 +131,26 @@ export class NativeSpawner {
   /** posix_spawn flags: a new group or a new session, the signal mask and defaults. */
   #flags: number;
   #pool = new BufferPool();
+  #waitpid: WaitPid;
   #inherited: [string, string][] | null = null;
+  /** The `environ` array `#inherited` was read from: its address and its entries (NULL-ended). */
+  #environ: { array: bigint; entries: BigUint64Array } | null = null;
 
   /**
    * A spawner over `lib`. `pidfds: false` waits for exits the way it must on Linux before 5.3
    * (by polling once the pipes are closed); by default pidfds are used when the kernel has them.
    * `session: true` starts each child in a session of its own rather than only a process group
    * of its own; by default it does so when this process has a controlling terminal.
+   * `waitpid` replaces libc's for reaping (a seam for tests: one that lets something else reap
+   * the child first).
    */
-  constructor(lib: LibcSymbols, options: { pidfds?: boolean; session?: boolean } = {}) {
+  constructor(
+    lib: LibcSymbols,
+    options: { pidfds?: boolean; session?: boolean; waitpid?: WaitPid } = {},
+  ) {
     this.#lib = lib;
     this.#pidfds = options.pidfds ?? true;
+    this.#waitpid = options.waitpid ?? ((pid, status, flags) => lib.waitpid(pid, status, flags));
     // A process group of its own (the attribute's default group, 0, means the child's pid) in
     // hookhost's session: Linux gives every new session its own scheduling autogroup, as heavy
     // as the whole daemon, so busy scripts in sessions of their own would starve hookhost (and
@@ -144,12 +173,53 @@ export class NativeSpawner {
   }
 
   /**
-   * `KEY=VALUE` for the child: the environment this process had at its first spawn (read once:
-   * reading it per spawn cost several percent of the daemon's time under load), overridden by
-   * `extra`.
+   * The libc `environ` array as it is now: its address and a copy of its entries, or `null` when
+   * the symbol is missing.
+   */
+  #readEnviron(): { array: bigint; entries: BigUint64Array } | null {
+    const symbol = this.#lib.environ;
+    if (!symbol) return null;
+    const array = new Deno.UnsafePointerView(symbol).getPointer();
+    if (!array) return { array: 0n, entries: new BigUint64Array(1) };
+    const view = new Deno.UnsafePointerView(array);
+    let n = 0;
+    while (view.getPointer(8 * n)) n++;
+    const entries = new BigUint64Array(Deno.UnsafePointerView.getArrayBuffer(array, 8 * (n + 1)))
+      .slice();
+    return { array: BigInt(Deno.UnsafePointer.value(array)), entries };
+  }
+
+  /**
+   * Whether the environment may have changed since `#inherited` was read: `Deno.env.set()` and
+   * `delete()` go through libc's setenv/unsetenv, which put a new string pointer in `environ`'s
+   * array, or a new array, or shift the array; comparing pointers costs a fraction of reading
+   * the variables again.
+   */
+  #environChanged(): boolean {
+    const seen = this.#environ;
+    if (!seen) return true;
+    const symbol = this.#lib.environ!;
+    const array = new Deno.UnsafePointerView(symbol).getPointer();
+    if (BigInt(Deno.UnsafePointer.value(array)) !== seen.array) return true;
+    if (!array) return false;
+    // The same array as before, so as long as it was then: reading that much of it is safe.
+    const now = new BigUint64Array(
+      Deno.UnsafePointerView.getArrayBuffer(array, seen.entries.byteLength),
+    );
+    for (let i = 0; i < now.length; i++) if (now[i] !== seen.entries[i]) return true;
+    return false;
+  }
+
+  /**
+   * `KEY=VALUE` for the child: this process's environment as it is now, as `Deno.Command` gives
+   * it, overridden by `extra`. The variables are read again only when libc's `environ` changed:
+   * reading them per spawn cost several percent of the daemon's time under load.
    */
   #environment(extra: Record<string, string> | undefined): string[] {
-    this.#inherited ??= Object.entries(Deno.env.toObject()).map(([k, v]) => [k, `${k}=${v}`]);
+    if (!this.#inherited || this.#environChanged()) {
+      this.#environ = this.#readEnviron();
+      this.#inherited = Object.entries(Deno.env.toObject()).map(([k, v]) => [k, `${k}=${v}`]);
+    }
     const out: string[] = [];
     for (const [key, entry] of this.#inherited) {
       if (!extra || !Object.hasOwn(extra, key)) out.push(entry);
@@ -172,11 +242,17 @@ export class NativeSpawner {
     this.#lib.fcntl(fd, C.F_SETFL, C.O_NONBLOCK);
   }
 
-  async #spawn(command: string, options: RunOptions, stdio: number[]): Promise<number> {
+  /** Starts `list` (the file, then its arguments) with `stdio` as its fds 0, 1 and 2. */
+  async #spawn(
+    list: readonly string[],
+    options: Pick<RunOptions, "env" | "cwd"> & { stdio: number[] },
+  ): Promise<number> {
     const lib = this.#lib;
     const pool = this.#pool;
-    const argv = cStrings([command, ...(options.args ?? [])], pool);
-    const path = argv.subarray(8 * (2 + (options.args?.length ?? 0))); // argv[0], NUL-terminated.
+    const command = list[0];
+    const stdio = options.stdio;
+    const argv = cStrings(list, pool);
+    const path = argv.subarray(8 * (1 + list.length)); // argv[0], NUL-terminated.
     const taken = [argv];
     try {
       const envp = cStrings(this.#environment(options.env), pool);
@@ -241,21 +317,59 @@ export class NativeSpawner {
     return offset;
   }
 
-  /** Reaps `pid` if it has exited: its wait status, else null. */
+  /**
+   * Reaps `pid` if it has exited: its wait status, else null. Throws when it cannot be waited
+   * for (`ECHILD`: something else reaped it), since its status is then unknown.
+   */
   #reap(pid: number): number | null {
     const status = new Int32Array(1);
-    const r = this.#lib.waitpid(pid, status, C.WNOHANG);
-    if (r === pid) return status[0];
-    if (r < 0 && errno(this.#lib) !== C.EINTR) return 0; // Reaped elsewhere: treat as exit 0.
-    return null;
+    while (true) {
+      const r = this.#waitpid(pid, status, C.WNOHANG);
+      if (r === pid) return status[0];
+      if (r === 0) return null;
+      const code = r < 0 ? errno(this.#lib) : 0;
+      if (code === C.EINTR) continue;
+      throw new Error(
+        code ? describeErrno(this.#lib, code) : `waitpid returned '${r}' for pid '${pid}'`,
+      );
+    }
   }
 
-  /** Runs `command` to completion; see {@linkcode RunOptions}. */
+  /**
+   * Runs `command` to completion; see {@linkcode RunOptions}. Throws {@linkcode NativeSpawnError}
+   * if it cannot start and {@linkcode ChildLostError} if its exit status cannot be collected.
+   */
   async run(
     command: string,
     options: RunOptions,
     kill: (pid: number, reaped: boolean) => void,
   ): Promise<RunResult> {
+    // Through nice(1), as the Deno.Command path does: see RunOptions.nice.
+    const nice = options.nice ? nicePath() : null;
+    const list = nice
+      ? [nice, ...niceArgs(options.nice!, command, options.args)]
+      : [command, ...(options.args ?? [])];
+    const result = await this.#run(list, { ...options, kill, command, niced: nice !== null });
+    const failure = nice ? niceFailure(command, result) : null;
+    if (failure !== null) {
+      throw new NativeSpawnError(failure, result.code === 127 ? C.ENOENT : C.EACCES);
+    }
+    return result;
+  }
+
+  /**
+   * Runs `list` (the file, then its arguments); `command` is the one the caller named, for
+   * errors, and `niced` whether `list` starts with nice(1).
+   */
+  async #run(
+    list: readonly string[],
+    options: RunOptions & {
+      kill: (pid: number, reaped: boolean) => void;
+      command: string;
+      niced: boolean;
+    },
+  ): Promise<RunResult> {
+    const { kill, command } = options;
     const lib = this.#lib;
     const reactor = this.#reactor;
     const started = performance.now();
@@ -285,13 +399,16 @@ export class NativeSpawner {
         lib.close(stdin);
         opened.delete(stdin);
       }
-      pid = await this.#spawn(command, options, [inPipe[0], outPipe[1], errPipe[1]]);
+      pid = await this.#spawn(list, { ...options, stdio: [inPipe[0], outPipe[1], errPipe[1]] });
       for (const fd of [inPipe[0], outPipe[1], errPipe[1]]) {
         lib.close(fd);
         opened.delete(fd);
       }
-      // PRIO_PROCESS; the child's later descendants inherit it.
-      if (options.nice) lib.setpriority(0, pid, options.nice);
+      // Without nice(1) (see run()), only from outside and after the start: PRIO_PROCESS, on top
+      // of this process's niceness as nice(1) would; the child's later descendants inherit it.
+      if (options.nice && !options.niced) {
+        lib.setpriority(0, pid, Math.min(19, ownNice() + options.nice));
+      }
     } catch (e) {
       for (const fd of opened) lib.close(fd);
       throw e;
@@ -300,8 +417,10 @@ export class NativeSpawner {
     const out = new LimitedBuffer(max);
     const err = new LimitedBuffer(max);
 
-    return await new Promise<RunResult>((resolve) => {
+    return await new Promise<RunResult>((resolve, reject) => {
       let status: number | null = null;
+      // Why the exit status could not be collected, once that happened.
+      let lost: ChildLostError | null = null;
       let timedOut = false;
       let killed = false;
       let open = new Set<number>();
@@ -316,7 +435,7 @@ export class NativeSpawner {
         lib.close(fd);
       };
       const finish = () => {
-        if (status === null || open.has(stdout) || open.has(stderr)) {
+        if (lost === null && (status === null || open.has(stdout) || open.has(stderr))) {
           // Once killed, descendants that escaped the group must not hold the answer back.
           if (!(status !== null && killed)) return;
         }
@@ -329,6 +448,8 @@ export class NativeSpawner {
         clearTimeout(timer);
         clearTimeout(retry);
         options.signal?.removeEventListener("abort", onAbort);
+        // A lost child is not waited for any longer: descendants may hold its pipes forever.
+        if (lost) return reject(lost);
         const s = status!;
         const signaled = (s & 0x7f) !== 0 && (s & 0x7f) !== 0x7f;
         resolve({
@@ -341,9 +462,13 @@ export class NativeSpawner {
         });
       };
       const checkExit = () => {
-        if (status !== null) return;
-        status = this.#reap(pid);
-        if (status === null) return;
+        if (status !== null || lost !== null) return;
+        try {
+          status = this.#reap(pid);
+        } catch (e) {
+          lost = new ChildLostError(command, { pid, cause: e });
+        }
+        if (status === null && lost === null) return;
         // A pidfd stays readable once its process is gone: watched any longer, it would wake
         // every wait at once while a descendant keeps the pipes open.
         if (pidfd >= 0) {
@@ -361,7 +486,7 @@ export class NativeSpawner {
         polling = true;
         const poll = () => {
           checkExit();
-          if (status === null) {
+          if (status === null && lost === null) {
             retry = setTimeout(poll, delay);
             delay = Math.min(delay * 2, 50);
           }
@@ -371,7 +496,7 @@ export class NativeSpawner {
       const doKill = () => {
         if (killed) return;
         killed = true;
-        kill(pid, status !== null);
+        kill(pid, status !== null || lost !== null);
         if (pidfd === -1) pollExit();
         finish();
       };
@@ -397,8 +522,12 @@ export class NativeSpawner {
       if (this.#pidfds) {
         pidfd = Number(lib.syscall(BigInt(C.SYS_PIDFD_OPEN), BigInt(pid), 0n));
         if (pidfd < 0) {
+          // Kernels before 5.3 (or a seccomp filter) refuse it for good; a pid something else
+          // has reaped already (ESRCH) or a full fd table only for this run, whose exit is then
+          // polled for once the pipes close (and found lost, if it was reaped).
+          const code = errno(lib);
+          if (code === C.ENOSYS || code === C.EPERM) this.#pidfds = false;
           pidfd = -1;
-          this.#pidfds = false;
         } else reactor.watch(pidfd, C.EPOLLIN, checkExit);
       }
       if (options.timeoutMs !== undefined) {

@@ -5,10 +5,13 @@
  *
  * @module
  */
-import { HookhostError } from "../errors.ts";
 import { libc } from "./libc.ts";
 import { NativeSpawner } from "./native_spawn.ts";
+import { ChildLostError, SpawnError } from "./errors.ts";
+import { niceArgs, niceFailure, nicePath, setsidPath } from "./wrappers.ts";
 import { LimitedBuffer } from "../bytes.ts";
+
+export { ChildLostError, setsidPath, SpawnError };
 
 /** Options of {@linkcode Spawner.run}. */
 export interface RunOptions {
@@ -27,8 +30,11 @@ export interface RunOptions {
   /** Output kept per stream; more is read and discarded. Default 64 MiB. */
   maxOutputBytes?: number;
   /**
-   * CPU priority from 0 (default, as this process) to 19 (lowest), as with `nice(1)`. Applied
-   * right after the start on Linux (the posix_spawn path); ignored elsewhere.
+   * CPU priority from 0 (default: as this process) to 19, added to this process's niceness as by
+   * `nice(1)` (the sum is capped at 19, the lowest). On both paths the command is run through
+   * `nice(1)`, which sets it before the command starts, so no early descendant escapes it. On a
+   * machine without `nice(1)`, the posix_spawn path sets it right after the start instead, and
+   * the `Deno.Command` path cannot set it.
    */
   nice?: number;
 }
@@ -49,17 +55,13 @@ export interface RunResult {
   durationMs: number;
 }
 
-/** The process could not be started (missing file, not executable, …). */
-export class SpawnError extends HookhostError {
-  /** Wraps the reason `command` could not start. */
-  constructor(command: string, cause: unknown) {
-    super("spawn_failed", `Cannot start '${command}': ${(cause as Error).message}`, { cause });
-  }
-}
-
 /** Starts processes; tests may pass one that fails. */
 export interface Spawner {
-  /** Runs `command` to completion. Throws {@linkcode SpawnError} only if it cannot start. */
+  /**
+   * Runs `command` to completion. Throws {@linkcode SpawnError} if it cannot start and
+   * {@linkcode ChildLostError} if its exit status cannot be collected; every other outcome is a
+   * result.
+   */
   run(command: string, options?: RunOptions): Promise<RunResult>;
 }
 
@@ -105,31 +107,9 @@ function killGroup(pid: number, reaped = false): void {
   }
 }
 
-let setsidCache: string | null | undefined;
-
-/** util-linux `setsid`, when this machine has it. */
-export function setsidPath(): string | null {
-  if (setsidCache === undefined) {
-    setsidCache = null;
-    if (Deno.build.os === "linux") {
-      for (const path of ["/usr/bin/setsid", "/bin/setsid"]) {
-        try {
-          if (Deno.statSync(path).isFile) {
-            setsidCache = path;
-            break;
-          }
-        } catch {
-          // Not here.
-        }
-      }
-    }
-  }
-  return setsidCache;
-}
-
 /** Throws like a failed spawn would for a path that is missing or not executable. */
 function checkStartable(command: string): void {
-  if (!command.includes("/")) return; // Looked up on PATH by setsid itself.
+  if (!command.includes("/")) return; // Looked up on PATH by setsid (or nice) itself.
   const info = Deno.statSync(command);
   if (!info.isFile) throw new Deno.errors.PermissionDenied(`'${command}' is not a file`);
   if (((info.mode ?? 0) & 0o111) === 0) {
@@ -184,6 +164,8 @@ export async function runProcess(command: string, options: RunOptions = {}): Pro
   try {
     return await native.run(command, options, killGroup);
   } catch (e) {
+    // It started, but its end was not seen: no start failure.
+    if (e instanceof ChildLostError) throw e;
     throw new SpawnError(command, e);
   }
 }
@@ -197,14 +179,22 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
   const { timeoutMs, signal } = options;
   const started = performance.now();
   const setsid = setsidPath();
+  // Through nice(1), in front of setsid (whose exec of the command then reports a failure to
+  // start as without it), as on the posix_spawn path: see RunOptions.nice.
+  const nice = options.nice ? nicePath() : null;
+  let list = setsid ? [setsid, "--", command, ...(options.args ?? [])] : [
+    command,
+    ...(options.args ?? []),
+  ];
+  if (nice) list = [nice, ...niceArgs(options.nice!, list[0], list.slice(1))];
   let child: Deno.ChildProcess;
   try {
     // The child must lead its own process group so a timeout can kill its descendants too.
     // `setsid` does that and keeps Deno on its fast posix_spawn path; `detached` also does it
     // but makes Deno fork the whole runtime, which is several times slower under load.
-    if (setsid) checkStartable(command);
-    child = new Deno.Command(setsid ?? command, {
-      args: setsid ? ["--", command, ...(options.args ?? [])] : options.args ?? [],
+    if (setsid || nice) checkStartable(command);
+    child = new Deno.Command(list[0], {
+      args: list.slice(1),
       cwd: options.cwd,
       env: options.env,
       stdin: options.stdin === undefined ? "null" : "piped",
@@ -232,7 +222,8 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
   let timedOut = false;
   let killed = false;
   let reaped = false;
-  void child.status.then(() => (reaped = true), () => {});
+  // A failed wait (something else reaped it) leaves the pid free for reuse just the same.
+  void child.status.then(() => (reaped = true), () => (reaped = true));
   const kill = () => {
     if (!killed) {
       killed = true;
@@ -247,12 +238,24 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
   signal?.addEventListener("abort", kill, { once: true });
   if (signal?.aborted) kill();
   try {
-    const status = await child.status;
+    let status: Deno.CommandStatus;
+    try {
+      status = await child.status;
+    } catch (e) {
+      // Descendants may hold the pipes open for ever: the readers are stopped, not waited out.
+      stop.abort();
+      await Promise.all([stdout, stderr, writing]);
+      throw new ChildLostError(command, { pid: child.pid, cause: e });
+    }
     // Descendants may still hold the pipes open; a kill (timeout or abort) ends the wait.
     const [out, err] = await Promise.all([stdout, stderr, writing]);
     if (setsid && status.code === 127 && !timedOut && startFailure(err)) {
       throw new SpawnError(command, new Error(startFailure(err)!));
     }
+    const failure = !setsid && nice && !timedOut
+      ? niceFailure(command, { code: status.code, stderr: err })
+      : null;
+    if (failure !== null) throw new SpawnError(command, new Error(failure));
     return {
       code: status.signal ? null : status.code,
       signal: status.signal,

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import type { Spawner } from "../exec/spawn.ts";
-import { SpawnError } from "../exec/spawn.ts";
+import { ChildLostError, SpawnError } from "../exec/spawn.ts";
 import { compose, limitBody, storeMessage, text } from "./chain.ts";
 import { hookEnv, type HookRequest } from "./env.ts";
 
@@ -94,6 +94,11 @@ export async function runHookScript(
       nice: options.nice,
     });
   } catch (e) {
+    if (e instanceof ChildLostError) {
+      // It ran, but how it ended is unknown: a failure, never a success.
+      log.error("hook '{hook}': {reason}", { hook: name, reason: e.message });
+      return { status: 500, exit_code: null, duration_ms: 0, output: "", started: true };
+    }
     if (!(e instanceof SpawnError)) throw e;
     log.error("hook '{hook}': {reason}", { hook: name, reason: e.message });
     return { status: 500, exit_code: null, duration_ms: 0, output: "", started: false };
