@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of async webhook hooks (`mode = "async"`, CONTRACT §4, records of §6): a real
+ * End-to-end tests of async webhook hooks (`mode = "async"`, docs/webhook-scripts.md): a real
  * `hookhost run` subprocess, real HTTP to the address of its `listening` record, real shell
  * scripts, real SIGKILLs. A request is answered `202 accepted <job id>` once it is durable; its
  * script runs later in the background with the sync interface, and its output is injected.
@@ -306,7 +306,7 @@ Deno.test("every request answered 202 runs exactly once across a SIGKILL of the 
     for (const b of bodies) {
       const ids = new Set(injected.filter((r) => r.content === b).map((r) => r.id));
       // A job that ran twice would store two messages (two ids). The inbox itself may print one
-      // message again after a kill between printing and removing it (§5, at-least-once, same
+      // message again after a kill between printing and removing it (at-least-once, same
       // id); that is not a job running twice.
       assert.equal(ids.size, 1, `${b} was stored ${ids.size} times: ${JSON.stringify(injected)}`);
     }

@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of config validation (§2, §3, §4): `config check` prints every problem with
+ * End-to-end tests of config validation (docs/config.md): `config check` prints every problem with
  * `file:line:col: key.path: message`; `run` refuses the same config with one line; where the
  * config and state are looked for; usage basics (`--help`, unknown options, `--version`).
  */
@@ -316,7 +316,7 @@ Deno.test("config check: schema problems and bind/script problems are reported t
       hook({ name: "a", bind: "nope", script: "./missing.sh" }) + "\n" +
         hook({ name: "b", ...OK, timeout: 0 }),
     );
-    // §3: `config check` "prints every problem" — also when one hook has a schema problem,
+    // `config check` prints every problem — also when one hook has a schema problem,
     // the other hooks' bind and script problems must not be hidden.
     await expectProblems(dir, [
       { line: 3, col: 1, path: "hooks[0].bind", message: /got 'nope'/ },
@@ -331,7 +331,7 @@ Deno.test("config check: schema problems and bind/script problems are reported t
   });
 });
 
-// --- Where the config and state are found (§2) -----------------------------------------------
+// --- Where the config and state are found (docs/config.md) ------------------------------------
 
 Deno.test("config: --config naming a missing file → exit 2 (check and run)", async () => {
   await withFixtures(async (dir) => {

@@ -1,6 +1,6 @@
 /**
- * End-to-end tests of event hooks (CONTRACT §7, with `emit`, `hooks test` and `config check` of
- * §3): the real CLI and real daemons, real shell commands, real HTTP receivers in this process.
+ * End-to-end tests of event hooks (docs/event-hooks.md, with `emit`, `hooks test` and `config
+ * check`): the real CLI and real daemons, real shell commands, real HTTP receivers in this process.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

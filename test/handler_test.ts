@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of the session handler (§5): replies, the handler's environment and stdin,
+ * End-to-end tests of the session handler ([session]): replies, the handler's environment and stdin,
  * retries with backoff, dead letters and replay, and the handler timeout.
  */
 import assert from "node:assert/strict";

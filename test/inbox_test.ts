@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of the durable inbox (§3 `run`/`send`/`sessions`/`inbox ls`, §5, §6): the
+ * End-to-end tests of the durable inbox (`run`/`send`/`sessions`/`inbox ls`, drain order): the
  * real CLI as subprocesses, KV in temp folders.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of plugins (CONTRACT §8, with `plugins ls`/`plugins types` of §3): a real
+ * End-to-end tests of plugins (docs/plugins.md, with `plugins ls`/`plugins types`): a real
  * `hookhost run --daemon` subprocess with a plugins folder, real HTTP to the address of its
  * `server` listening record, real Workers, real shell scripts and real HTTP receivers here.
  */
@@ -728,7 +728,7 @@ Deno.test("`on` handlers get built-in events and other plugins' ctx.emit events;
 // ---------------------------------------------------------------------------------------------
 // Serving
 
-Deno.test("a script plugin follows §4 at /hooks/<name>; /healthz answers; unknown names are 404", async () => {
+Deno.test("a script plugin follows the script interface at /hooks/<name>; /healthz answers; unknown names are 404", async () => {
   await withDaemon({
     session: "scr",
     scripts: {

@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of durable schedules (§3 `schedule add|ls|rm`, §5 source `schedule`).
+ * End-to-end tests of durable schedules (`schedule add|ls|rm`, the inbox source `schedule`).
  */
 import assert from "node:assert/strict";
 import { cli, envFor, Proc, type Rec, tempDir } from "./_helpers.ts";

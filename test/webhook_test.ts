@@ -1,5 +1,6 @@
 /**
- * End-to-end tests of webhook hooks (CONTRACT §4, records of §6): a real `hookhost run --daemon`
+ * End-to-end tests of webhook hooks (docs/webhook-scripts.md) and their output records: a real
+ * `hookhost run --daemon`
  * subprocess, real HTTP to the address of its `listening` record, real shell scripts.
  */
 import assert from "node:assert/strict";
@@ -148,7 +149,7 @@ function randomLetters(n: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The outcome table of §4
+// The outcome table of docs/webhook-scripts.md
 
 Deno.test("a script that exits 0 with output answers 200 'ok' and injects its trimmed stdout", async () => {
   await withDaemon({

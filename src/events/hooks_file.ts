@@ -187,7 +187,7 @@ export function parseHooksFile(
   return problems.length ? { problems } : { config, problems };
 }
 
-/** The text an event's matcher is tested against (§7). */
+/** The text an event's matcher is tested against: `params.commandKey`, else `params.subject`. */
 export function matchKey(params: Record<string, unknown>): string {
   const key = params.commandKey ?? params.subject ?? "";
   if (typeof key === "string") return key;

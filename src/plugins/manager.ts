@@ -41,7 +41,7 @@ export interface PluginManagerOptions {
   bus?: EventBus;
   /** Stores a message durably in `session`'s inbox and wakes whoever runs it. */
   inject: (session: string, message: NewMessage) => Promise<Message>;
-  /** Builds the §4 handler of a script plugin. */
+  /** Builds the handler of a script plugin (the webhook script interface). */
   scriptHandler: (name: string, path: string) => (req: Request) => Promise<Response>;
   /** Watch the folder (default true). */
   watch?: boolean;

@@ -13,7 +13,7 @@ import type { Message } from "../inbox/message.ts";
 import type { OutputSink } from "../output/sink.ts";
 import { Notifier, sleep } from "./notifier.ts";
 
-/** The session handler settings (§5). */
+/** The session handler settings (`[session]` in the config). */
 export interface HandlerSettings {
   /** Absolute path of the handler executable. */
   command: string;
