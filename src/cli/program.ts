@@ -14,7 +14,7 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Adds the location flags (§2) every command accepts. */
+/** Adds the location flags (docs/config.md) every command accepts. */
 function locations(cmd: Command): Command {
   return cmd
     .option("--config <file>", "TOML config (env HOOKHOST_CONFIG)")

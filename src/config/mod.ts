@@ -1,5 +1,5 @@
 /**
- * Configuration: where files are (§2), the TOML config and its validation.
+ * Configuration: where files are (docs/config.md), the TOML config and its validation.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Where hookhost's files are: the §2 resolution order (flag, then environment, then default).
+ * Where hookhost's files are: flag, then environment, then default (docs/config.md).
  *
  * @module
  */

@@ -93,7 +93,7 @@ export class EventBus {
     return false;
   }
 
-  /** The event data for `event` (§7). */
+  /** The event data for `event` (docs/event-hooks.md). */
   data(event: string, params: Record<string, unknown> = {}): EventData {
     return { event, fullEvent: `event-${event}`, params, timestamp: this.#o.now() };
   }

@@ -7,7 +7,7 @@
 import type { Spawner } from "../exec/spawn.ts";
 import type { EventHook } from "./hooks_file.ts";
 
-/** The data every hook receives (§7). */
+/** The data every hook receives: `{event, fullEvent, params, timestamp}`. */
 export interface EventData {
   /** Short event name. */
   event: string;

@@ -4,7 +4,7 @@
  * @module
  */
 
-/** The five sources, highest priority first (§5). */
+/** The five sources, highest priority first (the drain order). */
 export const SOURCES = ["schedule", "background", "skill", "inject", "webhook"] as const;
 
 /** Where a message came from. */

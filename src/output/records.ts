@@ -1,5 +1,5 @@
 /**
- * The output records of §6: one JSON object per line in `--format jsonl`.
+ * The output records (docs/cli.md): one JSON object per line in `--format jsonl`.
  *
  * @module
  */

@@ -12,7 +12,7 @@ export interface Found {
   fileName: string;
   /** The file, or the folder of a folder plugin. */
   path: string;
-  /** `module` (TS/JS, runs in a Worker) or `script` (executable, §4 interface). */
+  /** `module` (TS/JS, runs in a Worker) or `script` (executable, the webhook script interface). */
   kind: "module" | "script";
   /** Module to import (module plugins). */
   module?: string;

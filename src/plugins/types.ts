@@ -45,7 +45,7 @@ export interface PluginPermissions {
   import?: PermissionValue;
 }
 
-/** The event data of event hooks (§7 of the contract). */
+/** The event data of event hooks (docs/event-hooks.md). */
 export interface PluginEvent {
   /** Short event name. */
   event: string;

@@ -194,7 +194,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
       }
     };
 
-    /** A §4 script hook of this session: [[hooks]] entries and script plugins alike. */
+    /** A script hook of this session: [[hooks]] entries and script plugins alike. */
     const scriptHook = (hookName: string, script: string, timeout: number, maxBody: number) =>
       scriptHookHandler({
         name: hookName,

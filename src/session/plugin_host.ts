@@ -31,7 +31,7 @@ export interface PluginHostOptions {
   kv: Deno.Kv;
   /** Event bus. */
   bus: EventBus;
-  /** Builds the §4 handler of a script plugin (30 s timeout, `maxBody` bytes). */
+  /** Builds the webhook script handler of a script plugin (30 s timeout, `maxBody` bytes). */
   scriptHook: (name: string, path: string, maxBody: number) => (req: Request) => Promise<Response>;
   /** Takes a plugin's webhook answer (source `webhook`, label `webhook NAME`) for this session. */
   webhook: (plugin: string, content: string) => Promise<unknown>;

@@ -1,5 +1,5 @@
 /**
- * The `HOOK_*` environment a webhook script sees (§4).
+ * The `HOOK_*` environment a webhook script sees (docs/webhook-scripts.md).
  *
  * @module
  */

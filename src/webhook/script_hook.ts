@@ -1,6 +1,7 @@
 /**
- * A webhook served by a script (§4): the body on stdin, `HOOK_*` in the environment, and the
- * outcome mapped to the HTTP answer. Output is injected, durably, before 200 is answered.
+ * A webhook served by a script (docs/webhook-scripts.md): the body on stdin, `HOOK_*` in the
+ * environment, and the outcome mapped to the HTTP answer. Output is injected, durably, before 200
+ * is answered.
  *
  * @module
  */
@@ -71,7 +72,7 @@ export interface ScriptOutcome {
 }
 
 /**
- * Runs a hook's script once for a request (§4: body on stdin, `HOOK_*` env) and classifies the
+ * Runs a hook's script once for a request (body on stdin, `HOOK_*` env) and classifies the
  * outcome; failures are logged. Shared by sync hooks and the runner of async hooks.
  */
 export async function runHookScript(
