@@ -7,6 +7,7 @@
 import { dirname, join } from "node:path";
 import { denoRunArgs } from "../scripts/bundle.ts";
 import { scaled, WAIT_MS } from "./_poll.ts";
+import { RecordReader } from "./_records.ts";
 
 /** What runs: `main.ts` as `deno task hookhost` does, or the bundle `deno task compile` builds. */
 export type Entry = "source" | "bundle";
@@ -103,23 +104,17 @@ export async function cli(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** One JSONL output record. */
-// deno-lint-ignore no-explicit-any
-export type Rec = Record<string, any> & { type: string };
+export type { Rec } from "./_records.ts";
 
 /** A running `hookhost run …` subprocess whose stdout is read as JSONL records. */
-export class Proc {
+export class Proc extends RecordReader {
   readonly child: Deno.ChildProcess;
-  /** Every record so far. */
-  readonly records: Rec[] = [];
-  /** Everything written to stderr so far. */
-  stderr = "";
-  #waiters: (() => void)[] = [];
   #reading: Promise<void>;
   /** While set, stdout is not read (a reader that stopped reading); see `pause()`. */
   #paused: PromiseWithResolvers<void> | null = null;
 
   private constructor(child: Deno.ChildProcess) {
+    super();
     this.child = child;
     const dec = new TextDecoder();
     const readErr = (async () => {
@@ -128,25 +123,11 @@ export class Proc {
       }
     })();
     const readOut = (async () => {
-      let buf = "";
       for await (const chunk of child.stdout) {
-        buf += dec.decode(chunk, { stream: true });
-        let nl;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line.trim()) {
-            try {
-              this.records.push(JSON.parse(line));
-            } catch {
-              this.records.push({ type: "raw", line });
-            }
-          }
-        }
-        for (const w of this.#waiters.splice(0)) w();
+        this.take(chunk);
         if (this.#paused) await this.#paused.promise;
       }
-      for (const w of this.#waiters.splice(0)) w();
+      this.notify();
     })();
     this.#reading = Promise.all([readErr, readOut]).then(() => {});
   }
@@ -175,46 +156,6 @@ export class Proc {
   resume(): void {
     this.#paused?.resolve();
     this.#paused = null;
-  }
-
-  /**
-   * Waits until a record satisfies `pred` (checked over all records), or throws after `ms`
-   * (scaled).
-   */
-  async waitFor(pred: (r: Rec) => boolean, ms = WAIT_MS): Promise<Rec> {
-    const deadline = Date.now() + scaled(ms);
-    while (true) {
-      const hit = this.records.find(pred);
-      if (hit) return hit;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(
-          `Timed out waiting for a record; have ${
-            JSON.stringify(this.records)
-          }\nstderr: ${this.stderr}`,
-        );
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise<void>((r) => this.#waiters.push(r)),
-        new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, 200)))),
-      ]);
-      clearTimeout(timer);
-    }
-  }
-
-  /** Waits until `n` records satisfy `pred`, for at most `ms` (scaled). */
-  async waitForCount(pred: (r: Rec) => boolean, n: number, ms = WAIT_MS): Promise<Rec[]> {
-    await this.waitFor(() => this.records.filter(pred).length >= n, ms).catch((e) => {
-      throw new Error(`Wanted ${n}, got ${this.records.filter(pred).length}: ${e.message}`);
-    });
-    return this.records.filter(pred);
-  }
-
-  /** The `addr` of hook `hook`'s `listening` record. */
-  async addr(hook: string): Promise<string> {
-    const r = await this.waitFor((r) => r.type === "listening" && r.hook === hook);
-    return r.addr;
   }
 
   /** Sends `signal` and waits for the process to end; returns its exit code. */

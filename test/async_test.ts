@@ -1,6 +1,6 @@
 /**
  * End-to-end tests of async webhook hooks (`mode = "async"`, docs/webhook-scripts.md): a real
- * `hookhost run` subprocess, real HTTP to the address of its `listening` record, real shell
+ * session in-process or a `hookhost run` subprocess, real HTTP to the address of its `listening` record, real shell
  * scripts, real SIGKILLs. A request is answered `202 accepted <job id>` once it is durable; its
  * script runs later in the background with the sync interface, and its output is injected.
  */
@@ -20,6 +20,7 @@ import {
   tempDir,
 } from "./_helpers.ts";
 import { eventually, exists, pause } from "./_poll.ts";
+import { InSession } from "./_session.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -32,6 +33,8 @@ interface Setup {
   env: Record<string, string>;
   /** Starts `run --name SESSION --daemon --format jsonl --hook H…` on this folder. */
   daemon: (session: string, hooks: string[]) => Proc;
+  /** Opens the same daemon in-process (for what needs no process: no SIGKILL, no exit code). */
+  session: (session: string, hooks: string[]) => Promise<InSession>;
 }
 
 /**
@@ -44,7 +47,7 @@ async function withSetup(
   body: (s: Setup) => Promise<void>,
 ): Promise<void> {
   const tmp = await tempDir();
-  const started: Proc[] = [];
+  const started: (Proc | InSession)[] = [];
   try {
     for (const [name, text] of Object.entries(options.scripts)) {
       await script(tmp.path, name, text.replaceAll("$DIR", tmp.path));
@@ -61,18 +64,24 @@ async function withSetup(
         started.push(d);
         return d;
       },
+      session: async (session, hooks) => {
+        const eventsFile = join(tmp.path, "hooks.json");
+        const d = await InSession.open({ dir: tmp.path, name: session, hooks, eventsFile });
+        started.push(d);
+        return d;
+      },
     });
   } finally {
     // A test that failed half-way must not leave a daemon behind (stop() of an ended one is a
     // no-op that returns its code).
-    for (const d of started) await d.stop("SIGKILL");
+    for (const d of started) await (d instanceof Proc ? d.stop("SIGKILL") : d.stop());
     await tmp.cleanup();
   }
 }
 
-/** Stops `d` with SIGTERM and asserts it exits 0. */
-async function stopOk(d: Proc): Promise<void> {
-  const code = await d.stop();
+/** Stops `d` (a process with SIGTERM) and asserts it ends cleanly (exit 0). */
+async function stopOk(d: Proc | InSession): Promise<void> {
+  const code = d instanceof Proc ? await d.stop() : await d.stop().then(() => 0);
   assert.equal(code, 0, `daemon exit code; stderr:\n${d.stderr}`);
 }
 
@@ -143,8 +152,8 @@ Deno.test("an async hook answers 202 'accepted <job id>' before its slow script 
       ].join("\n"),
     },
     hooks: [{ name: "slow", script: "./slow.sh", mode: "async" }],
-  }, async ({ daemon }) => {
-    const d = daemon("as1", ["slow"]);
+  }, async ({ session }) => {
+    const d = await session("as1", ["slow"]);
     const base = `http://${await d.addr("slow")}`;
     const res = await post(base, "hello async", {
       path: "/deliver/it?a=1&b=two",
@@ -184,8 +193,8 @@ Deno.test("with the default concurrency of 1, outputs are injected in the order 
   await withSetup({
     scripts: { "order.sh": `body=$(cat)\nsleep 0.2\nprintf '%s\\n' "$body"` },
     hooks: [{ name: "order", script: "./order.sh", mode: "async" }],
-  }, async ({ daemon }) => {
-    const d = daemon("as2", ["order"]);
+  }, async ({ session }) => {
+    const d = await session("as2", ["order"]);
     const base = `http://${await d.addr("order")}`;
     const bodies = ["first", "second", "third", "fourth", "fifth"];
     const jobs: string[] = [];
@@ -220,8 +229,8 @@ Deno.test("an async hook with concurrency = 3 runs three scripts at once, never 
       ].join("\n"),
     },
     hooks: [{ name: "par", script: "./par.sh", mode: "async", concurrency: 3 }],
-  }, async ({ dir, daemon }) => {
-    const d = daemon("as7", ["par"]);
+  }, async ({ dir, session }) => {
+    const d = await session("as7", ["par"]);
     const base = `http://${await d.addr("par")}`;
     const marked = async (suffix: string) => {
       const names: string[] = [];
@@ -387,14 +396,14 @@ Deno.test("a failing async script gives hook_run 500 with its exit code, logs it
       "record.sh": `f=$(mktemp "$DIR/.rec.XXXXXX")\ncat > "$f"\nmv "$f" "$f.failed.json"`,
     },
     hooks: [{ name: "flaky", script: "./flaky.sh", mode: "async" }],
-  }, async ({ dir, daemon }) => {
+  }, async ({ dir, session }) => {
     await Deno.writeTextFile(
       join(dir, "hooks.json"),
       JSON.stringify({
         hook_failed: [{ hooks: [{ type: "command", command: `'${join(dir, "record.sh")}'` }] }],
       }),
     );
-    const d = daemon("as4", ["flaky"]);
+    const d = await session("as4", ["flaky"]);
     const base = `http://${await d.addr("flaky")}`;
     const job = acceptedJob(await post(base, "fail"));
     const run = await d.waitFor((r) => isRun("flaky")(r) && r.job === job);
@@ -445,8 +454,8 @@ Deno.test("a body over max_body gets 413 and headers too large to store get 431 
   await withSetup({
     scripts: { "small.sh": `echo run >> "$DIR/runs"\ncat` },
     hooks: [{ name: "small", script: "./small.sh", mode: "async", max_body: 100 }],
-  }, async ({ dir, daemon }) => {
-    const d = daemon("as5", ["small"]);
+  }, async ({ dir, session }) => {
+    const d = await session("as5", ["small"]);
     const base = `http://${await d.addr("small")}`;
     // Refused by its Content-Length, and (no length given) while streaming.
     const big = await post(base, "x".repeat(101));

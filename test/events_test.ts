@@ -1,11 +1,12 @@
 /**
  * End-to-end tests of event hooks (docs/event-hooks.md, with `emit`, `hooks test` and `config
- * check`): the real CLI and real daemons, real shell commands, real HTTP receivers in this process.
+ * check`): the real CLI and real sessions in-process, real shell commands, real HTTP receivers.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cli, config, envFor, Proc, receiver, script, tempDir } from "./_helpers.ts";
+import { cli, config, envFor, receiver, script, tempDir } from "./_helpers.ts";
 import { alive, until } from "./_poll.ts";
+import { InSession } from "./_session.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -55,11 +56,9 @@ async function recorded(dir: string, kind: string): Promise<Json[]> {
 
 const EVENT_KEYS = ["event", "fullEvent", "params", "timestamp"];
 
-/** Starts a daemon; the caller stops it. */
-function daemon(dir: string, name: string, hooks: string[] = []): Proc {
-  const args = ["run", "--name", name, "--daemon", "--format", "jsonl"];
-  for (const h of hooks) args.push("--hook", h);
-  return Proc.start(args, { env: envFor(dir) });
+/** Opens a daemon session in-process with `dir`'s config and hooks.json; the caller stops it. */
+function daemon(dir: string, name: string, hooks: string[] = []): Promise<InSession> {
+  return InSession.open({ dir, name, hooks, eventsFile: join(dir, "hooks.json") });
 }
 
 /** POSTs `body` to `addr` and returns the status, consuming the answer. */
@@ -334,7 +333,7 @@ Deno.test("emit: a hanging hook is killed at its timeout and the other hooks sti
 
 Deno.test("daemon: hooks.json edits apply without restart; a broken edit keeps the old hooks", async () => {
   const tmp = await tempDir();
-  let d: Proc | undefined;
+  let d: InSession | undefined;
   try {
     const dir = tmp.path;
     const ran = join(dir, "ran");
@@ -344,7 +343,7 @@ Deno.test("daemon: hooks.json edits apply without restart; a broken edit keeps t
       message_received: [{ hooks: [{ type: "command", command: `echo ${tag} >> '${ran}'` }] }],
     });
     const path = await writeHooks(dir, hooks("v1"));
-    d = daemon(dir, "live", ["in"]);
+    d = await daemon(dir, "live", ["in"]);
     const addr = await d.addr("in");
     const proc = d;
     const fire = async (n: number, want: string[]) => {
@@ -393,9 +392,8 @@ Deno.test("daemon: hooks.json edits apply without restart; a broken edit keeps t
       "v4-fixed",
     ]);
 
-    const code = await d.stop();
+    await d.stop();
     d = undefined;
-    assert.equal(code, 0);
   } finally {
     await d?.stop();
     await tmp.cleanup();
@@ -407,7 +405,7 @@ Deno.test("daemon: hooks.json edits apply without restart; a broken edit keeps t
 
 Deno.test("daemon: built-in events run_status_changed, session_list_changed, hook_failed, message_received", async () => {
   const tmp = await tempDir();
-  let d: Proc | undefined;
+  let d: InSession | undefined;
   try {
     const dir = tmp.path;
     const rec = await recorder(dir);
@@ -420,8 +418,7 @@ Deno.test("daemon: built-in events run_status_changed, session_list_changed, hoo
       hook_failed: on("hook_failed"),
       message_received: on("message_received"),
     });
-    const env = envFor(dir);
-    d = daemon(dir, "bi", ["bad"]);
+    d = await daemon(dir, "bi", ["bad"]);
     const proc = d;
     const wait = async (kind: string, n: number) => {
       await until(
@@ -434,12 +431,12 @@ Deno.test("daemon: built-in events run_status_changed, session_list_changed, hoo
     const [started] = await wait("session_list_changed", 1);
     assert.deepEqual(started.params, { commandKey: "bi", change: "started" });
 
-    const sent = await cli(["send", "--name", "bi", "hello"], { env });
-    assert.equal(sent.code, 0, sent.stderr);
+    const sent = await d.control({ op: "send", content: "hello" });
+    assert.ok(sent.ok, JSON.stringify(sent));
     const injected = await d.waitFor((r) => r.type === "injected");
     assert.equal(injected.content, "hello");
     const id = injected.id;
-    assert.equal(sent.stdout.trim(), id);
+    assert.equal(sent.id, id);
 
     const statuses = await wait("run_status_changed", 2);
     assert.equal(statuses.length, 2);
@@ -466,9 +463,8 @@ Deno.test("daemon: built-in events run_status_changed, session_list_changed, hoo
     const [failed] = await wait("hook_failed", 1);
     assert.deepEqual(failed.params, { commandKey: "bad", status: 500, exitCode: 1 });
 
-    const code = await d.stop();
+    await d.stop();
     d = undefined;
-    assert.equal(code, 0);
     const sessions = await recorded(dir, "session_list_changed");
     assert.deepEqual(sessions.map((e) => e.params), [
       { commandKey: "bi", change: "started" },
@@ -502,7 +498,7 @@ Deno.test("daemon: built-in events run_status_changed, session_list_changed, hoo
 
 Deno.test("daemon: 1,000 events with max_concurrent = 4 run every hook, never more than 4 at once", async () => {
   const tmp = await tempDir();
-  let d: Proc | undefined;
+  let d: InSession | undefined;
   try {
     const dir = tmp.path;
     const log = join(dir, "storm.log");
@@ -527,7 +523,7 @@ Deno.test("daemon: 1,000 events with max_concurrent = 4 run every hook, never mo
     await writeHooks(dir, {
       run_status_changed: [{ hooks: [{ type: "command", command: storm }] }],
     });
-    d = daemon(dir, "storm", ["in"]);
+    d = await daemon(dir, "storm", ["in"]);
     const addr = await d.addr("in");
 
     const MESSAGES = 500;
@@ -542,9 +538,8 @@ Deno.test("daemon: 1,000 events with max_concurrent = 4 run every hook, never mo
       () => `${2 * MESSAGES} hook runs, have ${proc.stderr}`,
       45_000,
     );
-    const code = await d.stop();
+    await d.stop();
     d = undefined;
-    assert.equal(code, 0);
 
     const runs = (await lines(log)).map((l) => {
       const [t0, t1, status, id] = l.split(" ");

@@ -3,14 +3,10 @@
  * retries with backoff, dead letters and replay, and the handler timeout.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { cli, config, envFor, Proc, type Rec, script, tempDir } from "./_helpers.ts";
 import { scaled, WAIT_MS } from "./_poll.ts";
-
-/** JSONL records of a finished `run --format jsonl`. */
-function records(stdout: string): Rec[] {
-  return stdout.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
-}
+import { InSession, runOnce as runInProcess } from "./_session.ts";
 
 /** `inbox ls|dead --json` lines as objects. */
 // deno-lint-ignore no-explicit-any
@@ -18,16 +14,9 @@ function jsonLines(stdout: string): any[] {
   return stdout.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
-async function runOnce(
-  env: Record<string, string>,
-  name: string,
-  message?: string,
-): Promise<Rec[]> {
-  const args = ["run", "--name", name, "--format", "jsonl"];
-  if (message !== undefined) args.push(message);
-  const res = await cli(args, { env });
-  assert.equal(res.code, 0, res.stderr);
-  return records(res.stdout);
+/** A one-shot run of session `name` over `env`'s folder, in-process. */
+function runOnce(env: Record<string, string>, name: string, message?: string): Promise<Rec[]> {
+  return runInProcess(dirname(env.HOOKHOST_STATE), name, { initial: message });
 }
 
 /** A `[session]` table with a fast retry backoff. */
@@ -88,10 +77,7 @@ Deno.test("handler: a webhook message in a daemon gets HOOKHOST_SOURCE=webhook a
       `[[hooks]]\nname = "in"\nbind = "127.0.0.1:0"\nscript = "./echo.sh"\n\n` +
         sessionToml("./handler.sh"),
     );
-    const daemon = Proc.start(
-      ["run", "--name", "wh", "--daemon", "--format", "jsonl", "--hook", "in"],
-      { env: envFor(d) },
-    );
+    const daemon = await InSession.open({ dir: d, name: "wh", hooks: ["in"] });
     try {
       const addr = await daemon.addr("in");
       const res = await fetch(`http://${addr}/x`, { method: "POST", body: "payload" });
@@ -107,7 +93,7 @@ Deno.test("handler: a webhook message in a daemon gets HOOKHOST_SOURCE=webhook a
         `wh|webhook|${inj.id}|payload`,
       );
     } finally {
-      assert.equal(await daemon.stop(), 0, daemon.stderr);
+      await daemon.stop();
     }
   } finally {
     await tmp.cleanup();

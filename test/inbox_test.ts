@@ -1,6 +1,6 @@
 /**
  * End-to-end tests of the durable inbox (`run`/`send`/`sessions`/`inbox ls`, drain order): the
- * real CLI as subprocesses, KV in temp folders.
+ * real CLI as subprocesses (one-shot drains in-process), KV in temp folders.
  *
  * @module
  */
@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { scaled, until, WAIT_MS } from "./_poll.ts";
+import { runOnce } from "./_session.ts";
 import {
   cli,
   type CliResult,
@@ -45,8 +46,12 @@ class Sandbox {
     return d;
   }
 
-  /** Runs `run --name NAME --format jsonl EXTRA…` one-shot; asserts exit 0; its records. */
+  /**
+   * A one-shot run of `name`: in-process, or with `EXTRA…` the CLI's `run --name NAME --format
+   * jsonl EXTRA…` (asserting exit 0); its records.
+   */
   async oneShot(name: string, extra: string[] = []): Promise<Rec[]> {
+    if (extra.length === 0) return await runOnce(this.dir, name);
     const p = this.start(["run", "--name", name, "--format", "jsonl", ...extra]);
     const code = await exitWithin(p);
     assert.equal(code, 0, `one-shot run of '${name}' exited ${code}: ${p.stderr}`);

@@ -18,6 +18,7 @@ import {
   tempDir,
 } from "./_helpers.ts";
 import { scaled, until, WAIT_MS } from "./_poll.ts";
+import { InSession } from "./_session.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -55,8 +56,8 @@ interface Ctx {
   plugins: string;
   /** Session name. */
   session: string;
-  /** The daemon. */
-  d: Proc;
+  /** The daemon: in-process, or with `process` (or `env`) a `hookhost run` subprocess. */
+  d: Proc | InSession;
   /** Environment of the daemon (for more CLI calls on the same state). */
   env: Record<string, string>;
   /** `http://host:port` of the plugin server. */
@@ -117,30 +118,45 @@ async function stopDaemon(d: Proc): Promise<void> {
  * (asserting exit 0) and removes the folder.
  */
 async function withDaemon(
-  setup: Setup & { session?: string; env?: Record<string, string>; hooks?: string[] },
+  setup: Setup & {
+    session?: string;
+    env?: Record<string, string>;
+    hooks?: string[];
+    /** Run `hookhost run --daemon` as a subprocess (signals, exit codes, the CLI's control socket). */
+    process?: boolean;
+  },
   body: (ctx: Ctx) => Promise<void>,
 ): Promise<void> {
   const tmp = await tempDir();
-  let d: Proc | undefined;
+  let d: Proc | InSession | undefined;
   let code: number | undefined;
   try {
     const plugins = await writeSetup(tmp.path, setup);
     const session = setup.session ?? "pl";
     const env = envFor(tmp.path, setup.env);
-    const started = await startDaemon(tmp.path, session, env, setup.hooks);
-    d = started.d;
-    await body({ dir: tmp.path, plugins, session, d, env, base: started.base });
+    if (setup.process || setup.env) {
+      const started = await startDaemon(tmp.path, session, env, setup.hooks);
+      d = started.d;
+      await body({ dir: tmp.path, plugins, session, d, env, base: started.base });
+    } else {
+      d = await InSession.open({
+        dir: tmp.path,
+        name: session,
+        hooks: setup.hooks,
+        pluginsDir: plugins,
+        eventsFile: join(tmp.path, "hooks.json"),
+      });
+      const base = `http://${await d.addr("server")}`;
+      await body({ dir: tmp.path, plugins, session, d, env, base });
+    }
   } finally {
-    if (d) code = await d.stop();
+    if (d instanceof Proc) code = await d.stop();
+    else if (d) code = await d.stop().then(() => 0);
     await tmp.cleanup();
   }
   assert.equal(code, 0, `daemon exit code; stderr:\n${d?.stderr}`);
 }
 
-/**
- * Requests `url` until the answer satisfies `ok` (each answer fully read); returns that answer.
- * Used where a change on disk takes effect "within a second": fails after `ms`.
- */
 async function answerUntil(
   url: string,
   ok: (a: Answer) => boolean,
@@ -160,7 +176,7 @@ async function answerUntil(
 }
 
 /** Waits until the daemon's stderr contains `text`. */
-async function logged(d: Proc, text: string, ms = WAIT_MS): Promise<void> {
+async function logged(d: Proc | InSession, text: string, ms = WAIT_MS): Promise<void> {
   await until(() => d.stderr.includes(text), () => `stderr to contain ${text}:\n${d.stderr}`, ms);
 }
 
@@ -396,6 +412,7 @@ Deno.test("plugins are picked up, reloaded and dropped live, also on an atomic s
 
 Deno.test("a webhook past its timeout answers 504, its Worker is restarted, other plugins keep answering", async () => {
   await withDaemon({
+    process: true,
     plugins: {
       "spin.ts": `export default {
         webhook(request, ctx) {
@@ -440,6 +457,7 @@ Deno.test("a webhook past its timeout answers 504, its Worker is restarted, othe
 
 Deno.test("a plugin's stray exception is logged and it keeps serving; one that exits is restarted", async () => {
   await withDaemon({
+    process: true,
     plugins: {
       "crasher.ts": `export default {
         webhook(request) {
@@ -567,6 +585,7 @@ Deno.test("ctx.store persists across a daemon restart, in a namespace of the plu
 
 Deno.test("ctx.inject puts messages into the inbox as background/skill, labelled `plugin NAME`, drained in priority order", async () => {
   await withDaemon({
+    process: true,
     session: "prio",
     plugins: {
       "injector.ts": `export default {
@@ -643,6 +662,7 @@ Deno.test("ctx.inject puts messages into the inbox as background/skill, labelled
 
 Deno.test("`on` handlers get built-in events and other plugins' ctx.emit events; `message` sees processed messages", async () => {
   await withDaemon({
+    process: true,
     session: "ev",
     plugins: {
       "watcher.ts": `const seen = [];
@@ -865,6 +885,7 @@ Deno.test("a module webhook: a Response passes through, a string is injected (20
 
 Deno.test("a daemon stops (exit 0) while a plugin handler hangs", async () => {
   await withDaemon({
+    process: true,
     plugins: {
       "hang.ts": `export default {
         webhook(request, ctx) {
@@ -877,15 +898,15 @@ Deno.test("a daemon stops (exit 0) while a plugin handler hangs", async () => {
   }, async (ctx) => {
     const hanging = request(`${ctx.base}/hooks/hang`, { method: "POST" }).catch((e) => e);
     await logged(ctx.d, "plugin hang: hanging now");
-    ctx.d.child.kill("SIGTERM");
+    (ctx.d as Proc).child.kill("SIGTERM");
     let guard: ReturnType<typeof setTimeout> | undefined;
     const first = await Promise.race([
-      ctx.d.child.status.then(() => "daemon exited"),
+      (ctx.d as Proc).child.status.then(() => "daemon exited"),
       new Promise((r) => (guard = setTimeout(() => r("still running"), scaled(20_000)))),
     ]);
     clearTimeout(guard);
     assert.equal(first, "daemon exited", "the daemon waited for a hanging plugin");
-    assert.equal(await ctx.d.exited(), 0, ctx.d.stderr);
+    assert.equal(await (ctx.d as Proc).exited(), 0, ctx.d.stderr);
     const answer = await hanging;
     assert.ok(answer instanceof Error || answer.status >= 500, JSON.stringify(answer));
   });
@@ -1105,6 +1126,7 @@ Deno.test("when one of two clashing plugins is removed, the other one takes its 
 
 Deno.test("a plugin that fails to load is reported with file and reason and does not stop the others; plugins ls and types", async () => {
   await withDaemon({
+    process: true,
     session: "lsd",
     plugins: {
       "broken.ts": "export default {\n  webhook() {\n",

@@ -1,7 +1,7 @@
 /**
  * End-to-end tests of webhook hooks (docs/webhook-scripts.md) and their output records: a real
- * `hookhost run --daemon`
- * subprocess, real HTTP to the address of its `listening` record, real shell scripts.
+ * session in-process (or, for what needs a process, a `hookhost run --daemon` subprocess), real
+ * HTTP to the address of its `listening` record, real shell scripts.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import {
   tempDir,
 } from "./_helpers.ts";
 import { alive, eventually, exists, scaled } from "./_poll.ts";
+import { InSession } from "./_session.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -26,8 +27,8 @@ import { alive, eventually, exists, scaled } from "./_poll.ts";
 interface Ctx {
   /** The temp folder (scripts, config, state). */
   dir: string;
-  /** The daemon. */
-  d: Proc;
+  /** The session: in-process, or the subprocess with `process: true`. */
+  d: Proc | InSession;
   /** The daemon's environment (for more CLI calls on the same state). */
   env: Record<string, string>;
   /** `http://host:port` of `hook`, from its `listening` record. */
@@ -39,9 +40,9 @@ const SENTINEL = "sentinel";
 
 /**
  * Writes `scripts` (name → shell body; `$DIR` in a body is replaced by the temp folder) and a
- * config with `hooks` plus the sentinel hook, starts `run --name SESSION --daemon --format jsonl`
- * serving all of them, runs `body`, then stops the daemon (asserting exit 0) and removes the
- * folder.
+ * config with `hooks` plus the sentinel hook, opens the session in-process serving all of them
+ * (with `process`, or `env`, starts `run --name SESSION --daemon --format jsonl` instead), runs
+ * `body`, then stops it (asserting exit 0) and removes the folder.
  */
 async function withDaemon(
   options: {
@@ -51,11 +52,13 @@ async function withDaemon(
     env?: Record<string, string>;
     /** TOML put before the `[[hooks]]` tables (e.g. a `[session]` table). */
     toml?: string;
+    /** Run `hookhost run --daemon` as a subprocess (for signals, exit codes, its env). */
+    process?: boolean;
   },
   body: (ctx: Ctx) => Promise<void>,
 ): Promise<void> {
   const tmp = await tempDir();
-  let d: Proc | undefined;
+  let d: Proc | InSession | undefined;
   let code: number | undefined;
   try {
     for (const [name, text] of Object.entries(options.scripts)) {
@@ -67,7 +70,11 @@ async function withDaemon(
     const args = ["run", "--name", options.session ?? "wh", "--daemon", "--format", "jsonl"];
     for (const h of hooks) args.push("--hook", h.name);
     const env = envFor(tmp.path, options.env);
-    d = Proc.start(args, { env });
+    d = options.process || options.env ? Proc.start(args, { env }) : await InSession.open({
+      dir: tmp.path,
+      name: options.session ?? "wh",
+      hooks: hooks.map((h) => h.name),
+    });
     const proc = d;
     await body({
       dir: tmp.path,
@@ -76,7 +83,8 @@ async function withDaemon(
       base: async (hook) => `http://${await proc.addr(hook)}`,
     });
   } finally {
-    if (d) code = await d.stop();
+    if (d instanceof Proc) code = await d.stop();
+    else if (d) code = await d.stop().then(() => 0);
     await tmp.cleanup();
   }
   assert.equal(code, 0, `daemon exit code; stderr:\n${d?.stderr}`);
@@ -99,7 +107,7 @@ async function injectedBeforeSentinel(ctx: Ctx): Promise<Rec[]> {
 }
 
 /** Waits until `hook` has `n` `hook_run` records and returns them. */
-function hookRuns(d: Proc, hook: string, n = 1): Promise<Rec[]> {
+function hookRuns(d: Proc | InSession, hook: string, n = 1): Promise<Rec[]> {
   return d.waitForCount((r) => r.type === "hook_run" && r.hook === hook, n);
 }
 
@@ -549,15 +557,17 @@ Deno.test("a request in flight when the daemon is stopped is answered and its me
     scripts: {
       "late.sh": "cat >/dev/null\necho started > $DIR/started\nsleep 1\necho late message",
     },
+    process: true,
     hooks: [{ name: "late", script: "./late.sh" }],
   }, async (ctx) => {
+    const d = ctx.d as Proc;
     const answer = request(`${await ctx.base("late")}/`, { method: "POST", body: "x" });
     assert.ok(await eventually(() => exists(join(ctx.dir, "started"))), "the script never ran");
-    ctx.d.child.kill("SIGTERM");
+    d.child.kill("SIGTERM");
     const res = await answer;
     assert.equal(res.status, 200, res.text);
     assert.equal(res.text, "ok");
-    assert.equal(await ctx.d.exited(), 0, ctx.d.stderr);
+    assert.equal(await d.exited(), 0, ctx.d.stderr);
 
     // Acknowledged means kept: printed before the daemon stopped, or by the next run.
     const next = await cli(["run", "--name", "wh", "--format", "jsonl"], { env: ctx.env });
@@ -616,8 +626,10 @@ Deno.test("a client that never finishes its body does not keep the daemon from s
   await withDaemon({
     toml: "[session]\nshutdown_grace = 1\n",
     scripts: { "cat.sh": "cat" },
+    process: true,
     hooks: [{ name: "cat", script: "./cat.sh" }],
   }, async (ctx) => {
+    const d = ctx.d as Proc;
     const addr = (await ctx.base("cat")).slice("http://".length);
     const [hostname, port] = addr.split(":");
     const conn = await Deno.connect({ hostname, port: Number(port) });
@@ -626,10 +638,10 @@ Deno.test("a client that never finishes its body does not keep the daemon from s
       const head = `POST / HTTP/1.1\r\nHost: ${addr}\r\nContent-Length: 100\r\n\r\n`;
       await conn.write(new TextEncoder().encode(`${head}only part of it`));
       await new Promise((r) => setTimeout(r, 300));
-      ctx.d.child.kill("SIGTERM");
+      d.child.kill("SIGTERM");
       // The grace is 1 s; the client keeps its half-sent request open for far longer.
       const first = await Promise.race([
-        ctx.d.child.status.then(() => "daemon exited"),
+        d.child.status.then(() => "daemon exited"),
         new Promise((r) => (guard = setTimeout(() => r("client gave up first"), scaled(8_000)))),
       ]);
       assert.equal(
@@ -641,6 +653,6 @@ Deno.test("a client that never finishes its body does not keep the daemon from s
       clearTimeout(guard);
       conn.close();
     }
-    assert.equal(await ctx.d.exited(), 0, ctx.d.stderr);
+    assert.equal(await d.exited(), 0, ctx.d.stderr);
   });
 });

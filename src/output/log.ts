@@ -9,7 +9,8 @@ import { configure, getLogger, type Logger, type LogRecord, reset } from "@logta
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 type Level = typeof LOG_LEVELS[number];
 
-function render(record: LogRecord): string {
+/** One log line as hookhost writes it to stderr: `TS LEVEL category: message`. */
+export function renderLog(record: LogRecord): string {
   const msg = record.message.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join("");
   const ts = new Date(record.timestamp).toISOString();
   return `${ts} ${record.level.toUpperCase().padEnd(7)} ${record.category.join(".")}: ${msg}\n`;
@@ -31,7 +32,7 @@ export async function setupLogging(level?: Level): Promise<void> {
     sinks: {
       stderr: (record: LogRecord) => {
         try {
-          Deno.stderr.writeSync(encoder.encode(render(record)));
+          Deno.stderr.writeSync(encoder.encode(renderLog(record)));
         } catch {
           // stderr gone: nothing left to tell.
         }

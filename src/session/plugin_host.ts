@@ -1,18 +1,16 @@
 /**
  * The plugins side of a running session: the plugin manager over the plugins folder, its
- * `[server]` listener, and the hooks that route to plugins.
+ * `[server]` routes, and the hooks that route to plugins.
  *
  * @module
  */
 import type { Logger } from "@logtape/logtape";
 import type { Config } from "../config/schema.ts";
-import { HookhostError } from "../errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Message, NewMessage } from "../inbox/message.ts";
 import { PluginManager } from "../plugins/manager.ts";
 import { pluginRouter, type ServeOptions } from "../plugins/serve.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
-import { listen, type Listener } from "../webhook/server.ts";
 
 /** Default `[server] bind`. */
 export const DEFAULT_SERVER_BIND = "127.0.0.1:9800";
@@ -51,8 +49,8 @@ export interface PluginHost {
   manager: PluginManager;
   /** How plugin webhooks are served (for `[[hooks]] plugin = …`). */
   serve: ServeOptions;
-  /** Starts the `[server]` listener; returns its real address. */
-  listen(): Listener;
+  /** Serves the `[server]` routes (`/hooks/NAME`, `/healthz`, …). */
+  router: (req: Request) => Promise<Response>;
   /** Stops every plugin. */
   stop(): Promise<void>;
 }
@@ -82,18 +80,7 @@ export async function startPlugins(options: PluginHostOptions): Promise<PluginHo
   return {
     manager,
     serve,
-    listen() {
-      const bind = config.server?.bind ?? DEFAULT_SERVER_BIND;
-      try {
-        return listen(bind, pluginRouter(manager, { ...serve, session }), { log });
-      } catch (e) {
-        throw new HookhostError(
-          "listen_failed",
-          `Plugin server cannot listen on '${bind}': ${(e as Error).message} (set [server] bind)`,
-          { cause: e },
-        );
-      }
-    },
+    router: pluginRouter(manager, { ...serve, session }),
     stop: () => manager.stop(),
   };
 }

@@ -1,0 +1,220 @@
+/**
+ * The request side of a session: a handler per served hook (sync script, async script, plugin
+ * route) and the `[server]` plugin router, all delivering into one session. Sockets are not
+ * here: {@linkcode hookHandlers} gives `(hook, Request) => Response`, and whoever owns the
+ * listeners (or a test) calls it.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { type Config, DEFAULT_ASYNC_CONCURRENCY, type HookConfig } from "../config/schema.ts";
+import type { EventBus } from "../events/mod.ts";
+import type { Spawner } from "../exec/spawn.ts";
+import type { InboxStore } from "../inbox/store.ts";
+import type { Message, NewMessage } from "../inbox/message.ts";
+import { getSession } from "../inbox/sessions.ts";
+import type { OutputRecord } from "../output/mod.ts";
+import { log } from "../output/log.ts";
+import { servePlugin } from "../plugins/serve.ts";
+import { asyncHookHandler } from "../webhook/async_hook.ts";
+import { JobStore } from "../webhook/job_store.ts";
+import { type HookRun, scriptHookHandler } from "../webhook/script_hook.ts";
+import { JobRunner } from "./job_runner.ts";
+import { type PluginHost, startPlugins } from "./plugin_host.ts";
+import type { SessionRunner } from "./runner.ts";
+
+/** Options of {@linkcode hookHandlers}. */
+export interface HookHandlersOptions {
+  /** Session name. */
+  session: string;
+  /** Plugins run in daemons only: a one-shot run would load them just to drop them. */
+  daemon: boolean;
+  /** The `[[hooks]]` entries to serve. */
+  hooks: readonly HookConfig[];
+  /** The validated config. */
+  config: Config;
+  /** The KV store (plugins' `ctx.kv`, async jobs). */
+  kv: Deno.Kv;
+  /** The inbox. */
+  store: InboxStore;
+  /** The session's runner (direct delivery of webhook messages). */
+  runner: SessionRunner;
+  /** Event bus (`hook_failed`, plugin events). */
+  bus: EventBus;
+  /** Process starter. */
+  spawner: Spawner;
+  /** Plugins folder; served when it exists, or when the config asks for plugins. */
+  pluginsDir?: string;
+  /** Writes a record to the session's output. */
+  record: (record: OutputRecord) => void;
+  /** Fires `message_received` for a message of this session. */
+  received: (message: Message) => void;
+  /** Stores messages in this session's inbox. */
+  inject: (messages: NewMessage[], options?: { announced?: boolean }) => Promise<unknown[]>;
+  /** Wakes another session's daemon after a plugin stored a message for it. */
+  wake: (session: string) => Promise<void>;
+  /** Aborting kills running scripts and cuts slow bodies (shutdown past grace). */
+  hardStop: AbortSignal;
+}
+
+/** What {@linkcode hookHandlers} prepared. */
+export interface HookHandlers {
+  /** Names served: the hooks', then `server` when plugins run. */
+  names: readonly string[];
+  /** The started plugins, if any. */
+  plugins: PluginHost | null;
+  /** Serves a request for hook `name`; 404 for a name not served. */
+  handle(name: string, req: Request): Promise<Response>;
+  /**
+   * Runs the async hooks' jobs until `signal` aborts (or, `untilIdle`, until none is left).
+   * A failed runner is logged at once and stops the others; the promise then rejects.
+   */
+  runJobs(signal: AbortSignal, options?: { untilIdle?: boolean }): Promise<void>;
+  /** Stops the plugins. */
+  stop(): Promise<void>;
+}
+
+/** Prepares the handlers of `options.hooks` (and starts plugins when a daemon serves them). */
+export async function hookHandlers(options: HookHandlersOptions): Promise<HookHandlers> {
+  const { session: name, config, store, runner, bus, spawner, hardStop } = options;
+  const logger: Logger = log("session");
+
+  /**
+   * A webhook's message. When the inbox is empty it is written to the output before the
+   * request is answered, which is what storing and draining it would do, minus two KV writes
+   * and a read; otherwise (or if the output fails) it is stored like any other.
+   */
+  const webhookMessage = async (hookName: string, content: string) => {
+    const messages = store.prepare([{ source: "webhook", label: `webhook ${hookName}`, content }]);
+    if (!runner.accepts() && !(await runner.whenAccepting())) return await options.inject(messages);
+    for (const m of messages) options.received(m);
+    if (await runner.deliver(messages)) return messages;
+    return await options.inject(messages, { announced: true });
+  };
+  const reportRun = (run: HookRun) => {
+    options.record({ type: "hook_run", ...run });
+    if (run.status >= 500) {
+      bus.emit("hook_failed", {
+        commandKey: run.hook,
+        status: run.status,
+        exitCode: run.exit_code,
+      });
+    }
+  };
+  /** A script hook of this session: [[hooks]] entries and script plugins alike. */
+  const scriptHook = (hookName: string, script: string, timeout: number, maxBody: number) =>
+    scriptHookHandler({
+      name: hookName,
+      script,
+      timeout,
+      maxBody,
+      session: name,
+      spawner,
+      log: log("webhook"),
+      signal: hardStop,
+      inject: (content) => webhookMessage(hookName, content),
+      onRun: reportRun,
+    });
+
+  const wantPlugins = options.daemon && options.pluginsDir !== undefined &&
+    (config.server !== undefined || options.hooks.some((h) => h.plugin) ||
+      await Deno.stat(options.pluginsDir).then((i) => i.isDirectory, () => false));
+  const plugins = wantPlugins
+    ? await startPlugins({
+      session: name,
+      dir: options.pluginsDir!,
+      config,
+      kv: options.kv,
+      bus,
+      scriptHook: (hookName, path, maxBody) => scriptHook(hookName, path, 30, maxBody),
+      webhook: webhookMessage,
+      inject: async (target, message) => {
+        if (target === name) return (await options.inject([message]))[0] as Message;
+        if (!(await getSession(options.kv, target))) {
+          throw new Error(`no session named '${target}'`);
+        }
+        const [m] = await store.add(target, [message]);
+        await options.wake(target);
+        return m;
+      },
+      onRun: reportRun,
+      signal: hardStop,
+      log: log("plugins"),
+    })
+    : null;
+
+  const jobs = new JobStore(options.kv);
+  const jobRunners: JobRunner[] = [];
+  const handlers = new Map<string, (req: Request) => Promise<Response>>();
+  for (const hook of options.hooks) {
+    let async: JobRunner | null = null;
+    if (hook.mode === "async" && hook.script) {
+      async = new JobRunner({
+        session: name,
+        hook: { name: hook.name, script: hook.script, timeout: hook.timeout },
+        concurrency: hook.concurrency ?? DEFAULT_ASYNC_CONCURRENCY,
+        jobs,
+        store,
+        spawner,
+        log: log("webhook"),
+        hardStop,
+        onRun: reportRun,
+        onInjected: (m) => {
+          runner.wake();
+          options.received(m);
+        },
+      });
+      jobRunners.push(async);
+    }
+    handlers.set(
+      hook.name,
+      async
+        ? asyncHookHandler({
+          name: hook.name,
+          session: name,
+          maxBody: hook.max_body,
+          jobs,
+          log: log("webhook"),
+          signal: hardStop,
+          onAccepted: () => async!.wake(),
+        })
+        : hook.script
+        ? scriptHook(hook.name, hook.script, hook.timeout, hook.max_body)
+        : (req: Request) =>
+          plugins
+            ? servePlugin(plugins.manager, hook.plugin!, req, plugins.serve)
+            : Promise.resolve(new Response("Plugins are not running\n", { status: 503 })),
+    );
+  }
+  if (plugins) handlers.set("server", plugins.router);
+
+  return {
+    names: [...handlers.keys()],
+    plugins,
+    handle(hookName, req) {
+      const handler = handlers.get(hookName);
+      return handler
+        ? handler(req)
+        : Promise.resolve(new Response(`No hook named '${hookName}'\n`, { status: 404 }));
+    },
+    runJobs(signal, o = {}) {
+      if (o.untilIdle) return Promise.all(jobRunners.map((r) => r.run(signal, o))).then(() => {});
+      // Until the stop signal (or a failure of one runner): then they start nothing new and wait
+      // for (or kill) what runs. A failure is logged at once and fails the session when it stops,
+      // as a failed inbox runner does.
+      const stop = new AbortController();
+      const onAbort = () => stop.abort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      if (signal.aborted) onAbort();
+      const done = Promise.all(jobRunners.map((r) => r.run(stop.signal)));
+      done.catch((e) => {
+        logger.error("async jobs stopped: {reason}; they run again at the next start", {
+          reason: (e as Error)?.message ?? String(e),
+        });
+        onAbort();
+      });
+      return done.then(() => {}).finally(() => signal.removeEventListener("abort", onAbort));
+    },
+    stop: () => plugins?.stop() ?? Promise.resolve(),
+  };
+}

@@ -1,0 +1,327 @@
+/**
+ * A session in-process: the inbox runner, event hooks, schedules, async hooks' jobs and plugins
+ * wired together on a KV handle, with every side effect injected (KV, clock, spawner, output,
+ * wake-ups of other sessions). It owns no socket, lock or signal: {@linkcode openSession}'s
+ * caller feeds it requests (`handle`) and control messages (`control`); `runSession` (host.ts)
+ * is that caller for `hookhost run`, and tests are another.
+ *
+ * @module
+ */
+import type { Config } from "../config/schema.ts";
+import { UsageError } from "../errors.ts";
+import { EventBus, HooksFile } from "../events/mod.ts";
+import { processSpawner, type Spawner } from "../exec/spawn.ts";
+import { InboxStore } from "../inbox/store.ts";
+import type { NewMessage } from "../inbox/message.ts";
+import { recordStart, recordStop } from "../inbox/sessions.ts";
+import { createSink, type Format, type OutputRecord } from "../output/mod.ts";
+import { log } from "../output/log.ts";
+import { isTimer, ScheduleStore } from "../schedule/store.ts";
+import type { ControlRequest, ControlResponse } from "./control.ts";
+import { SessionRunner } from "./runner.ts";
+import { type HookHandlers, hookHandlers } from "./hook_handlers.ts";
+import { controlHandler } from "./control_handler.ts";
+
+/** Options of {@linkcode openSession}. */
+export interface OpenSessionOptions {
+  /** Session name. */
+  name: string;
+  /** The validated config. */
+  config: Config;
+  /** The KV store; the caller opens and closes it. */
+  kv: Deno.Kv;
+  /** Keep running until stopped (true) or drain the inbox once and end (false); default false. */
+  daemon?: boolean;
+  /** Names of `[[hooks]]` to serve; default none. */
+  hooks?: readonly string[];
+  /** Output format; default `text`. */
+  format?: Format;
+  /** Where records go; default stdout. */
+  writer?: { write(p: Uint8Array): Promise<number> };
+  /** Process starter; default real processes. */
+  spawner?: Spawner;
+  /** Clock in Unix ms (inbox, schedules, records); default `Date.now`. */
+  now?: () => number;
+  /** Event hooks file (hooks.json); none when absent. */
+  eventsFile?: string;
+  /** Plugins folder; daemons serve its plugins when it exists. */
+  pluginsDir?: string;
+  /** Initial message (source `inject`); empty or absent injects nothing. */
+  initial?: string;
+  /** Stop request, as {@linkcode OpenSession.stop} (SIGINT/SIGTERM in `runSession`). */
+  signal?: AbortSignal;
+  /** Wakes another session's daemon after a message was stored for it; default nothing. */
+  wake?: (session: string) => Promise<void>;
+  /**
+   * Called once as the session stops accepting work: closes the caller's sockets and waits for
+   * their requests in flight (cut short 2 s after the grace period ends). Default nothing.
+   */
+  onStopAccepting?: () => Promise<void>;
+}
+
+/** A session opened by {@linkcode openSession}. */
+export interface OpenSession {
+  /** Session name. */
+  readonly name: string;
+  /** The hooks it serves: its `[[hooks]]` names, and `server` when plugins are served. */
+  readonly hooks: readonly string[];
+  /** Serves a request for `hook` (a name of {@linkcode hooks}); 404 for any other name. */
+  handle(hook: string, req: Request): Promise<Response>;
+  /** Answers a control message (`send`, `ping`, `plugins`, `wake`), as the control socket does. */
+  control(req: ControlRequest): Promise<ControlResponse>;
+  /** Writes a record to the session's output (e.g. `listening` once a hook is bound). */
+  record(record: OutputRecord): void;
+  /**
+   * Runs the session: the initial message, due schedules, then the inbox until it is drained
+   * (one-shot) or until stopped (daemon). Call once; rejects if the runner fails.
+   */
+  run(): Promise<void>;
+  /** Stops (graceful, with `[session] shutdown_grace`) and releases everything but the KV. */
+  stop(): Promise<void>;
+  /** As {@linkcode stop}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const logger = log("session");
+
+/**
+ * Opens session `name` on `options.kv`: writes `ready`, starts plugins (daemons only) and
+ * prepares its hooks, but processes nothing until {@linkcode OpenSession.run}. Throws a
+ * `UsageError` (`hook_not_found`) for a hook the config does not have.
+ */
+export async function openSession(options: OpenSessionOptions): Promise<OpenSession> {
+  const { name, config, kv } = options;
+  const daemon = options.daemon ?? false;
+  const hooks = (options.hooks ?? []).map((hookName) => {
+    const hook = config.hooks.find((h) => h.name === hookName);
+    if (!hook) throw new UsageError(`Hook '${hookName}' not found in config`, "hook_not_found");
+    return hook;
+  });
+  const stopRequest = new AbortController();
+  const onSignal = () => stopRequest.abort();
+  options.signal?.addEventListener("abort", onSignal, { once: true });
+  if (options.signal?.aborted) onSignal();
+  const signal = stopRequest.signal;
+  const hardStop = new AbortController();
+  const clock = options.now ?? Date.now;
+  const cleanup: (() => Promise<void> | void)[] = [
+    () => options.signal?.removeEventListener("abort", onSignal),
+  ];
+  /** Settled once the caller's sockets are closed (see `stopAccepting`). */
+  let stopping: Promise<void> | null = null;
+  const release = async () => {
+    stopRequest.abort();
+    hardStop.abort();
+    await stopping;
+    for (const step of cleanup.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (e) {
+        logger.debug("cleanup: {error}", { error: (e as Error).message });
+      }
+    }
+  };
+
+  let wiring: HookHandlers;
+  let runner: SessionRunner;
+  let schedules: ScheduleStore;
+  let bus: EventBus;
+  let sink: ReturnType<typeof createSink>;
+  /** Stores messages; `announced` when their `message_received` has already fired. */
+  let inject: (messages: NewMessage[], o?: { announced?: boolean }) => Promise<unknown[]>;
+  try {
+    const spawner = options.spawner ?? processSpawner;
+    const now = clock;
+    const hooksFile = options.eventsFile
+      ? new HooksFile(options.eventsFile, { log: log("events") })
+      : null;
+    bus = new EventBus(hooksFile, {
+      log: log("events"),
+      spawner,
+      now,
+      maxConcurrent: config.events.max_concurrent,
+      queueLimit: config.events.queue_limit,
+      signal: hardStop.signal,
+    });
+    // Load (and report a broken file) now rather than at the first event.
+    await hooksFile?.current();
+    const received = (m: { id: string; source: string; label: string }) => {
+      if (!bus.listens("message_received")) return;
+      bus.emit("message_received", {
+        commandKey: `${name}|${m.source}`,
+        messageId: m.id,
+        source: m.source,
+        label: m.label,
+      });
+    };
+    // Every write of a message into this session's inbox (an add, a schedule firing) holds
+    // direct delivery back until the runner has seen it.
+    const onAdd = (session: string): () => void => (session === name ? runner.hold() : () => {});
+    const store = new InboxStore(kv, { onAdd, now });
+    schedules = new ScheduleStore(kv, {
+      now,
+      onFired: (session, m) => session === name && received(m),
+      onAdd,
+    });
+    sink = createSink(options.format ?? "text", { session: name, writer: options.writer, now });
+    const output = sink;
+    cleanup.push(() => output.flush());
+    await recordStart(kv, name, { pid: Deno.pid, now: now() });
+    sink.write({ type: "ready", pid: Deno.pid });
+
+    const settings = config.session;
+    runner = new SessionRunner({
+      session: name,
+      store,
+      sink,
+      log: logger,
+      spawner,
+      hardStop: hardStop.signal,
+      onStatus: (m, runStatus) => {
+        if (bus.listens("run_status_changed")) {
+          bus.emit("run_status_changed", {
+            commandKey: `${name}|${m.source}`,
+            runStatus,
+            messageId: m.id,
+          });
+        }
+        if (runStatus === "completed") wiring?.plugins?.manager.onMessage(m);
+      },
+      handler: settings.handler
+        ? {
+          command: settings.handler,
+          timeoutMs: settings.handler_timeout * 1000,
+          maxAttempts: settings.max_attempts,
+          backoffMs: settings.retry_backoff * 1000,
+        }
+        : undefined,
+    });
+    inject = async (messages, o = {}) => {
+      const stored = await store.add(name, messages);
+      runner.wake();
+      if (!o.announced) { for (const m of stored) received(m); }
+      return stored;
+    };
+    wiring = await hookHandlers({
+      session: name,
+      daemon,
+      hooks,
+      config,
+      kv,
+      store,
+      runner,
+      bus,
+      spawner,
+      pluginsDir: options.pluginsDir,
+      record: (r) => sink.write(r),
+      received,
+      inject,
+      wake: options.wake ?? (() => Promise.resolve()),
+      hardStop: hardStop.signal,
+    });
+    cleanup.push(() => wiring.stop());
+  } catch (e) {
+    await release();
+    throw e;
+  }
+
+  const control = controlHandler({
+    session: name,
+    daemon,
+    schedules,
+    runner,
+    inject: async (m) => (await inject([m]))[0] as { id: string },
+    plugins: () => wiring.plugins?.manager.status() ?? [],
+  });
+
+  // Stopping: new work is refused at once (the caller's sockets close as the stop arrives);
+  // what is in flight gets the grace period, then running scripts and handlers are killed,
+  // slow request bodies cut off, and a short while later the wait for the sockets ends.
+  let accepting = true;
+  const stopAccepting = () =>
+    stopping ??= (async () => {
+      accepting = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const cutoff = Promise.withResolvers<void>();
+      const after = () => timer = setTimeout(cutoff.resolve, 2000);
+      if (hardStop.signal.aborted) after();
+      else hardStop.signal.addEventListener("abort", after, { once: true });
+      try {
+        await Promise.race([options.onStopAccepting?.(), cutoff.promise]);
+      } catch (e) {
+        logger.debug("closing listeners: {error}", { error: (e as Error).message });
+      } finally {
+        clearTimeout(timer);
+        hardStop.signal.removeEventListener("abort", after);
+      }
+    })();
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const onStop = () => {
+    grace = setTimeout(() => hardStop.abort(), config.session.shutdown_grace * 1000);
+    void stopAccepting();
+  };
+  signal.addEventListener("abort", onStop, { once: true });
+  cleanup.push(() => {
+    clearTimeout(grace);
+    signal.removeEventListener("abort", onStop);
+  });
+
+  const runOnce = async () => {
+    bus.emit("session_list_changed", { commandKey: name, change: "started" });
+    if (options.initial?.trim()) {
+      await inject([{ source: "inject", content: options.initial.trim() }]);
+    }
+    await schedules.fireDue(name);
+    if (daemon) {
+      const jobsDone = wiring.runJobs(signal);
+      cleanup.push(() => jobsDone.catch(() => {}));
+      kv.listenQueue(async (msg) => {
+        if (!isTimer(msg)) return;
+        const fired = await schedules.onTimer(msg);
+        if (fired === name) runner.wake();
+        else if (fired) await options.wake?.(fired);
+      });
+      await schedules.armForeign(name);
+      await runner.run(signal);
+      await jobsDone;
+    } else {
+      // Outputs of jobs accepted earlier join the inbox before it is drained.
+      await wiring.runJobs(signal, { untilIdle: true });
+      await runner.drain(signal);
+    }
+    await stopAccepting();
+    bus.emit("session_list_changed", { commandKey: name, change: "stopped" });
+    // Background event hooks get the same grace; past it they are killed.
+    await bus.idle();
+    sink.write({ type: "status", message: `Session '${name}' stopped` });
+    await sink.flush();
+    await recordStop(kv, name, clock());
+  };
+  let running: Promise<void> | null = null;
+  let released: Promise<void> | null = null;
+  const stop = async () => {
+    stopRequest.abort();
+    await running?.catch(() => {});
+    await (released ??= release());
+  };
+  return {
+    name,
+    hooks: wiring.names,
+    handle: (hook, req) =>
+      accepting
+        ? wiring.handle(hook, req)
+        : Promise.resolve(new Response("Session is stopping\n", { status: 503 })),
+    control: (req) =>
+      accepting
+        ? control(req)
+        : Promise.resolve({ ok: false, error: `Session '${name}' is stopping` }),
+    record: (r) => sink.write(r),
+    run() {
+      if (running || released) throw new Error("run() was already called, or the session stopped");
+      running = runOnce().finally(() => released ??= release());
+      return running;
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
