@@ -21,6 +21,7 @@ import type { ControlRequest, ControlResponse } from "./control.ts";
 import { SessionRunner } from "./runner.ts";
 import { type HookHandlers, hookHandlers } from "./hook_handlers.ts";
 import { controlHandler } from "./control_handler.ts";
+import { Shutdown } from "./shutdown.ts";
 
 /** Options of {@linkcode openSession}. */
 export interface OpenSessionOptions {
@@ -97,22 +98,18 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     if (!hook) throw new UsageError(`Hook '${hookName}' not found in config`, "hook_not_found");
     return hook;
   });
-  const stopRequest = new AbortController();
-  const onSignal = () => stopRequest.abort();
-  options.signal?.addEventListener("abort", onSignal, { once: true });
-  if (options.signal?.aborted) onSignal();
-  const signal = stopRequest.signal;
-  const hardStop = new AbortController();
+  const shutdown = new Shutdown({
+    graceMs: config.session.shutdown_grace * 1000,
+    close: options.onStopAccepting,
+    log: logger,
+  });
+  shutdown.follow(options.signal);
+  const { signal, hard: hardStop } = shutdown;
   const clock = options.now ?? Date.now;
-  const cleanup: (() => Promise<void> | void)[] = [
-    () => options.signal?.removeEventListener("abort", onSignal),
-  ];
-  /** Settled once the caller's sockets are closed (see `stopAccepting`). */
-  let stopping: Promise<void> | null = null;
+  const cleanup: (() => Promise<void> | void)[] = [() => shutdown.dispose()];
   const release = async () => {
-    stopRequest.abort();
-    hardStop.abort();
-    await stopping;
+    shutdown.abort();
+    await shutdown.stopAccepting();
     for (const step of cleanup.splice(0).reverse()) {
       try {
         await step();
@@ -141,7 +138,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       now,
       maxConcurrent: config.events.max_concurrent,
       queueLimit: config.events.queue_limit,
-      signal: hardStop.signal,
+      signal: hardStop,
     });
     // Load (and report a broken file) now rather than at the first event.
     await hooksFile?.current();
@@ -176,7 +173,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       sink,
       log: logger,
       spawner,
-      hardStop: hardStop.signal,
+      hardStop: hardStop,
       onStatus: (m, runStatus) => {
         if (bus.listens("run_status_changed")) {
           bus.emit("run_status_changed", {
@@ -217,7 +214,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       received,
       inject,
       wake: options.wake ?? (() => Promise.resolve()),
-      hardStop: hardStop.signal,
+      hardStop: hardStop,
     });
     cleanup.push(() => wiring.stop());
   } catch (e) {
@@ -232,38 +229,6 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     runner,
     inject: async (m) => (await inject([m]))[0] as { id: string },
     plugins: () => wiring.plugins?.manager.status() ?? [],
-  });
-
-  // Stopping: new work is refused at once (the caller's sockets close as the stop arrives);
-  // what is in flight gets the grace period, then running scripts and handlers are killed,
-  // slow request bodies cut off, and a short while later the wait for the sockets ends.
-  let accepting = true;
-  const stopAccepting = () =>
-    stopping ??= (async () => {
-      accepting = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const cutoff = Promise.withResolvers<void>();
-      const after = () => timer = setTimeout(cutoff.resolve, 2000);
-      if (hardStop.signal.aborted) after();
-      else hardStop.signal.addEventListener("abort", after, { once: true });
-      try {
-        await Promise.race([options.onStopAccepting?.(), cutoff.promise]);
-      } catch (e) {
-        logger.debug("closing listeners: {error}", { error: (e as Error).message });
-      } finally {
-        clearTimeout(timer);
-        hardStop.signal.removeEventListener("abort", after);
-      }
-    })();
-  let grace: ReturnType<typeof setTimeout> | undefined;
-  const onStop = () => {
-    grace = setTimeout(() => hardStop.abort(), config.session.shutdown_grace * 1000);
-    void stopAccepting();
-  };
-  signal.addEventListener("abort", onStop, { once: true });
-  cleanup.push(() => {
-    clearTimeout(grace);
-    signal.removeEventListener("abort", onStop);
   });
 
   const runOnce = async () => {
@@ -289,7 +254,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       await wiring.runJobs(signal, { untilIdle: true });
       await runner.drain(signal);
     }
-    await stopAccepting();
+    await shutdown.stopAccepting();
     bus.emit("session_list_changed", { commandKey: name, change: "stopped" });
     // Background event hooks get the same grace; past it they are killed.
     await bus.idle();
@@ -300,7 +265,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
   let running: Promise<void> | null = null;
   let released: Promise<void> | null = null;
   const stop = async () => {
-    stopRequest.abort();
+    shutdown.request();
     await running?.catch(() => {});
     await (released ??= release());
   };
@@ -308,11 +273,11 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     name,
     hooks: wiring.names,
     handle: (hook, req) =>
-      accepting
+      shutdown.accepting
         ? wiring.handle(hook, req)
         : Promise.resolve(new Response("Session is stopping\n", { status: 503 })),
     control: (req) =>
-      accepting
+      shutdown.accepting
         ? control(req)
         : Promise.resolve({ ok: false, error: `Session '${name}' is stopping` }),
     record: (r) => sink.write(r),
