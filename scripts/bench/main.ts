@@ -81,7 +81,7 @@ try {
 }
 rows.sort((a, b) => a.n - b.n);
 
-const notes = await Deno.readTextFile(join(ROOT, "scripts", "bench", "optimizations.md")).catch(
+const notes = await Deno.readTextFile(join(ROOT, "scripts", "bench", "notes.md")).catch(
   () => "",
 );
 const md = `# Benchmarks

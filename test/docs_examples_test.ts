@@ -1,5 +1,5 @@
 /**
- * The README's event hook examples, run as written (URLs pointed at a local receiver, HOME at a
+ * The event hook examples of docs/event-hooks.md, run as written (URLs pointed at a local receiver, HOME at a
  * temp folder) through `hookhost hooks test`.
  */
 import assert from "node:assert/strict";
@@ -8,9 +8,9 @@ import { ROOT } from "../scripts/flags.ts";
 import { cli, type CliResult, tempDir } from "./_helpers.ts";
 
 async function examples(): Promise<Map<string, string>> {
-  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const readme = await Deno.readTextFile(join(ROOT, "docs", "event-hooks.md"));
   const out = new Map<string, string>();
-  const re = /### Example: ([^\n]+)\n[\s\S]*?```json\n([\s\S]*?)```/g;
+  const re = /^## Example: ([^\n]+)\n[\s\S]*?```json\n([\s\S]*?)```/gm;
   for (const m of readme.matchAll(re)) out.set(m[1].trim(), m[2]);
   return out;
 }
@@ -54,7 +54,7 @@ async function hooksTest(
   }
 }
 
-Deno.test("README examples are all found", async () => {
+Deno.test("docs/event-hooks.md examples are all found", async () => {
   assert.deepEqual([...(await examples()).keys()], [
     "log every status change",
     "tell someone when a message fails",
@@ -63,7 +63,7 @@ Deno.test("README examples are all found", async () => {
   ]);
 });
 
-Deno.test("README example 'log every status change' appends one JSON line per event", async () => {
+Deno.test("docs/event-hooks.md example 'log every status change' appends one JSON line per event", async () => {
   const json = (await examples()).get("log every status change")!;
   const params = { commandKey: "ci|webhook", runStatus: "completed" };
   await hooksTest(json, "run_status_changed", params, async (r, read) => {
@@ -75,7 +75,7 @@ Deno.test("README example 'log every status change' appends one JSON line per ev
   });
 });
 
-Deno.test("README example 'tell someone when a message fails' runs cleanly", async () => {
+Deno.test("docs/event-hooks.md example 'tell someone when a message fails' runs cleanly", async () => {
   const json = (await examples()).get("tell someone when a message fails")!;
   const params = { commandKey: "ci|webhook", runStatus: "failed", messageId: "01ABC" };
   await hooksTest(json, "run_status_changed", params, (r) => {
@@ -84,7 +84,7 @@ Deno.test("README example 'tell someone when a message fails' runs cleanly", asy
   });
 });
 
-Deno.test("README example 'post to a chat webhook' posts the event JSON", async () => {
+Deno.test("docs/event-hooks.md example 'post to a chat webhook' posts the event JSON", async () => {
   const json = (await examples()).get("post to a chat webhook")!;
   await withReceiver(async (url, bodies) => {
     const local = json.replace(/https:\/\/hooks\.slack\.com[^"]*/, url + "/slack");
@@ -106,7 +106,7 @@ Deno.test("README example 'post to a chat webhook' posts the event JSON", async 
   });
 });
 
-Deno.test("README example 'several hooks on one event' runs all three", async () => {
+Deno.test("docs/event-hooks.md example 'several hooks on one event' runs all three", async () => {
   const json = (await examples()).get("several hooks on one event")!;
   await withReceiver(async (url, bodies) => {
     const local = json.replace("http://127.0.0.1:8080", url);
