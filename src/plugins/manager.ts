@@ -12,6 +12,7 @@ import type { Message, NewMessage } from "../inbox/message.ts";
 import { discover, type Found } from "./discover.ts";
 import { ModulePlugin } from "./module_plugin.ts";
 import { describePermissions } from "./permissions.ts";
+import { ctxService } from "./ctx_service.ts";
 import type { CallMethod } from "./protocol.ts";
 import type { PluginMessage, PluginPermissions } from "./types.ts";
 
@@ -86,10 +87,18 @@ export class PluginManager {
   #scan: Promise<void> | null = null;
   #again = false;
   #unsubscribe: (() => void) | null = null;
+  /** Serves the plugins' `ctx` calls. */
+  #ctx: (plugin: string, method: CallMethod, args: unknown[]) => Promise<unknown>;
 
   /** See {@linkcode PluginManagerOptions}. */
   constructor(options: PluginManagerOptions) {
     this.#o = options;
+    this.#ctx = ctxService({
+      session: options.session,
+      kv: options.kv,
+      inject: options.inject,
+      emit: options.bus && ((event, params) => options.bus!.emit(event, params)),
+    });
   }
 
   /** Loads every plugin, subscribes to events and starts watching the folder. */
@@ -233,7 +242,7 @@ export class PluginManager {
         const seconds = settings(name)?.timeout;
         return seconds === undefined ? undefined : seconds * 1000;
       },
-      onCall: (plugin, method, args) => this.#call(plugin, method, args),
+      onCall: (plugin, method, args) => this.#ctx(plugin, method, args),
       log: this.#o.log,
     });
     try {
@@ -300,57 +309,6 @@ export class PluginManager {
     };
     for (const e of this.#entries.values()) {
       if (e.module?.has("message")) e.module.invoke({ t: "message", message: m }).catch(() => {});
-    }
-  }
-
-  async #call(plugin: string, method: CallMethod, args: unknown[]): Promise<unknown> {
-    const { kv } = this.#o;
-    const storeKey = (key: unknown): Deno.KvKey => {
-      if (
-        !Array.isArray(key) || !key.every((k) => typeof k === "string" || typeof k === "number")
-      ) {
-        throw new TypeError("Store keys are strings or lists of strings and numbers");
-      }
-      return ["p", plugin, ...key];
-    };
-    switch (method) {
-      case "inject": {
-        const [content, options] = args as [unknown, { session?: unknown; source?: unknown }];
-        if (typeof content !== "string" || !content.trim()) {
-          throw new TypeError("inject() needs non-empty text");
-        }
-        const source = options?.source ?? "background";
-        if (source !== "skill" && source !== "background") {
-          throw new TypeError(`inject() source must be 'skill' or 'background', not '${source}'`);
-        }
-        const session = options?.session ?? this.#o.session;
-        if (typeof session !== "string" || !NAME.test(session)) {
-          throw new TypeError(`Invalid session name '${String(session)}'`);
-        }
-        const m = await this.#o.inject(session, { source, label: `plugin ${plugin}`, content });
-        return m.id;
-      }
-      case "emit": {
-        const [event, params] = args as [unknown, unknown];
-        if (typeof event !== "string" || !event) throw new TypeError("emit() needs an event name");
-        this.#o.bus?.emit(event, (params ?? {}) as Record<string, unknown>);
-        return undefined;
-      }
-      case "store.get":
-        return (await kv.get(storeKey(args[0]))).value;
-      case "store.set":
-        await kv.set(storeKey(args[0]), args[1]);
-        return undefined;
-      case "store.delete":
-        await kv.delete(storeKey(args[0]));
-        return undefined;
-      case "store.list": {
-        const out = [];
-        for await (const e of kv.list({ prefix: storeKey(args[0]) })) {
-          out.push({ key: e.key.slice(2), value: e.value });
-        }
-        return out;
-      }
     }
   }
 }

@@ -13,16 +13,8 @@ import {
   effectivePermissions,
   PERMISSION_KINDS,
 } from "./permissions.ts";
-import {
-  type Call,
-  type CallMethod,
-  type Done,
-  type FromWorker,
-  packCalls,
-  type ToWorker,
-  unpackDone,
-  type WireResult,
-} from "./protocol.ts";
+import type { CallMethod, FromWorker, ToWorker, WireResult } from "./protocol.ts";
+import { type Invoke, WorkerChannel } from "./worker_channel.ts";
 import type { PluginPermissions } from "./types.ts";
 import { WORKER_URL } from "../assets.ts";
 
@@ -56,20 +48,8 @@ export interface ModulePluginOptions {
   log: Logger;
 }
 
-interface Waiter {
-  resolve: (r?: WireResult) => void;
-  reject: (e: Error) => void;
-  /** `performance.now()` past which it has timed out. */
-  deadline: number;
-}
-
-/** A handler call before it has an id. */
-type Invoke = Call extends infer C ? C extends Call ? Omit<C, "id"> : never : never;
-
 const LOAD_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 60_000;
-/** Bodies of a batch from this many bytes on are transferred to the Worker rather than copied. */
-const TRANSFER_BYTES = 64 * 1024;
 
 /** `NotCapable: Requires read access to "/etc/x", …` → `read /etc/x`. */
 export function deniedPermission(error: string): string | null {
@@ -80,15 +60,8 @@ export function deniedPermission(error: string): string | null {
 /** A running (or restarting) module plugin. */
 export class ModulePlugin {
   #o: ModulePluginOptions;
-  #worker: Worker | null = null;
-  #nextId = 1;
-  /** Handlers awaiting an answer, oldest first (one timeout for all, so also by deadline). */
-  #pending = new Map<number, Waiter>();
-  #sweep: ReturnType<typeof setTimeout> | undefined;
-  /** Calls made while the Worker had a batch unanswered: they go together as the next one. */
-  #queue: Call[] = [];
-  /** A batch of calls is with the Worker, unanswered. */
-  #batchOut = false;
+  /** The running Worker's channel. */
+  #channel: WorkerChannel | null = null;
   #failures = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -197,36 +170,38 @@ export class ModulePlugin {
   }
 
   #attach(worker: Worker): void {
-    this.#worker = worker;
-    this.#queue = [];
-    this.#batchOut = false;
     this.state = "ready";
+    const seconds = this.#timeoutMs / 1000;
+    const channel = this.#channel = new WorkerChannel(worker, {
+      timeoutMs: this.#timeoutMs,
+      timeoutError: () =>
+        new PluginUnavailableError(
+          "plugin_timeout",
+          `Plugin '${this.name}' did not answer within ${seconds} s`,
+        ),
+      onTimeout: () =>
+        this.#crashed(`A handler ran past its ${seconds} s timeout; the Worker was terminated`),
+      onDone: (done) => {
+        if (done.ok) this.#failures = 0;
+        else this.#report(done.error);
+      },
+      onMessage: (msg) => this.#receive(channel, msg),
+    });
     worker.onerror = (e) => {
       e.preventDefault();
       this.#crashed(`Uncaught error: ${e.message}`);
     };
-    worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(worker, e.data);
   }
 
-  #receive(worker: Worker, msg: FromWorker): void {
+  #receive(channel: WorkerChannel, msg: Exclude<FromWorker, { t: "done" }>): void {
     const { log } = this.#o;
     switch (msg.t) {
-      case "done": {
-        // A terminated Worker's last words: its calls were settled when it was terminated.
-        if (this.#worker !== worker) return;
-        for (const done of unpackDone(msg)) this.#settle(done);
-        if (msg.batch) {
-          this.#batchOut = false;
-          if (this.#queue.length) this.#send(worker, this.#queue);
-        }
-        return;
-      }
       case "call": {
         this.#o.onCall(this.name, msg.method, msg.args).then(
-          (value) => worker.postMessage({ t: "reply", id: msg.id, ok: true, value } as ToWorker),
+          (value) => channel.post({ t: "reply", id: msg.id, ok: true, value } as ToWorker),
           (e) => {
             const error = (e as Error).message;
-            worker.postMessage({ t: "reply", id: msg.id, ok: false, error } as ToWorker);
+            channel.post({ t: "reply", id: msg.id, ok: false, error } as ToWorker);
           },
         );
         return;
@@ -242,29 +217,6 @@ export class ModulePlugin {
         return;
       }
     }
-  }
-
-  #settle(done: Done): void {
-    const waiter = this.#pending.get(done.id);
-    this.#pending.delete(done.id);
-    if (done.ok) {
-      this.#failures = 0;
-      waiter?.resolve(done.result);
-    } else {
-      this.#report(done.error);
-      waiter?.reject(new HookhostError("plugin_error", done.error));
-    }
-  }
-
-  /** Sends `calls` as one batch (see `ToWorker` "calls"). */
-  #send(worker: Worker, calls: Call[]): void {
-    this.#queue = [];
-    this.#batchOut = true;
-    const msg = { t: "calls", ...packCalls(calls) } satisfies ToWorker;
-    // The bodies' buffer is this batch's own: large bodies are moved, not copied a second time.
-    // (A transfer list costs more than copying a few small bodies.)
-    if (msg.body.length >= TRANSFER_BYTES) worker.postMessage(msg, [msg.body.buffer]);
-    else worker.postMessage(msg);
   }
 
   /** Logs a handler error, naming a denied permission when that was the cause. */
@@ -287,59 +239,22 @@ export class ModulePlugin {
    * with a `plugin_error` when the handler threw.
    */
   invoke(call: Invoke): Promise<WireResult | undefined> {
-    const worker = this.#worker;
-    if (!worker || this.state !== "ready") {
+    const channel = this.#channel;
+    if (!channel || this.state !== "ready") {
       return Promise.reject(
         new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}' is ${this.state}`),
       );
     }
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, deadline: performance.now() + this.#timeoutMs });
-      // One timer per plugin, not one per call: it is armed for the oldest call's deadline.
-      this.#sweep ??= setTimeout(() => this.#expire(), this.#timeoutMs);
-      const withId = { ...call, id } as Call;
-      if (this.#batchOut) this.#queue.push(withId);
-      else this.#send(worker, [withId]);
-    });
-  }
-
-  /** Fails the oldest call if it ran past its deadline; otherwise waits for that deadline. */
-  #expire(): void {
-    this.#sweep = undefined;
-    const first = this.#pending.entries().next();
-    if (first.done) return;
-    const [id, waiter] = first.value;
-    const left = waiter.deadline - performance.now();
-    if (left > 0) {
-      this.#sweep = setTimeout(() => this.#expire(), left);
-      return;
-    }
-    this.#pending.delete(id);
-    const seconds = this.#timeoutMs / 1000;
-    waiter.reject(
-      new PluginUnavailableError(
-        "plugin_timeout",
-        `Plugin '${this.name}' did not answer within ${seconds} s`,
-      ),
-    );
-    this.#crashed(`A handler ran past its ${seconds} s timeout; the Worker was terminated`);
+    return channel.invoke(call);
   }
 
   #crashed(reason: string): void {
     if (this.#stopped || this.state === "restarting") return;
     this.lastError = reason;
-    this.#worker?.terminate();
-    this.#worker = null;
-    clearTimeout(this.#sweep);
-    this.#sweep = undefined;
-    for (const [, p] of this.#pending) {
-      p.reject(
-        new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}': ${reason}`),
-      );
-    }
-    this.#pending.clear();
-    this.#queue = [];
+    this.#channel?.close(() =>
+      new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}': ${reason}`)
+    );
+    this.#channel = null;
     this.#failures++;
     const delay = Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS);
     this.state = "restarting";
@@ -364,15 +279,10 @@ export class ModulePlugin {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
-    clearTimeout(this.#sweep);
-    this.#sweep = undefined;
-    this.#worker?.terminate();
-    this.#worker = null;
+    this.#channel?.close(() =>
+      new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}' stopped`)
+    );
+    this.#channel = null;
     this.state = "stopped";
-    for (const [, p] of this.#pending) {
-      p.reject(new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}' stopped`));
-    }
-    this.#pending.clear();
-    this.#queue = [];
   }
 }

@@ -1,56 +1,74 @@
 import assert from "node:assert/strict";
 import { Notifier, sleep } from "./notifier.ts";
 
-/** Milliseconds `p` takes to settle. */
-async function timed(p: Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await p;
-  return performance.now() - start;
+/**
+ * Whether `p` settles before the timers and I/O already due have run (a `setTimeout(0)`), i.e.
+ * at once: no test here measures how long anything took.
+ */
+async function settlesAtOnce(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  p.then(() => settled = true, () => settled = true);
+  await new Promise((r) => setTimeout(r, 0));
+  return settled;
 }
+
+/** A long wait that only ends early when something ends it (the test then cleans it up). */
+const LONG = 60_000;
 
 Deno.test("Notifier.wait() returns at once after an earlier wake()", async () => {
   const n = new Notifier();
   n.wake();
-  assert.ok(await timed(n.wait(5_000)) < 100);
+  assert.equal(await settlesAtOnce(n.wait(LONG)), true);
 });
 
-Deno.test("Notifier.wait() consumes a wake: the next wait waits for its timeout", async () => {
+Deno.test("Notifier.wait() consumes a wake: the next wait waits until the next wake", async () => {
   const n = new Notifier();
   n.wake();
   n.wake();
-  await n.wait(5_000);
-  const ms = await timed(n.wait(80));
-  assert.ok(ms >= 70, `returned after ${ms} ms`);
+  await n.wait(LONG);
+  const next = n.wait(LONG);
+  assert.equal(await settlesAtOnce(next), false, "two wakes before a wait count as one");
+  n.wake();
+  await next;
 });
 
-Deno.test("Notifier.wake() releases a waiter that is already waiting", async () => {
+Deno.test("Notifier.wake() releases a waiter that is already waiting, and is used up by it", async () => {
   const n = new Notifier();
-  const waiting = n.wait(5_000);
-  setTimeout(() => n.wake(), 30);
-  const ms = await timed(waiting);
-  assert.ok(ms < 1_000, `took ${ms} ms`);
-  // That wake was used up by the waiter.
-  assert.ok(await timed(n.wait(60)) >= 50);
+  const waiting = n.wait(LONG);
+  assert.equal(await settlesAtOnce(waiting), false);
+  n.wake();
+  await waiting;
+  const again = n.wait(LONG);
+  assert.equal(await settlesAtOnce(again), false, "that wake was used up by the waiter");
+  n.wake();
+  await again;
 });
 
 Deno.test("Notifier.wait() returns after its timeout without a wake", async () => {
-  const ms = await timed(new Notifier().wait(60));
-  assert.ok(ms >= 50 && ms < 1_000, `took ${ms} ms`);
+  const n = new Notifier();
+  const waiting = n.wait(30);
+  assert.equal(await settlesAtOnce(waiting), false);
+  await waiting; // ends by itself: the test would leak a timer or hang otherwise
 });
 
 Deno.test("Notifier.wait() returns when the signal aborts", async () => {
   const n = new Notifier();
-  assert.ok(await timed(n.wait(5_000, AbortSignal.abort())) < 100);
+  assert.equal(await settlesAtOnce(n.wait(LONG, AbortSignal.abort())), true);
   const controller = new AbortController();
-  setTimeout(() => controller.abort(), 30);
-  assert.ok(await timed(n.wait(5_000, controller.signal)) < 1_000);
+  const waiting = n.wait(LONG, controller.signal);
+  assert.equal(await settlesAtOnce(waiting), false);
+  controller.abort();
+  await waiting;
 });
 
 Deno.test("sleep() sleeps, and returns early when the signal aborts", async () => {
-  const ms = await timed(sleep(60));
-  assert.ok(ms >= 50, `slept ${ms} ms`);
+  const slept = sleep(30);
+  assert.equal(await settlesAtOnce(slept), false);
+  await slept;
+  assert.equal(await settlesAtOnce(sleep(LONG, AbortSignal.abort())), true);
   const controller = new AbortController();
-  setTimeout(() => controller.abort(), 20);
-  assert.ok(await timed(sleep(5_000, controller.signal)) < 1_000);
-  assert.ok(await timed(sleep(5_000, AbortSignal.abort())) < 100);
+  const sleeping = sleep(LONG, controller.signal);
+  assert.equal(await settlesAtOnce(sleeping), false);
+  controller.abort();
+  await sleeping;
 });

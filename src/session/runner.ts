@@ -11,6 +11,7 @@ import type { Spawner } from "../exec/spawn.ts";
 import type { InboxStore } from "../inbox/store.ts";
 import type { Message } from "../inbox/message.ts";
 import type { OutputSink } from "../output/sink.ts";
+import { DirectGate } from "./direct_gate.ts";
 import { Notifier, sleep } from "./notifier.ts";
 
 /** The session handler settings (`[session]` in the config). */
@@ -48,32 +49,14 @@ export interface RunnerOptions {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
-/**
- * How far the output may lag for messages to be delivered at once: past this many characters
- * queued, or a write waiting this long (a slow reader of stdout), they are stored instead, and
- * KV is the buffer.
- */
-const MAX_DIRECT_BACKLOG = 256 * 1024;
-const MAX_DIRECT_STALL_MS = 50;
 const decoder = new TextDecoder();
 
 /** Drains a session's inbox. */
 export class SessionRunner {
   #o: RunnerOptions;
   #notifier = new Notifier();
-  /** Inside `run()`, before its signal aborted. */
-  #live = false;
-  /** The last look found the inbox empty and nothing was stored since (see `deliver()`). */
-  #empty = false;
-  #wakes = 0;
-  /** Messages of this session on their way into the inbox (see `hold()`). */
-  #holds = 0;
-  /** A look at the inbox is in progress. */
-  #looking = false;
-  /** The batch being written was smaller than a full one: the next look may find it empty. */
-  #tail = false;
-  /** Settled when the look in progress, or the next one, ends (see `whenAccepting()`). */
-  #looked: PromiseWithResolvers<void> | null = null;
+  /** Whether {@linkcode deliver} may skip the inbox; follows every look at it. */
+  #gate: DirectGate;
   /** Messages fully processed since start. */
   processed = 0;
 
@@ -85,18 +68,17 @@ export class SessionRunner {
       if (!(h.timeoutMs > 0)) throw new RangeError("timeoutMs must be > 0");
     }
     this.#o = options;
+    this.#gate = new DirectGate({
+      sink: options.sink,
+      disabled: options.handler !== undefined,
+      hardStop: options.hardStop,
+    });
   }
 
   /** Tells the runner new messages may be waiting. */
   wake(): void {
-    this.#mayHaveMore();
+    this.#gate.mayHaveMore();
     this.#notifier.wake();
-  }
-
-  /** A message may have entered the inbox: a look in progress cannot vouch for it being empty. */
-  #mayHaveMore(): void {
-    this.#wakes++;
-    this.#empty = false;
   }
 
   /**
@@ -105,68 +87,21 @@ export class SessionRunner {
    * again, {@linkcode deliver} takes nothing, so that no later message overtakes it.
    */
   hold(): () => void {
-    this.#holds++;
-    this.#mayHaveMore();
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#holds--;
-      this.#mayHaveMore();
-    };
+    return this.#gate.hold();
   }
 
   /** Whether {@linkcode deliver} would take messages now. */
   accepts(): boolean {
-    return this.#empty && this.#open();
+    return this.#gate.accepts();
   }
 
   /**
    * Resolves whether {@linkcode deliver} takes messages now, after waiting for the look at the
-   * inbox in progress, or for the one after the last batch being written, when that look may
-   * find the inbox empty. Waiting costs a request a look (well under a millisecond) or the rest of
-   * a short batch (its write, its delete, a look); storing costs it a KV commit, costs the daemon
-   * two KV writes and a read, and keeps direct delivery off until the runner has drained it.
+   * inbox in progress, or for the one after the last batch being written (see
+   * {@linkcode DirectGate.whenAccepting}).
    */
-  async whenAccepting(): Promise<boolean> {
-    // Twice at most: a look that finds a last, short batch is followed by one that finds none.
-    for (let i = 0; i < 2; i++) {
-      if (this.accepts()) return true;
-      if (!this.#open() || !(this.#looking || this.#tail)) return false;
-      await this.#nextLook();
-    }
-    return this.accepts();
-  }
-
-  /**
-   * Settles when the look in progress (or the next) ends, or after the output's stall limit:
-   * a batch stuck in a write to a stopped reader of stdout must not hold requests, which are
-   * then stored. One timer for all who wait.
-   */
-  #nextLook(): Promise<void> {
-    if (!this.#looked) {
-      const looked = this.#looked = Promise.withResolvers<void>();
-      const timer = setTimeout(
-        () => this.#looked === looked && this.#lookEnded(),
-        MAX_DIRECT_STALL_MS,
-      );
-      looked.promise.then(() => clearTimeout(timer));
-    }
-    return this.#looked.promise;
-  }
-
-  /** Everything {@linkcode accepts} asks but the look's answer. */
-  #open(): boolean {
-    const { sink } = this.#o;
-    return this.#live && this.#holds === 0 && !this.#o.handler && !this.#o.hardStop?.aborted &&
-      sink.backlog <= MAX_DIRECT_BACKLOG && sink.stalledFor() < MAX_DIRECT_STALL_MS;
-  }
-
-  /** Lets whoever waits in {@linkcode whenAccepting} ask again. */
-  #lookEnded(): void {
-    const looked = this.#looked;
-    this.#looked = null;
-    looked?.resolve();
+  whenAccepting(): Promise<boolean> {
+    return this.#gate.whenAccepting();
   }
 
   /**
@@ -178,7 +113,7 @@ export class SessionRunner {
    */
   async deliver(messages: readonly Message[]): Promise<boolean> {
     const { sink } = this.#o;
-    if (!this.accepts()) return false;
+    if (!this.#gate.accepts()) return false;
     for (const m of messages) {
       this.#o.onStatus?.(m, "running");
       sink.write(injected(m));
@@ -211,13 +146,9 @@ export class SessionRunner {
    */
   async run(signal: AbortSignal, options: { recheckMs?: number } = {}): Promise<void> {
     const recheck = options.recheckMs ?? 1000;
-    const stop = () => {
-      this.#live = false;
-      this.#empty = false;
-      this.#lookEnded();
-    };
+    const stop = () => this.#gate.stop();
     signal.addEventListener("abort", stop, { once: true });
-    this.#live = !signal.aborted;
+    if (!signal.aborted) this.#gate.start();
     try {
       while (!signal.aborted) {
         await this.drain(signal);
@@ -231,27 +162,9 @@ export class SessionRunner {
 
   async #batch(): Promise<boolean> {
     const { store, sink, session } = this.#o;
-    const wakes = this.#wakes;
     const size = this.#o.batchSize ?? 256;
-    this.#empty = false;
-    this.#looking = true;
-    this.#tail = false;
-    let batch: Message[];
-    try {
-      batch = await store.peek(session, size);
-    } finally {
-      this.#looking = false;
-    }
-    try {
-      if (!batch.length) {
-        // A wake during the look may stand for a message the look did not see.
-        this.#empty = wakes === this.#wakes;
-        return false;
-      }
-      this.#tail = batch.length < size;
-    } finally {
-      this.#lookEnded();
-    }
+    const batch = await this.#gate.look(() => store.peek(session, size), size);
+    if (!batch.length) return false;
     for (const m of batch) {
       this.#o.onStatus?.(m, "running");
       sink.write(injected(m));
