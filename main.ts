@@ -4,19 +4,31 @@
  *
  * @module
  */
-import { CommanderError } from "commander";
-import { program } from "./src/cli/mod.ts";
+import { parseArgv, PROGRAM } from "./src/cli/mod.ts";
 import { EXIT_RUNTIME, EXIT_USAGE, HookhostError } from "./src/errors.ts";
+
+/** Help is wrapped to the terminal's width, or at 80 columns when it goes elsewhere. */
+function helpWidth(stream: "stdout" | "stderr"): number {
+  const file = stream === "stdout" ? Deno.stdout : Deno.stderr;
+  if (!file.isTerminal()) return 80;
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return 80;
+  }
+}
 
 async function main(args: string[]): Promise<number> {
   try {
-    await program().parseAsync(args, { from: "user" });
+    const parsed = parseArgv(PROGRAM, args, { helpWidth });
+    if (parsed.kind === "print") {
+      const file = parsed.stream === "stdout" ? Deno.stdout : Deno.stderr;
+      file.writeSync(new TextEncoder().encode(parsed.text));
+      return parsed.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    await parsed.action(parsed.args, parsed.flags);
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // Help and version "errors" are successes; commander already printed the message.
-      return e.exitCode === 0 ? 0 : EXIT_USAGE;
-    }
     if (e instanceof HookhostError) {
       console.error(`hookhost: ${e.message}`);
       return e.exitCode;

@@ -15,6 +15,12 @@ let building: Promise<string> | undefined;
 /** Builds the bundle once, for the first test that needs it. */
 const built = () => building ??= bundle();
 
+Deno.test("the bundle imports no node: module, so no command pays for Node compatibility", async () => {
+  const code = await Deno.readTextFile(await built());
+  // The first `node:` import costs a process ~9 ms, most of a short `send`.
+  assert.deepEqual(code.match(/\bfrom ?"node:[^"]*"|\bimport ?"node:[^"]*"/g), null);
+});
+
 Deno.test("the bundle runs the CLI: --version, and config check reports a bad key by path", async () => {
   await built();
   const version = await cli(["--version"], { entry: "bundle" });

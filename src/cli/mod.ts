@@ -3,4 +3,5 @@
  *
  * @module
  */
-export { program, VERSION } from "./program.ts";
+export { parseArgv, type Parsed } from "./argv.ts";
+export { PROGRAM, VERSION } from "./program.ts";

@@ -1,183 +1,225 @@
 /**
- * The command-line interface: commands, flags and help. Each action imports its command module
- * only when it runs, so start-up stays small.
+ * The command-line interface: commands, flags and help, as data for the parser (`argv.ts`).
+ * Each action imports its command module only when it runs, so start-up stays small.
  *
  * @module
  */
-import { Command, Option } from "commander";
 import denoJson from "../../deno.json" with { type: "json" };
+import type { CommandSpec, OptionSpec } from "./command_spec.ts";
 
 /** The version printed by `--version`. */
 export const VERSION: string = denoJson.version;
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
+/** The location flags (docs/config.md) every command accepts. */
+const LOCATIONS: OptionSpec[] = [
+  { flags: "--config <file>", description: "TOML config (env HOOKHOST_CONFIG)" },
+  { flags: "--events <file>", description: "event hooks JSON (env HOOKHOST_EVENTS)" },
+  { flags: "--plugins <dir>", description: "plugins folder (env HOOKHOST_PLUGINS)" },
+  { flags: "--state <dir>", description: "state folder: KV, locks, sockets (env HOOKHOST_STATE)" },
+  { flags: "--kv <path-or-url>", description: "KV database path or URL (env HOOKHOST_KV)" },
+];
+
+const NAME: OptionSpec = { flags: "--name <name>", description: "session name", mandatory: true };
+const JSON_LINES: OptionSpec = { flags: "--json", description: "one JSON object per line" };
+const MESSAGE = { usage: "[message]", description: "message (default: stdin)" };
+const EVENT = { usage: "<event>", description: "event name" };
+
+// The parser hands each action the values its spec declares: strings, `true` for a flag without
+// a value, lists for `repeatable` and variadic ones. The command modules type their own flags.
+// deno-lint-ignore no-explicit-any
+type Flags = any;
+const arg = (v: unknown) => v as string;
+const optional = (v: unknown) => v as string | undefined;
+
+/** A command with the location flags before its own options. */
+function command(spec: CommandSpec & Required<Pick<CommandSpec, "action">>): CommandSpec {
+  return { ...spec, options: [...LOCATIONS, ...spec.options ?? []] };
 }
 
-/** Adds the location flags (docs/config.md) every command accepts. */
-function locations(cmd: Command): Command {
-  return cmd
-    .option("--config <file>", "TOML config (env HOOKHOST_CONFIG)")
-    .option("--events <file>", "event hooks JSON (env HOOKHOST_EVENTS)")
-    .option("--plugins <dir>", "plugins folder (env HOOKHOST_PLUGINS)")
-    .option("--state <dir>", "state folder: KV, locks, sockets (env HOOKHOST_STATE)")
-    .option("--kv <path-or-url>", "KV database path or URL (env HOOKHOST_KV)");
-}
+const run = command({
+  name: "run",
+  description: "run a session: drain its inbox once, or stay alive with --daemon",
+  args: [{
+    usage: "[message]",
+    description: "initial message (default: stdin when it is not a terminal)",
+  }],
+  options: [
+    { flags: "--name <name>", description: "session name (required with --daemon)" },
+    { flags: "--daemon", description: "stay alive until SIGINT/SIGTERM" },
+    {
+      flags: "--format <format>",
+      description: "output format",
+      choices: ["text", "jsonl"],
+      default: "text",
+    },
+    {
+      flags: "--hook <name>",
+      description: "serve this [[hooks]] entry (repeatable)",
+      repeatable: true,
+    },
+  ],
+  action: async ([message], flags: Flags) =>
+    (await import("./run.ts")).run(optional(message), flags),
+});
 
-/** Merges the program-level location flags under a subcommand's own. */
-function flags<T>(cmd: Command): T {
-  return cmd.optsWithGlobals() as T;
-}
+const send = command({
+  name: "send",
+  description: "put a message into a session's inbox",
+  args: [MESSAGE],
+  options: [
+    NAME,
+    {
+      flags: "--source <source>",
+      description: "inbox source",
+      choices: ["schedule", "background", "skill", "inject", "webhook"],
+      default: "inject",
+    },
+    { flags: "--label <label>", description: "source label shown in output (default: the source)" },
+  ],
+  action: async ([message], flags: Flags) =>
+    (await import("./send.ts")).send(optional(message), flags),
+});
 
-/** Builds the `hookhost` program. Actions resolve when the command is done. */
-export function program(): Command {
-  const root = locations(new Command("hookhost"))
-    .description("Webhooks, durable session inboxes, event hooks and plugins in one binary")
-    .version(VERSION, "-V, --version")
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => void Deno.stdout.writeSync(new TextEncoder().encode(s)),
-      writeErr: (s) => void Deno.stderr.writeSync(new TextEncoder().encode(s)),
-      outputError: (s, write) => write(`hookhost: ${s.replace(/^error: /, "")}`),
-    });
+const schedule: CommandSpec = {
+  name: "schedule",
+  description: "durable scheduled messages",
+  commands: [
+    command({
+      name: "add",
+      description: "schedule a message (exactly one of --in, --at, --every, --cron)",
+      args: [MESSAGE],
+      options: [
+        NAME,
+        { flags: "--in <duration>", description: "once, after a duration: 30s, 5m, 1h30m, 2d" },
+        {
+          flags: "--at <time>",
+          description: 'once, at a local time: "2026-12-01 09:00" (or ISO 8601)',
+        },
+        { flags: "--every <duration>", description: "repeatedly, every duration" },
+        { flags: "--cron <expr>", description: 'repeatedly, on a cron expression: "*/5 * * * *"' },
+      ],
+      action: async ([message], flags: Flags) =>
+        (await import("./schedule.ts")).scheduleAdd(optional(message), flags),
+    }),
+    command({
+      name: "ls",
+      description: "list schedules, soonest first",
+      options: [{ flags: "--name <name>", description: "only this session's" }, JSON_LINES],
+      action: async (_, flags: Flags) => (await import("./schedule.ts")).scheduleLs(flags),
+    }),
+    command({
+      name: "rm",
+      description: "remove a schedule",
+      args: [{ usage: "<id>", description: "schedule id" }],
+      action: async ([id], flags: Flags) =>
+        (await import("./schedule.ts")).scheduleRm(arg(id), flags),
+    }),
+  ],
+};
 
-  locations(root.command("run"))
-    .description("run a session: drain its inbox once, or stay alive with --daemon")
-    .argument("[message]", "initial message (default: stdin when it is not a terminal)")
-    .option("--name <name>", "session name (required with --daemon)")
-    .option("--daemon", "stay alive until SIGINT/SIGTERM")
-    .addOption(
-      new Option("--format <format>", "output format").choices(["text", "jsonl"]).default("text"),
-    )
-    .option("--hook <name>", "serve this [[hooks]] entry (repeatable)", collect)
-    .action(async (message, _o, cmd) => {
-      const { run } = await import("./run.ts");
-      await run(message, flags(cmd));
-    });
+const sessions = command({
+  name: "sessions",
+  description: "list known sessions: running or not, pid, pending messages per source",
+  options: [JSON_LINES],
+  action: async (_, flags: Flags) => (await import("./sessions.ts")).sessions(flags),
+});
 
-  locations(root.command("send"))
-    .description("put a message into a session's inbox")
-    .argument("[message]", "message (default: stdin)")
-    .requiredOption("--name <name>", "session name")
-    .addOption(
-      new Option("--source <source>", "inbox source")
-        .choices(["schedule", "background", "skill", "inject", "webhook"]).default("inject"),
-    )
-    .option("--label <label>", "source label shown in output (default: the source)")
-    .action(async (message, _o, cmd) => {
-      const { send } = await import("./send.ts");
-      await send(message, flags(cmd));
-    });
+const inbox: CommandSpec = {
+  name: "inbox",
+  description: "inspect a session's inbox and dead letters",
+  commands: [
+    command({
+      name: "ls",
+      description: "pending messages in drain order",
+      options: [NAME, JSON_LINES],
+      action: async (_, flags: Flags) => (await import("./inbox.ts")).inboxLs(flags),
+    }),
+    command({
+      name: "dead",
+      description: "messages whose handler failed max_attempts times",
+      options: [NAME, JSON_LINES],
+      action: async (_, flags: Flags) => (await import("./inbox.ts")).inboxDead(flags),
+    }),
+    command({
+      name: "replay",
+      description: "move dead letters back into the inbox (all, or the ids given)",
+      args: [{ usage: "[ids...]", description: "dead letter ids" }],
+      options: [NAME],
+      action: async ([ids], flags: Flags) =>
+        (await import("./inbox.ts")).inboxReplay(ids as string[], flags),
+    }),
+  ],
+};
 
-  const schedule = root.command("schedule").description("durable scheduled messages");
-  locations(schedule.command("add"))
-    .description("schedule a message (exactly one of --in, --at, --every, --cron)")
-    .argument("[message]", "message (default: stdin)")
-    .requiredOption("--name <name>", "session name")
-    .option("--in <duration>", "once, after a duration: 30s, 5m, 1h30m, 2d")
-    .option("--at <time>", 'once, at a local time: "2026-12-01 09:00" (or ISO 8601)')
-    .option("--every <duration>", "repeatedly, every duration")
-    .option("--cron <expr>", 'repeatedly, on a cron expression: "*/5 * * * *"')
-    .action(async (message, _o, cmd) => {
-      const { scheduleAdd } = await import("./schedule.ts");
-      await scheduleAdd(message, flags(cmd));
-    });
-  locations(schedule.command("ls"))
-    .description("list schedules, soonest first")
-    .option("--name <name>", "only this session's")
-    .option("--json", "one JSON object per line")
-    .action(async (_o, cmd) => {
-      const { scheduleLs } = await import("./schedule.ts");
-      await scheduleLs(flags(cmd));
-    });
-  locations(schedule.command("rm"))
-    .description("remove a schedule")
-    .argument("<id>", "schedule id")
-    .action(async (id, _o, cmd) => {
-      const { scheduleRm } = await import("./schedule.ts");
-      await scheduleRm(id, flags(cmd));
-    });
+const emit = command({
+  name: "emit",
+  description: "fire an event at the event hooks; waits for them (exit 1 if any failed)",
+  args: [EVENT],
+  options: [{ flags: "--params <json>", description: "event params, a JSON object" }],
+  action: async ([event], flags: Flags) => (await import("./events.ts")).emit(arg(event), flags),
+});
 
-  locations(root.command("sessions"))
-    .description("list known sessions: running or not, pid, pending messages per source")
-    .option("--json", "one JSON object per line")
-    .action(async (_o, cmd) => {
-      const { sessions } = await import("./sessions.ts");
-      await sessions(flags(cmd));
-    });
+const hooks: CommandSpec = {
+  name: "hooks",
+  description: "event hooks (hooks.json)",
+  commands: [
+    command({
+      name: "test",
+      description: "run the hooks matching EVENT once and report what each did",
+      args: [EVENT],
+      options: [{
+        flags: "--params <json>",
+        description: "event params, a JSON object (default: a sample)",
+      }],
+      action: async ([event], flags: Flags) =>
+        (await import("./events.ts")).hooksTest(arg(event), flags),
+    }),
+  ],
+};
 
-  const inbox = root.command("inbox").description("inspect a session's inbox and dead letters");
-  locations(inbox.command("ls"))
-    .description("pending messages in drain order")
-    .requiredOption("--name <name>", "session name")
-    .option("--json", "one JSON object per line")
-    .action(async (_o, cmd) => {
-      const { inboxLs } = await import("./inbox.ts");
-      await inboxLs(flags(cmd));
-    });
-  locations(inbox.command("dead"))
-    .description("messages whose handler failed max_attempts times")
-    .requiredOption("--name <name>", "session name")
-    .option("--json", "one JSON object per line")
-    .action(async (_o, cmd) => {
-      const { inboxDead } = await import("./inbox.ts");
-      await inboxDead(flags(cmd));
-    });
-  locations(inbox.command("replay"))
-    .description("move dead letters back into the inbox (all, or the ids given)")
-    .argument("[ids...]", "dead letter ids")
-    .requiredOption("--name <name>", "session name")
-    .action(async (ids, _o, cmd) => {
-      const { inboxReplay } = await import("./inbox.ts");
-      await inboxReplay(ids, flags(cmd));
-    });
+const plugins: CommandSpec = {
+  name: "plugins",
+  description: "TS/JS and script plugins",
+  commands: [
+    command({
+      name: "ls",
+      description: "name, file, kind, effective permissions, state and last error of each plugin",
+      options: [
+        {
+          flags: "--name <name>",
+          description: "ask this running session for its live plugin state",
+        },
+        JSON_LINES,
+      ],
+      action: async (_, flags: Flags) => (await import("./plugins.ts")).pluginsLs(flags),
+    }),
+    command({
+      name: "types",
+      description: "print the plugin API types (save as hookhost_plugin.ts and import them)",
+      action: async () => (await import("./plugins.ts")).pluginsTypes(),
+    }),
+  ],
+};
 
-  locations(root.command("emit"))
-    .description("fire an event at the event hooks; waits for them (exit 1 if any failed)")
-    .argument("<event>", "event name")
-    .option("--params <json>", "event params, a JSON object", undefined)
-    .action(async (event, _o, cmd) => {
-      const { emit } = await import("./events.ts");
-      await emit(event, flags(cmd));
-    });
+const config: CommandSpec = {
+  name: "config",
+  description: "configuration",
+  commands: [
+    command({
+      name: "check",
+      description: "validate the config; print every problem (exit 2 if any)",
+      action: async (_, flags: Flags) => (await import("./config_check.ts")).configCheck(flags),
+    }),
+  ],
+};
 
-  const hooks = root.command("hooks").description("event hooks (hooks.json)");
-  locations(hooks.command("test"))
-    .description("run the hooks matching EVENT once and report what each did")
-    .argument("<event>", "event name")
-    .option("--params <json>", "event params, a JSON object (default: a sample)")
-    .action(async (event, _o, cmd) => {
-      const { hooksTest } = await import("./events.ts");
-      await hooksTest(event, flags(cmd));
-    });
-
-  const plugins = root.command("plugins").description("TS/JS and script plugins");
-  locations(plugins.command("ls"))
-    .description("name, file, kind, effective permissions, state and last error of each plugin")
-    .option("--name <name>", "ask this running session for its live plugin state")
-    .option("--json", "one JSON object per line")
-    .action(async (_o, cmd) => {
-      const { pluginsLs } = await import("./plugins.ts");
-      await pluginsLs(flags(cmd));
-    });
-  locations(plugins.command("types"))
-    .description("print the plugin API types (save as hookhost_plugin.ts and import them)")
-    .action(async () => {
-      const { pluginsTypes } = await import("./plugins.ts");
-      await pluginsTypes();
-    });
-
-  const config = root.command("config").description("configuration");
-  locations(config.command("check"))
-    .description("validate the config; print every problem (exit 2 if any)")
-    .action(async (_o, cmd) => {
-      const { configCheck } = await import("./config_check.ts");
-      await configCheck(flags(cmd));
-    });
-
-  // Subcommands inherit the error handling and output settings of the root.
-  for (const cmd of [schedule, inbox, hooks, plugins, config]) {
-    cmd.exitOverride().configureOutput(root.configureOutput());
-  }
-  return root;
-}
+/** The `hookhost` program: its root command, with every command below it. */
+export const PROGRAM: CommandSpec = {
+  name: "hookhost",
+  description: "Webhooks, durable session inboxes, event hooks and plugins in one binary",
+  options: [
+    ...LOCATIONS,
+    { flags: "-V, --version", description: "output the version number", prints: VERSION },
+  ],
+  commands: [run, send, schedule, sessions, inbox, emit, hooks, plugins, config],
+};

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../path.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { type BindAddress, bindsClash, parseBind } from "./bind.ts";

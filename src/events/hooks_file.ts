@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname } from "../path.ts";
 import type { Logger } from "@logtape/logtape";
 import type { ConfigProblem } from "../errors.ts";
 import { formatPath } from "../config/locate.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { basename, extname, join } from "node:path";
+import { basename, extname, join } from "../path.ts";
 
 /** A plugin file found in the folder. */
 export interface Found {

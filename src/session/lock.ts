@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { HookhostError } from "../errors.ts";
 
 /** Paths of a session's lock file and control socket. */
