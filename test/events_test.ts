@@ -378,7 +378,7 @@ Deno.test("daemon: hooks.json edits apply without restart; a broken edit keeps t
     assert.ok(errors[0].includes(`${path}:3:18`), errors[0]);
     assert.match(
       errors[0],
-      /message_received\[0\]\.hooks\[0\]: Command hook needs a non-empty 'command'/,
+      /message_received\[0\]\.hooks\[0\]\.command: Command hook needs a non-empty 'command'/,
     );
     assert.match(errors[0], /ERROR/);
 

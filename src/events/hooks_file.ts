@@ -1,7 +1,7 @@
 /**
- * `hooks.json`, the EnConvo event hooks format: validation with `file:line:col` and JSON paths,
- * and a reader that re-reads the file whenever it changed (checked at every event), keeping the
- * last good version when an edit is broken.
+ * `hooks.json`, the EnConvo event hooks format: validation against the schema of `hooks_schema.ts`
+ * with `file:line:col` and JSON paths, and a reader that re-reads the file whenever it changed
+ * (checked at every event), keeping the last good version when an edit is broken.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import { dirname } from "../path.ts";
 import type { Logger } from "@logtape/logtape";
 import type { ConfigProblem } from "../errors.ts";
 import { formatPath } from "../config/locate.ts";
+import { HooksFileSchema } from "./hooks_schema.ts";
 import { JsonSyntaxError, locateJson, parseJsonWithPositions } from "./json_locate.ts";
 
 /** A hook that runs a shell command with the event JSON on stdin. */
@@ -53,18 +54,11 @@ export interface HookGroup {
 /** Event name → its hook groups. */
 export type HooksConfig = Map<string, HookGroup[]>;
 
-/** Longest hook timeout (ms) a timer can honour. */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-
-/** Default hook timeout (ms), as in EnConvo. */
-export const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+export { DEFAULT_HOOK_TIMEOUT_MS, MAX_TIMEOUT_MS } from "./hooks_schema.ts";
 
 /**
- * Validates hooks.json `text` read from `file`. Unknown fields are ignored (the format is
- * EnConvo's and may grow); every problem is returned.
+ * Validates hooks.json `text` read from `file` against {@linkcode HooksFileSchema}, reporting
+ * every problem with its `file:line:col` and JSON path, in file order.
  */
 export function parseHooksFile(
   text: string,
@@ -77,114 +71,31 @@ export function parseHooksFile(
     if (!(e instanceof JsonSyntaxError)) throw e;
     return { problems: [{ file, ...e.position, message: `Invalid JSON: ${e.message}` }] };
   }
-  const problems: ConfigProblem[] = [];
-  const at = (path: PropertyKey[], message: string) =>
-    problems.push({
+  const result = HooksFileSchema.safeParse(parsed.value);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue): ConfigProblem => ({
       file,
-      ...locateJson(parsed.positions, path),
-      path: formatPath(path) || undefined,
-      message,
-    });
-  const root = parsed.value;
-  const config: HooksConfig = new Map();
-  if (!isObj(root)) {
-    at([], "Expected an object of event names to hook lists");
+      ...locateJson(parsed.positions, issue.path),
+      path: formatPath(issue.path) || undefined,
+      message: issue.message.charAt(0).toUpperCase() + issue.message.slice(1),
+    }));
+    problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
     return { problems };
   }
-  for (const [event, groups] of Object.entries(root)) {
-    if (!Array.isArray(groups)) {
-      at([event], "Expected an array of {matcher, hooks} entries");
-      continue;
-    }
-    const list: HookGroup[] = [];
-    groups.forEach((group, g) => {
-      const gp = [event, g];
-      if (!isObj(group)) return at(gp, "Expected an object with 'hooks'");
-      let matcher: RegExp | null = null;
-      if (group.matcher !== undefined && group.matcher !== null) {
-        if (typeof group.matcher !== "string") at([...gp, "matcher"], "Matcher must be a string");
-        else if (group.matcher !== "") {
-          try {
-            matcher = new RegExp(group.matcher);
-          } catch (e) {
-            at([...gp, "matcher"], `Invalid regex '${group.matcher}': ${(e as Error).message}`);
-          }
-        }
-      }
-      if (!Array.isArray(group.hooks)) {
-        return at(
-          [...gp, "hooks"],
-          group.hooks === undefined ? "Missing 'hooks'" : "Expected an array",
-        );
-      }
-      const hooks: EventHook[] = [];
-      group.hooks.forEach((hook, h) => {
-        const hp = [...gp, "hooks", h];
-        const where = formatPath(hp);
-        if (!isObj(hook)) return at(hp, "Expected a hook object");
-        let timeout = DEFAULT_HOOK_TIMEOUT_MS;
-        if (hook.timeout !== undefined) {
-          // Timers cannot wait longer than 2^31-1 ms (about 24.8 days).
-          if (
-            typeof hook.timeout !== "number" || !(hook.timeout > 0) ||
-            !(hook.timeout <= MAX_TIMEOUT_MS)
-          ) {
-            at(
-              [...hp, "timeout"],
-              `Timeout must be a positive number of milliseconds up to ${MAX_TIMEOUT_MS}, got '${
-                String(hook.timeout)
-              }'`,
-            );
-          } else timeout = hook.timeout;
-        }
-        if (hook.type === "command") {
-          if (typeof hook.command !== "string" || !hook.command.trim()) {
-            return at(hp, "Command hook needs a non-empty 'command'");
-          }
-          hooks.push({ type: "command", command: hook.command, timeout, where });
-        } else if (hook.type === "http") {
-          if (typeof hook.url !== "string" || !hook.url) {
-            return at(hp, "Http hook needs a 'url'");
-          }
-          if (!/^https?:\/\//i.test(hook.url) || !URL.canParse(hook.url)) {
-            return at([...hp, "url"], `Invalid http(s) URL '${hook.url}'`);
-          }
-          const method = hook.method === undefined ? "POST" : hook.method;
-          if (typeof method !== "string" || !/^[A-Za-z]+$/.test(method)) {
-            return at([...hp, "method"], `Invalid method '${String(method)}'`);
-          }
-          const headers: Record<string, string> = {};
-          if (hook.headers !== undefined) {
-            if (!isObj(hook.headers)) return at([...hp, "headers"], "Headers must be an object");
-            for (const [k, v] of Object.entries(hook.headers)) {
-              if (typeof v !== "string") {
-                return at([...hp, "headers", k], "Header value must be a string");
-              }
-              headers[k] = v;
-            }
-          }
-          hooks.push({
-            type: "http",
-            url: hook.url,
-            method: method.toUpperCase(),
-            headers,
-            timeout,
-            where,
-          });
-        } else {
-          at(
-            [...hp, hook.type === undefined ? "" : "type"].filter((p) => p !== ""),
-            hook.type === undefined
-              ? 'Missing hook \'type\' ("command" or "http")'
-              : `Unknown hook type '${String(hook.type)}' (use "command" or "http")`,
-          );
-        }
-      });
-      list.push({ matcher, hooks });
-    });
-    config.set(event, list);
+  const config: HooksConfig = new Map();
+  for (const [event, groups] of Object.entries(result.data)) {
+    config.set(
+      event,
+      groups.map((group, g) => ({
+        matcher: group.matcher,
+        hooks: group.hooks.map((hook, h) => ({
+          ...hook,
+          where: formatPath([event, g, "hooks", h]),
+        })),
+      })),
+    );
   }
-  return problems.length ? { problems } : { config, problems };
+  return { config, problems: [] };
 }
 
 /** The text an event's matcher is tested against: `params.commandKey`, else `params.subject`. */

@@ -153,30 +153,35 @@ Deno.test("parseHooksFile() reports an unknown hook type at its 'type' value", (
   assert.match(p.message, /"command" or "http"/);
 });
 
-Deno.test("parseHooksFile() reports a missing hook type at the hook", () => {
+Deno.test("parseHooksFile() reports a missing hook type at the hook, naming the key", () => {
   const p = problem(`{"ev": [{"hooks": [
   {"command": "true"}
 ]}]}`);
   assert.deepEqual({ line: p.line, col: p.col, path: p.path }, {
     line: 2,
     col: 3,
-    path: "ev[0].hooks[0]",
+    path: "ev[0].hooks[0].type",
   });
   assert.match(p.message, /Missing hook 'type'/);
 });
 
-Deno.test("parseHooksFile() reports a command hook without a command", () => {
-  for (const hook of ['{"type": "command"}', '{"type": "command", "command": "   "}']) {
+Deno.test("parseHooksFile() reports a command hook without a command at the command", () => {
+  // Missing: at the hook; blank: at its value.
+  const cases: [string, number][] = [
+    ['{"type": "command"}', 7],
+    ['{"type": "command", "command": "   "}', 38],
+  ];
+  for (const [hook, col] of cases) {
     const p = problem(`{\n  "ev": [{"hooks": [\n      ${hook}\n  ]}]\n}`);
     assert.deepEqual({ line: p.line, col: p.col, path: p.path }, {
       line: 3,
-      col: 7,
-      path: "ev[0].hooks[0]",
+      col,
+      path: "ev[0].hooks[0].command",
     }, hook);
     assert.match(p.message, /Command hook needs a non-empty 'command'/);
   }
   const p = problem('{"ev": [{"hooks": [{"type": "command", "command": 5}]}]}');
-  assert.equal(p.path, "ev[0].hooks[0]");
+  assert.equal(p.path, "ev[0].hooks[0].command");
 });
 
 Deno.test("parseHooksFile() reports an http hook without a url, or with a bad one", () => {
@@ -190,7 +195,7 @@ Deno.test("parseHooksFile() reports an http hook without a url, or with a bad on
   assert.deepEqual({ line: missing.line, col: missing.col, path: missing.path }, {
     line: 5,
     col: 16,
-    path: "ev[1].hooks[0]",
+    path: "ev[1].hooks[0].url",
   });
   assert.match(missing.message, /Http hook needs a 'url'/);
 
@@ -300,7 +305,7 @@ Deno.test("parseHooksFile() returns every problem, in file order", () => {
     [
       "2:21 a[0].matcher",
       "2:45 a[0].hooks[0].type",
-      "3:20 b[0].hooks[0]",
+      "3:20 b[0].hooks[0].url",
       "3:85 b[0].hooks[1].timeout",
     ],
   );
@@ -445,7 +450,7 @@ Deno.test("HooksFile.current() keeps the last good config after a broken edit an
       assert.deepEqual(commands(await file.current()), ["good"]);
       let errors = lines.filter((l) => l.startsWith("error"));
       assert.equal(errors.length, 1, lines.join("\n"));
-      assert.ok(errors[0].includes(`${path}:3:16: ev[0].hooks[0]:`), errors[0]);
+      assert.ok(errors[0].includes(`${path}:3:16: ev[0].hooks[0].command:`), errors[0]);
       assert.match(errors[0], /Command hook needs a non-empty 'command'/);
       assert.match(errors[0], /keeping the previous event hooks/);
 

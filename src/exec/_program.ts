@@ -6,12 +6,16 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { scaled } from "../../test/_poll.ts";
 
 /** Options of {@linkcode runProgram}. */
 export interface ProgramOptions {
   /** Variables added to the program's environment. */
   env?: Record<string, string>;
-  /** Kill it after this many ms (a guard against a hang, not a deadline it should meet). */
+  /**
+   * Kill it after this many ms, scaled (a guard against a hang, not a deadline it should meet).
+   * Default 300,000.
+   */
   guardMs?: number;
 }
 
@@ -27,7 +31,8 @@ export async function runProgram(
 ): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "hh-program" });
   const guard = new AbortController();
-  const timer = setTimeout(() => guard.abort(), options.guardMs ?? 300_000);
+  const guardMs = scaled(options.guardMs ?? 300_000);
+  const timer = setTimeout(() => guard.abort(), guardMs);
   try {
     const script = `${dir}/main.ts`;
     const lines = Object.entries(imports).map(([clause, file]) =>
@@ -42,7 +47,7 @@ export async function runProgram(
       signal: guard.signal,
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
-    assert.ok(!guard.signal.aborted, `killed after ${options.guardMs ?? 300_000} ms: ${stderr}`);
+    assert.ok(!guard.signal.aborted, `killed after ${guardMs} ms: ${stderr}`);
     assert.equal(out.code, 0, stderr);
     return new TextDecoder().decode(out.stdout).trim();
   } finally {

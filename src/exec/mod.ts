@@ -13,3 +13,5 @@ export {
   type Spawner,
   SpawnError,
 } from "./spawn.ts";
+// The base of SpawnError and ChildLostError: callers branch on its `code`.
+export { HookhostError } from "../errors.ts";

@@ -347,7 +347,7 @@ export class NativeSpawner {
     // Through nice(1), as the Deno.Command path does: see RunOptions.nice.
     const nice = options.nice ? nicePath() : null;
     const list = nice
-      ? [nice, ...niceArgs(options.nice!, command, options.args)]
+      ? [nice, ...niceArgs(options.nice!, [command, ...(options.args ?? [])])]
       : [command, ...(options.args ?? [])];
     const result = await this.#run(list, { ...options, kill, command, niced: nice !== null });
     const failure = nice ? niceFailure(command, result) : null;

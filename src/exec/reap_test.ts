@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { libc as openLibc } from "./libc.ts";
 import { NativeSpawner, type WaitPid } from "./native_spawn.ts";
 import { ChildLostError, runCommand, type RunOptions, runProcess, type RunResult } from "./mod.ts";
+import { until } from "../../test/_poll.ts";
 
 const libc = openLibc();
 
@@ -83,12 +84,12 @@ for (const [name, run] of [["runProcess", runProcess], ["runCommand", runCommand
           (e: unknown) => e,
         ).finally(() => (settled = true));
         let pid = 0;
-        while (!pid) {
+        await until(async () => {
           // Ended before it wrote its pid: it failed some other way, which this reports.
           if (settled) assert.fail(`ended early with ${Deno.inspect(await running)}`);
-          await new Promise((r) => setTimeout(r, 10));
           pid = Number(await Deno.readTextFile(pidFile).catch(() => "0"));
-        }
+          return pid > 0;
+        }, () => "the script never wrote its pid");
         // Killed and reaped with no turn of the event loop in between, so neither Deno's reaper
         // nor the native spawner's can see the exit before this waitpid takes it.
         Deno.kill(pid, "SIGKILL");

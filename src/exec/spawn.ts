@@ -35,6 +35,13 @@ export interface RunOptions {
    * `nice(1)`, which sets it before the command starts, so no early descendant escapes it. On a
    * machine without `nice(1)`, the posix_spawn path sets it right after the start instead, and
    * the `Deno.Command` path cannot set it.
+   *
+   * Where Linux schedules each session as a group of its own (`sched_autogroup_enabled`, the
+   * default on most distributions), niceness only weighs processes of one session against each
+   * other. The posix_spawn path keeps children in this process's session (unless it has a
+   * terminal), so a niced script yields to hookhost; the `Deno.Command` path always starts one
+   * in a session of its own (see {@linkcode runCommand}), where even `nice` 19 takes as much CPU
+   * as all of hookhost.
    */
   nice?: number;
 }
@@ -95,7 +102,8 @@ async function collect(
  */
 function killGroup(pid: number, reaped = false): void {
   try {
-    // The child leads its own process group (detached), so -pid reaches its descendants too.
+    // The child leads its own process group (see runCommand and NativeSpawner), so -pid reaches
+    // its descendants too.
     Deno.kill(-pid, "SIGKILL");
   } catch {
     if (reaped) return;
@@ -186,12 +194,14 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
     command,
     ...(options.args ?? []),
   ];
-  if (nice) list = [nice, ...niceArgs(options.nice!, list[0], list.slice(1))];
+  if (nice) list = [nice, ...niceArgs(options.nice!, list)];
   let child: Deno.ChildProcess;
   try {
     // The child must lead its own process group so a timeout can kill its descendants too.
     // `setsid` does that and keeps Deno on its fast posix_spawn path; `detached` also does it
-    // but makes Deno fork the whole runtime, which is several times slower under load.
+    // (a setsid() in a fork of the whole runtime, several times slower under load; Deno 2.9.6
+    // honours it in spawn() only, not in output()). Either way the child gets a session of its
+    // own, so a scheduling autogroup of its own: see RunOptions.nice.
     if (setsid || nice) checkStartable(command);
     child = new Deno.Command(list[0], {
       args: list.slice(1),
@@ -216,7 +226,14 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
       : options.stdin;
     const writer = child.stdin.getWriter();
     // A script that exits without reading its stdin breaks the pipe; that is not an error.
-    writing = writer.write(bytes).then(() => writer.close()).catch(() => {});
+    const written = writer.write(bytes).then(() => writer.close()).catch(() => {});
+    // Once the child is killed (or lost), a descendant that escaped its group may hold stdin
+    // unread for ever, and Deno cannot cancel a write in flight: it is no longer waited for, as
+    // the posix_spawn path closes its end then.
+    const stopped = new Promise<void>((resolve) => {
+      stop.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    writing = Promise.race([written, stopped]);
   }
 
   let timedOut = false;

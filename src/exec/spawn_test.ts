@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { runCommand, type RunOptions, runProcess, type RunResult, SpawnError } from "./spawn.ts";
 import { libc } from "./libc.ts";
 import { hasTerminal, statFields } from "./native_spawn.ts";
-import { alive, eventually } from "../../test/_poll.ts";
+import { alive, eventually, exists } from "../../test/_poll.ts";
 
 const decoder = new TextDecoder();
 
@@ -233,6 +233,32 @@ for (const [name, run] of implementations) {
       } finally {
         Deno.kill(escaped, "SIGKILL");
       }
+    });
+  });
+
+  Deno.test(`${name}() answers at the timeout although an escaped process holds stdin unread`, async () => {
+    await withTempDir(async (dir) => {
+      const go = join(dir, "go");
+      const done = join(dir, "done");
+      assert.ok((await new Deno.Command("mkfifo", { args: [go] }).output()).success);
+      // The holder leaves the group with the script's stdin (as fd 3) and reads it only once told
+      // to, after the answer: a run that waits for the 1 MiB to be written never answers.
+      const path = await script(
+        dir,
+        "hold.sh",
+        `exec 3<&0\nsetsid sh -c 'read go < ${go}; cat <&3 > /dev/null; echo > ${done}' ` +
+          `> /dev/null 2>&1 &\nsleep 30`,
+      );
+      let answered = false;
+      const running = run(path, { stdin: new Uint8Array(1 << 20), timeoutMs: 300 })
+        .finally(() => (answered = true));
+      const inTime = await eventually(() => answered);
+      // Told to read either way, so the write still in flight (if any) ends within this test.
+      await Deno.writeTextFile(go, "go\n");
+      const result = await running;
+      assert.ok(inTime, "no answer while an escaped process held stdin");
+      assert.equal(result.timedOut, true);
+      assert.ok(await eventually(() => exists(done)), "the holder never saw its stdin end");
     });
   });
 }

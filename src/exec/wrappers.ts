@@ -40,18 +40,19 @@ export function nicePath(): string | null {
 }
 
 /**
- * The arguments that make `nice` run `command` with `args` at niceness `nice` above this
- * process's: `nice(1)` sets it before it execs, so no descendant the script starts early can
- * escape it, as one could when the priority is set from outside once the spawn has returned.
+ * The arguments that make `nice` run `list` (the command, then its arguments) at niceness `nice`
+ * above this process's: `nice(1)` sets it before it execs, so no descendant the script starts
+ * early can escape it, as one could when the priority is set from outside once the spawn has
+ * returned.
  */
-export function niceArgs(nice: number, command: string, args: readonly string[] = []): string[] {
-  return ["-n", String(nice), "--", command, ...args];
+export function niceArgs(nice: number, list: readonly string[]): string[] {
+  return ["-n", String(nice), "--", ...list];
 }
 
 /**
  * `nice(1)`'s own report that it could not exec `command` (exit 127 for a missing file, 126
- * otherwise, and one line on stderr naming itself and the command): the reason it gave, else `null` (the command ran
- * and its exit code is its own). Coreutils writes `nice: ‘cmd’: No such file or directory` (the
+ * otherwise, and one line on stderr naming itself and the command): the reason it gave, else
+ * `null` (the command ran and its exit code is its own). Coreutils writes `nice: ‘cmd’: No such file or directory` (the
  * quotes follow the locale), busybox `nice: can't execute 'cmd': No such file or directory`.
  */
 export function niceFailure(
