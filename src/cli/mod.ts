@@ -3,5 +3,6 @@
  *
  * @module
  */
-export { parseArgv, type Parsed } from "./argv.ts";
+export { type HelpWidth, parseArgv, type Parsed } from "./argv.ts";
+export type { Action, ArgSpec, CommandSpec, OptionSpec } from "./command_spec.ts";
 export { PROGRAM, VERSION } from "./program.ts";

@@ -3,12 +3,20 @@
  *
  * @module
  */
-export { type LocationOptions, type ResolvedPaths, resolvePaths } from "./paths.ts";
+export {
+  type LocationOptions,
+  type ResolvedPaths,
+  type ResolveOptions,
+  resolvePaths,
+} from "./paths.ts";
 export { type BindAddress, bindsClash, formatAddr, parseBind } from "./bind.ts";
-export { formatPath, locate } from "./locate.ts";
+export { formatPath, locate, type Position } from "./locate.ts";
 export { loadConfig, validateConfig, type ValidationResult } from "./load.ts";
+// The type of ValidationResult.problems (and of parseHooksFile's problems).
+export type { ConfigProblem } from "../errors.ts";
 export type {
   Config,
+  EventsConfig,
   HookConfig,
   PluginSettingsConfig,
   ServerConfig,

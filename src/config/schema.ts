@@ -6,6 +6,7 @@
  */
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
+import type { PluginPermissions } from "../plugins/types.ts";
 
 // zod/mini rather than zod's chained API: the same checks, but its schemas carry no per-instance
 // methods and a bundle keeps only what is used (one locale, not 64), which is most of what zod cost
@@ -132,16 +133,72 @@ export const ConfigSchema = z.strictObject({
   events: z._default(EventsSchema, EventsSchema.parse({})),
 });
 
+// The types below are written out rather than `z.infer`red so the docs show their fields (an
+// inferred type shows as zod's internals); `_SchemaChecks` keeps them and the schemas in step.
+
 /** A `[[hooks]]` entry after validation; `script` is absolute. */
-export type HookConfig = z.infer<typeof HookSchema> & { line?: number };
+export interface HookConfig {
+  /** Unique name, trimmed; `--hook NAME` serves it. */
+  name: string;
+  /** `host:port` to listen on; port 0 is any free port. */
+  bind: string;
+  /** Absolute path of the executable run per request; absent when `plugin` serves the hook. */
+  script?: string;
+  /** Name of the plugin that answers the hook's requests instead of a script. */
+  plugin?: string;
+  /** Seconds a script may run, 1 to 3600 (default 30). */
+  timeout: number;
+  /** Largest accepted body in bytes (default 10 MiB); larger ones get `413`. */
+  max_body: number;
+  /** `sync` answers once the script has run; `async` stores the request as a job, answers `202`. */
+  mode: "sync" | "async";
+  /**
+   * Scripts an async hook runs at once, 1 to 1024; unset means
+   * {@linkcode DEFAULT_ASYNC_CONCURRENCY}.
+   */
+  concurrency?: number;
+  /** Line of the entry's `[[hooks]]` header in the config file, when known. */
+  line?: number;
+}
+
 /** `[session]` after validation; `handler` is absolute. */
-export type SessionConfig = z.infer<typeof SessionSchema>;
+export interface SessionConfig {
+  /** Absolute path of the executable run once per message, if any. */
+  handler?: string;
+  /** Seconds per handler attempt (default 300). */
+  handler_timeout: number;
+  /** Attempts before a message becomes a dead letter (default 5). */
+  max_attempts: number;
+  /** Seconds before the first retry, doubling each time (default 1). */
+  retry_backoff: number;
+  /** Seconds to finish in-flight work on SIGINT/SIGTERM (default 10). */
+  shutdown_grace: number;
+}
+
 /** `[events]` after validation. */
-export type EventsConfig = z.infer<typeof EventsSchema>;
+export interface EventsConfig {
+  /** Event hook runs at once (default 8). */
+  max_concurrent: number;
+  /** Runs waiting at most; beyond, they are refused, counted and logged (default 10000). */
+  queue_limit: number;
+}
+
 /** `[server]` after validation. */
-export type ServerConfig = z.infer<typeof ServerSchema>;
+export interface ServerConfig {
+  /** `host:port` plugins are served on (default `127.0.0.1:9800`). */
+  bind: string;
+  /** Largest accepted body in bytes (default 10 MiB). */
+  max_body: number;
+}
+
 /** `[plugins.NAME]` after validation. */
-export type PluginSettingsConfig = z.infer<typeof PluginSettingsSchema>;
+export interface PluginSettingsConfig {
+  /** Narrows the permissions the plugin declares. */
+  permissions?: PluginPermissions;
+  /** Seconds per handler call. */
+  timeout?: number;
+}
+
 /** The validated config. */
 export interface Config {
   /** `[server]`, when the file has one (plugins are served on its bind). */
@@ -159,3 +216,27 @@ export interface Config {
   /** Folder relative paths were resolved against. */
   dir: string;
 }
+
+/**
+ * `true` when `A` and `B` have the same keys and are assignable to each other, else `false` (the
+ * keys too, because an optional field on one side only would not stop the assignments).
+ */
+type Same<A, B> = [A, keyof A] extends [B, keyof B] ? [B, keyof B] extends [A, keyof A] ? true
+  : false
+  : false;
+/** Type-checks only when `T` is `true`. */
+type Assert<T extends true> = T;
+
+// Each interface above against what its schema outputs: a field added, dropped or retyped on one
+// side only fails `deno check`. Types only, so nothing of this is left at run time.
+type _SchemaChecks = [
+  Assert<Same<Omit<HookConfig, "line">, z.output<typeof HookSchema>>>,
+  Assert<Same<SessionConfig, z.output<typeof SessionSchema>>>,
+  Assert<Same<EventsConfig, z.output<typeof EventsSchema>>>,
+  Assert<Same<ServerConfig, z.output<typeof ServerSchema>>>,
+  Assert<Same<PluginSettingsConfig, z.output<typeof PluginSettingsSchema>>>,
+  Assert<
+    Same<PluginPermissions, NonNullable<z.output<typeof PluginSettingsSchema>["permissions"]>>
+  >,
+  Assert<Same<Omit<Config, "file" | "dir">, z.output<typeof ConfigSchema>>>,
+];

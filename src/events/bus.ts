@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import { processSpawner, type Spawner } from "../exec/spawn.ts";
 import { type EventData, type HookResult, runEventHook } from "./execute.ts";
 import { type EventHook, type HooksConfig, type HooksFile, matchingHooks } from "./hooks_file.ts";

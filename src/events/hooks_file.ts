@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname } from "../path.ts";
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import type { ConfigProblem } from "../errors.ts";
 import { formatPath } from "../config/locate.ts";
 import { HooksFileSchema } from "./hooks_schema.ts";

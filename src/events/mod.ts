@@ -19,4 +19,4 @@ export {
   parseHooksFile,
 } from "./hooks_file.ts";
 export { Limiter, QueueFullError } from "./limiter.ts";
-export { JsonSyntaxError, parseJsonWithPositions } from "./json_locate.ts";
+export { type JsonPositions, JsonSyntaxError, parseJsonWithPositions } from "./json_locate.ts";

@@ -13,7 +13,7 @@ export {
   SOURCES,
 } from "./message.ts";
 export { InboxStore, type InboxStoreOptions } from "./store.ts";
-export { GroupCommit } from "./group_commit.ts";
+export { type Entry, GroupCommit } from "./group_commit.ts";
 export {
   getSession,
   listSessions,

@@ -3,6 +3,6 @@
  *
  * @module
  */
-export { type Format, FORMATS, type OutputRecord, renderText } from "./records.ts";
+export { type Format, FORMATS, type OutputRecord, renderText, type Stamped } from "./records.ts";
 export { createSink, type OutputSink, type SinkOptions } from "./sink.ts";
-export { log, LOG_LEVELS, setupLogging, teardownLogging } from "./log.ts";
+export { type Level, log, LOG_LEVELS, type Logger, setupLogging, teardownLogging } from "./log.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { EventData } from "../events/execute.ts";
 import type { Message, NewMessage } from "../inbox/message.ts";
@@ -66,13 +66,19 @@ export interface PluginStatus {
   lastError?: string;
 }
 
-interface Entry {
+/** One plugin file as the manager holds it: a loaded module, a script, or why it failed. */
+export interface Entry {
+  /** Where it was found. */
   found: Found;
+  /** Its name: the one a module plugin declares, else its file name. */
   name: string;
   /** Lost a name clash (retried when the name is free). */
   clash?: boolean;
+  /** The running module plugin, for a module that loaded. */
   module?: ModulePlugin;
+  /** The handler of a script plugin. */
   script?: (req: Request) => Promise<Response>;
+  /** Why it is not serving (bad name, failed load, name clash); absent when it is live. */
   error?: string;
 }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import { HookhostError } from "../errors.ts";
 import {
   checkPermissions,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import { compose, limitBody, storeMessage, text } from "../webhook/chain.ts";
 import { fromWireHeaders, toWireHeaders } from "./protocol.ts";
 import type { HookRun } from "../webhook/script_hook.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import { type Config, DEFAULT_ASYNC_CONCURRENCY, type HookConfig } from "../config/schema.ts";
 import type { EventBus } from "../events/mod.ts";
 import type { Spawner } from "../exec/spawn.ts";

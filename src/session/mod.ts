@@ -10,6 +10,7 @@ export {
   type ControlRequest,
   controlRequest,
   type ControlResponse,
+  type ControlServer,
   NotRunningError,
   serveControl,
   wakeSession,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import type { Config } from "../config/schema.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Message, NewMessage } from "../inbox/message.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import type { Spawner } from "../exec/spawn.ts";
 import type { InboxStore } from "../inbox/store.ts";
 import type { Message } from "../inbox/message.ts";

@@ -6,6 +6,7 @@ import type { Message, Source } from "../inbox/message.ts";
 import { InboxStore } from "../inbox/store.ts";
 import { createSink } from "../output/sink.ts";
 import { type HandlerSettings, type RunnerOptions, SessionRunner } from "./runner.ts";
+import { until } from "../../test/_poll.ts";
 
 // deno-lint-ignore no-explicit-any
 type Rec = Record<string, any> & { type: string };
@@ -230,11 +231,10 @@ Deno.test("SessionRunner.drain() stopped during a backoff keeps the message and 
     const runner = h.runner({ handler: handler(script, { backoffMs: 60_000 }) });
     const draining = runner.drain(controller.signal);
     // Wait for the first failed attempt to be recorded, then stop.
-    for (let i = 0; i < 200; i++) {
-      const [p] = await h.store.peek("demo");
-      if (p?.last_error) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(
+      async () => Boolean((await h.store.peek("demo"))[0]?.last_error),
+      () => "the first attempt was never recorded",
+    );
     controller.abort();
     await draining;
     const [pending] = await h.store.list("demo");
@@ -262,11 +262,13 @@ Deno.test("SessionRunner.drain() shows a message before it records the first att
   await withRunner(async (h) => {
     const script = await h.script("ok.sh", "echo done");
     const gate = Promise.withResolvers<void>();
+    const writing = Promise.withResolvers<void>();
     let out = "";
     const sink = createSink("jsonl", {
       session: "demo",
       writer: {
         async write(p) {
+          writing.resolve();
           await gate.promise;
           out += new TextDecoder().decode(p);
           return p.length;
@@ -275,7 +277,7 @@ Deno.test("SessionRunner.drain() shows a message before it records the first att
     });
     await h.store.add("demo", [{ source: "inject", content: "x" }]);
     const draining = h.runner({ sink, handler: handler(script) }).drain();
-    await new Promise((r) => setTimeout(r, 50)); // its `injected` record is being written
+    await writing.promise; // its `injected` record is being written
     // A crash now must leave the message unattempted, so that the next run shows it.
     const [pending] = await h.store.list("demo");
     assert.equal(pending.attempts, 0);
@@ -291,12 +293,10 @@ Deno.test("SessionRunner.run() processes messages added later when woken, until 
     const runner = h.runner();
     const controller = new AbortController();
     const running = runner.run(controller.signal, { recheckMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 20));
+    await accepting(runner); // its first look found the inbox empty
     await h.store.add("demo", [{ source: "inject", content: "late arrival" }]);
     runner.wake();
-    for (let i = 0; i < 200 && runner.processed < 1; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => runner.processed >= 1, () => "the woken runner never took the message");
     controller.abort();
     await running;
     assert.equal(runner.processed, 1);
@@ -325,10 +325,18 @@ Deno.test("SessionRunner() refuses invalid handler settings", async () => {
   });
 });
 
-/** Waits (up to ~1 s) until `runner` takes messages directly: its look found the inbox empty. */
-async function accepting(runner: SessionRunner): Promise<void> {
-  for (let i = 0; i < 200 && !runner.accepts(); i++) await new Promise((r) => setTimeout(r, 5));
+/** Waits until `runner` takes messages directly: its look found the inbox empty. */
+function accepting(runner: SessionRunner): Promise<void> {
+  return until(
+    () => runner.accepts(),
+    () => "the runner never took messages directly",
+    undefined,
+    2,
+  );
 }
+
+/** One turn of the event loop: promises already settled have run their callbacks. */
+const turn = () => new Promise((r) => setTimeout(r, 0));
 
 /** Starts `runner.run()`; `stop()` aborts it and waits for it to end. */
 function running(runner: SessionRunner): { stop(): Promise<void> } {
@@ -345,24 +353,42 @@ function running(runner: SessionRunner): { stop(): Promise<void> } {
 
 /**
  * An inbox store whose looks take their snapshot at once but, while the gate is closed, answer
- * only once it opens.
+ * only once it opens. `held()` resolves when a look has its snapshot and waits at the gate;
+ * `open()` resolves once that look has answered and the runner has taken its answer.
  */
-function gatedStore(kv: Deno.Kv): { store: InboxStore; gate: { close(): void; open(): void } } {
+function gatedStore(kv: Deno.Kv): {
+  store: InboxStore;
+  gate: { close(): void; held(): Promise<void>; open(): Promise<void> };
+} {
   let gate: PromiseWithResolvers<void> | null = null;
+  let held = Promise.withResolvers<void>();
+  let answered = Promise.withResolvers<void>();
   class GatedStore extends InboxStore {
     override async peek(session: string, limit?: number): Promise<Message[]> {
       const found = await super.peek(session, limit);
-      if (gate) await gate.promise;
+      if (gate) {
+        held.resolve();
+        await gate.promise;
+        answered.resolve();
+      }
       return found;
     }
   }
   return {
     store: new GatedStore(kv),
     gate: {
-      close: () => void (gate = Promise.withResolvers<void>()),
-      open() {
+      close() {
+        gate = Promise.withResolvers<void>();
+        held = Promise.withResolvers<void>();
+        answered = Promise.withResolvers<void>();
+      },
+      held: () => held.promise,
+      async open() {
+        const wasHeld = gate !== null;
         gate?.resolve();
         gate = null;
+        if (wasHeld) await answered.promise;
+        await turn();
       },
     },
   };
@@ -436,12 +462,11 @@ Deno.test("SessionRunner.deliver() does not trust a look that a store overlapped
     await accepting(runner);
     gate.close();
     runner.wake();
-    await new Promise((r) => setTimeout(r, 20)); // the look has its (empty) snapshot
+    await gate.held(); // the look has its (empty) snapshot
     const release = runner.hold();
     await store.add("demo", [{ source: "webhook", content: "stored first" }]);
     release(); // the store's caller wakes the runner only a moment later
-    gate.open();
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.open();
     assert.equal(runner.accepts(), false, "the look ended empty, but it missed a message");
     runner.wake();
     await accepting(runner);
@@ -463,13 +488,13 @@ Deno.test("SessionRunner.whenAccepting() waits for a look in progress instead of
     // A look that finds the inbox empty: the message waits for it, then goes straight out.
     gate.close();
     runner.wake();
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.held();
     assert.equal(runner.accepts(), false, "a look is in progress");
     let settled = false;
     const first = runner.whenAccepting().finally(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 20));
+    await turn();
     assert.equal(settled, false, "it waits for the look");
-    gate.open();
+    void gate.open();
     assert.equal(await first, true);
     const [direct] = store.prepare([{ source: "webhook", content: "direct" }]);
     assert.equal(await runner.deliver([direct]), true);
@@ -477,12 +502,12 @@ Deno.test("SessionRunner.whenAccepting() waits for a look in progress instead of
     // A look that a store overlapped cannot vouch for the inbox: the wait ends in a refusal.
     gate.close();
     runner.wake();
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.held();
     const second = runner.whenAccepting();
     const release = runner.hold();
     await store.add("demo", [{ source: "webhook", content: "stored" }]);
     release();
-    gate.open();
+    void gate.open();
     assert.equal(await second, false);
     runner.wake();
     await accepting(runner);
@@ -490,11 +515,11 @@ Deno.test("SessionRunner.whenAccepting() waits for a look in progress instead of
     // Stopping ends the wait too.
     gate.close();
     runner.wake();
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.held();
     const third = runner.whenAccepting();
     controller.abort();
     assert.equal(await third, false);
-    gate.open();
+    await gate.open();
     await loop;
     assert.deepEqual(h.records().map((r) => r.content), ["direct", "stored"]);
     assert.deepEqual(await store.list("demo"), []);
@@ -504,12 +529,16 @@ Deno.test("SessionRunner.whenAccepting() waits for a look in progress instead of
 Deno.test("SessionRunner.whenAccepting() waits out the last, short batch being written", async () => {
   await withRunner(async (h) => {
     let gate: PromiseWithResolvers<void> | null = null;
+    const writing = Promise.withResolvers<void>();
     let out = "";
     const sink = createSink("jsonl", {
       session: "demo",
       writer: {
         async write(p) {
-          if (gate) await gate.promise;
+          if (gate) {
+            writing.resolve();
+            await gate.promise;
+          }
           out += new TextDecoder().decode(p);
           return p.length;
         },
@@ -521,7 +550,7 @@ Deno.test("SessionRunner.whenAccepting() waits out the last, short batch being w
     await h.store.add("demo", [{ source: "webhook", content: "stored" }]);
     gate = Promise.withResolvers<void>();
     runner.wake();
-    await new Promise((r) => setTimeout(r, 10)); // the batch of one is being written
+    await writing.promise; // the batch of one is being written
     const waiting = runner.whenAccepting();
     gate.resolve();
     gate = null;
@@ -540,12 +569,16 @@ Deno.test("SessionRunner.whenAccepting() waits out the last, short batch being w
 Deno.test("SessionRunner.whenAccepting() stops waiting once a stalled output holds the batch", async () => {
   await withRunner(async (h) => {
     const reader = Promise.withResolvers<void>();
+    const stuck = Promise.withResolvers<void>();
     let stalled = false;
     const sink = createSink("jsonl", {
       session: "demo",
       writer: {
         async write(p) {
-          if (stalled) await reader.promise; // a reader of stdout that stopped reading
+          if (stalled) {
+            stuck.resolve();
+            await reader.promise; // a reader of stdout that stopped reading
+          }
           return p.length;
         },
       },
@@ -556,10 +589,9 @@ Deno.test("SessionRunner.whenAccepting() stops waiting once a stalled output hol
     await h.store.add("demo", [{ source: "webhook", content: "stored" }]);
     stalled = true;
     runner.wake();
-    await new Promise((r) => setTimeout(r, 10)); // its batch of one is stuck in the write
-    const started = performance.now();
+    await stuck.promise; // its batch of one is stuck in the write
+    // The reader reads again only after the answer: an answer held until then never comes.
     assert.equal(await runner.whenAccepting(), false, "refused, so the request is stored");
-    assert.ok(performance.now() - started < 1000, "not held until the reader reads again");
     reader.resolve();
     await loop.stop();
   });
@@ -598,8 +630,7 @@ Deno.test("SessionRunner.deliver() refuses with a handler, and when the output f
     slow.write({ type: "status", message: "small" });
     const written = slow.flush();
     assert.equal(lagging.accepts(), true, "a write just started is no lag");
-    await new Promise((r) => setTimeout(r, 60));
-    assert.equal(lagging.accepts(), false);
+    await until(() => !lagging.accepts(), () => "a write stuck for 50 ms never counted as lag");
     release();
     await written;
     assert.equal(lagging.accepts(), true);

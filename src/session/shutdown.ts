@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 
 /** Options of {@linkcode Shutdown}. */
 export interface ShutdownOptions {

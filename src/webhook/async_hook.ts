@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import { compose, headerPairs, limitBody, text } from "./chain.ts";
 import { type Job, type JobStore, JobTooLargeError } from "./job_store.ts";
 

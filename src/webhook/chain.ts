@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import { concatBytes } from "../bytes.ts";
 
 /** What flows through the chain. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import type { Spawner } from "../exec/spawn.ts";
 import { ChildLostError, SpawnError } from "../exec/spawn.ts";
 import { compose, limitBody, storeMessage, text } from "./chain.ts";

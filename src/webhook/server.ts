@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../output/log.ts";
 import { formatAddr, parseBind } from "../config/bind.ts";
 
 /** A running listener. */
