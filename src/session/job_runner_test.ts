@@ -7,6 +7,7 @@ import { JOB } from "../kv/keys.ts";
 import { JobStore } from "../webhook/job_store.ts";
 import { JobRunner, type JobRunnerOptions } from "./job_runner.ts";
 import { countKeys } from "../../test/_kv.ts";
+import { exists, until } from "../../test/_poll.ts";
 
 interface Harness {
   kv: Deno.Kv;
@@ -97,16 +98,13 @@ Deno.test("JobRunner.run() reports a failed script once and does not run it agai
 
 Deno.test("JobRunner.run() keeps a job cut short by shutdown for the next start", async () => {
   await withJobs(async (h) => {
-    const slow = await h.script("slow.sh", "sleep 30; echo late");
+    const slow = await h.script("slow.sh", 'touch "$0.started"\nsleep 30; echo late');
     const id = await h.post("x");
     const stop = new AbortController();
     const hard = new AbortController();
     const running = h.runner(slow, { hardStop: hard.signal }).run(stop.signal);
     // Once it runs, stop (as SIGTERM does) and then kill (as the end of the grace does).
-    while ((await h.jobs.count("s", "h")) !== 1 || h.runs.length) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => exists(`${slow}.started`), () => "the job's script never started");
     stop.abort();
     hard.abort();
     await running;
