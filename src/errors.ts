@@ -54,6 +54,16 @@ export function formatProblem(p: ConfigProblem): string {
   return p.path ? `${where}: ${p.path}: ${p.message}` : `${where}: ${p.message}`;
 }
 
+/** `problems` sorted in place by where they are in the file (those without a line first). */
+export function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+}
+
+/** `text` with its first letter capitalized: a parser's or zod's message as a problem's. */
+export function sentenceCase(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** An invalid configuration file (exit 2); carries every problem found. */
 export class ConfigError extends HookhostError {
   /** Every problem found, in file order. */

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, resolve } from "../path.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
-import { ConfigError, type ConfigProblem } from "../errors.ts";
+import { ConfigError, type ConfigProblem, sentenceCase, sortProblems } from "../errors.ts";
 import { type BindAddress, bindsClash, parseBind } from "./bind.ts";
 import { formatPath, indexPositions, locate } from "./locate.ts";
 import { type Config, ConfigSchema, type HookConfig } from "./schema.ts";
@@ -48,8 +48,7 @@ export function validateConfig(
   } catch (e) {
     if (e instanceof TomlError) {
       const reason = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
-      const message = reason.charAt(0).toUpperCase() + reason.slice(1);
-      return { problems: [{ file, line: e.line, col: e.column, message }] };
+      return { problems: [{ file, line: e.line, col: e.column, message: sentenceCase(reason) }] };
     }
     throw e;
   }
@@ -65,7 +64,7 @@ export function validateConfig(
         for (const key of issue.keys) at([...issue.path, key], `Unknown key '${key}'`);
         continue;
       }
-      let msg = issue.message.charAt(0).toUpperCase() + issue.message.slice(1);
+      let msg = sentenceCase(issue.message);
       const value = valueAt(doc, issue.path);
       // Repeat the offending value where it helps: a number out of range, a value of the wrong type.
       const shown = issue.code === "invalid_type" ||
@@ -177,10 +176,6 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
     const key = `${p.path}|${p.message}`;
     return seen.has(key) ? false : (seen.add(key), true);
   });
-}
-
-function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
-  return problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
 }
 
 /**

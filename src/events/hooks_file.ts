@@ -7,7 +7,7 @@
  */
 import { dirname } from "../path.ts";
 import type { Logger } from "../output/log.ts";
-import type { ConfigProblem } from "../errors.ts";
+import { type ConfigProblem, formatProblem, sentenceCase, sortProblems } from "../errors.ts";
 import { formatPath } from "../config/locate.ts";
 import { HooksFileSchema } from "./hooks_schema.ts";
 import { JsonSyntaxError, locateJson, parseJsonWithPositions } from "./json_locate.ts";
@@ -77,10 +77,9 @@ export function parseHooksFile(
       file,
       ...locateJson(parsed.positions, issue.path),
       path: formatPath(issue.path) || undefined,
-      message: issue.message.charAt(0).toUpperCase() + issue.message.slice(1),
+      message: sentenceCase(issue.message),
     }));
-    problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-    return { problems };
+    return { problems: sortProblems(problems) };
   }
   const config: HooksConfig = new Map();
   for (const [event, groups] of Object.entries(result.data)) {
@@ -255,15 +254,10 @@ export class HooksFile {
     this.#text = text;
     const { config, problems } = parseHooksFile(text, this.path);
     if (!config) {
-      const p = problems[0];
-      this.#log.error(
-        "{where}: {message}{more}; keeping the previous event hooks",
-        {
-          where: p.line ? `${p.file}:${p.line}:${p.col}` : p.file,
-          message: p.path ? `${p.path}: ${p.message}` : p.message,
-          more: problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : "",
-        },
-      );
+      this.#log.error("{problem}{more}; keeping the previous event hooks", {
+        problem: formatProblem(problems[0]),
+        more: problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : "",
+      });
       return this.#config;
     }
     const reloaded = this.#loaded;

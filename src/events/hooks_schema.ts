@@ -26,10 +26,12 @@ const timeout = z._default(
   DEFAULT_HOOK_TIMEOUT_MS,
 );
 
+const methodMessage = (input: unknown) => `Invalid method '${String(input)}'`;
+
 const COMMAND_NEEDED = "Command hook needs a non-empty 'command'";
 
 /** A `{"type": "command"}` hook. */
-export const CommandHookSchema = z.object({
+const CommandHookSchema = z.object({
   type: z.literal("command"),
   command: z.string({ error: COMMAND_NEEDED }).check(
     z.refine((s) => s.trim() !== "", COMMAND_NEEDED),
@@ -40,7 +42,7 @@ export const CommandHookSchema = z.object({
 const URL_NEEDED = "Http hook needs a 'url'";
 
 /** A `{"type": "http"}` hook. */
-export const HttpHookSchema = z.object({
+const HttpHookSchema = z.object({
   type: z.literal("http"),
   url: z.string({ error: URL_NEEDED }).check(
     z.minLength(1, URL_NEEDED),
@@ -50,8 +52,8 @@ export const HttpHookSchema = z.object({
   ),
   method: z.pipe(
     z._default(
-      z.string({ error: (i) => `Invalid method '${String(i.input)}'` }).check(
-        z.regex(/^[A-Za-z]+$/, { error: (i) => `Invalid method '${String(i.input)}'` }),
+      z.string({ error: (i) => methodMessage(i.input) }).check(
+        z.regex(/^[A-Za-z]+$/, { error: (i) => methodMessage(i.input) }),
       ),
       "POST",
     ),
@@ -67,7 +69,7 @@ export const HttpHookSchema = z.object({
 });
 
 /** One hook, by its `type`. */
-export const EventHookSchema = z.discriminatedUnion("type", [CommandHookSchema, HttpHookSchema], {
+const EventHookSchema = z.discriminatedUnion("type", [CommandHookSchema, HttpHookSchema], {
   error: (issue) => {
     if (issue.code !== "invalid_union") return "Expected a hook object";
     const type = (issue.input as { type?: unknown } | undefined)?.type;
@@ -96,7 +98,7 @@ const matcher = z.pipe(
 );
 
 /** One `{matcher, hooks}` entry of an event. */
-export const HookGroupSchema = z.object({
+const HookGroupSchema = z.object({
   matcher,
   hooks: z.array(EventHookSchema, {
     error: (i) => (i.input === undefined ? "Missing 'hooks'" : "Expected an array"),
@@ -109,6 +111,3 @@ export const HooksFileSchema = z.record(
   z.array(HookGroupSchema, { error: "Expected an array of {matcher, hooks} entries" }),
   { error: "Expected an object of event names to hook lists" },
 );
-
-/** `hooks.json` after validation. */
-export type HooksDocument = z.infer<typeof HooksFileSchema>;

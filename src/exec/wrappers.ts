@@ -52,8 +52,9 @@ export function niceArgs(nice: number, list: readonly string[]): string[] {
 /**
  * `nice(1)`'s own report that it could not exec `command` (exit 127 for a missing file, 126
  * otherwise, and one line on stderr naming itself and the command): the reason it gave, else
- * `null` (the command ran and its exit code is its own). Coreutils writes `nice: ‘cmd’: No such file or directory` (the
- * quotes follow the locale), busybox `nice: can't execute 'cmd': No such file or directory`.
+ * `null` (the command ran and its exit code is its own). Coreutils writes
+ * `nice: ‘cmd’: No such file or directory` (the quotes follow the locale), busybox
+ * `nice: can't execute 'cmd': No such file or directory`.
  */
 export function niceFailure(
   command: string,
