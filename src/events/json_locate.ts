@@ -20,6 +20,12 @@ export class JsonSyntaxError extends SyntaxError {
   }
 }
 
+/**
+ * Deepest nesting of arrays and objects accepted. hooks.json needs five levels; the parser recurses
+ * once per level, and a file nested ~10,000 deep would otherwise overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 512;
+
 /** Key of a path in {@linkcode JsonPositions}. */
 export function pathKey(path: readonly PropertyKey[]): string {
   return path.map(String).join("\u0000");
@@ -69,6 +75,9 @@ export function parseJsonWithPositions(text: string): { value: unknown; position
     ws();
     positions.set(pathKey(path), pos());
     const c = text[i];
+    if ((c === "{" || c === "[") && path.length >= MAX_JSON_DEPTH) {
+      fail(`at most ${MAX_JSON_DEPTH} levels of nesting`);
+    }
     if (c === "{") {
       i++;
       const obj: Record<string, unknown> = {};
@@ -83,6 +92,7 @@ export function parseJsonWithPositions(text: string): { value: unknown; position
         ws();
         if (text[i] !== ":") fail("':'");
         i++;
+        // An own property even for "__proto__": Deno has no `Object.prototype.__proto__` setter.
         obj[key] = value([...path, key]);
         ws();
         if (text[i] === "}") {

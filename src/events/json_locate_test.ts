@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { JsonSyntaxError, locateJson, parseJsonWithPositions, pathKey } from "./json_locate.ts";
+import {
+  JsonSyntaxError,
+  locateJson,
+  MAX_JSON_DEPTH,
+  parseJsonWithPositions,
+  pathKey,
+} from "./json_locate.ts";
 
 /** The error `parseJsonWithPositions(text)` throws. */
 function syntaxError(text: string): JsonSyntaxError {
@@ -29,6 +35,7 @@ Deno.test("parseJsonWithPositions() returns what JSON.parse returns", () => {
     '{"a": 1, "a": 2}',
     '[[[["deep"]]]]',
     '{"é": "ü", "": 0}',
+    '{"__proto__": [1], "constructor": {"prototype": 2}}',
   ];
   for (const text of texts) {
     assert.deepEqual(parseJsonWithPositions(text).value, JSON.parse(text), text);
@@ -125,4 +132,21 @@ Deno.test("parseJsonWithPositions() rejects what JSON.parse rejects", () => {
     assert.throws(() => JSON.parse(text), SyntaxError, `JSON.parse accepts ${text}`);
     assert.throws(() => parseJsonWithPositions(text), JsonSyntaxError, text);
   }
+});
+
+Deno.test('parseJsonWithPositions() keeps a "__proto__" key as an entry, as JSON.parse does', () => {
+  const { value } = parseJsonWithPositions('{"__proto__": [{"hooks": []}], "ev": []}');
+  assert.deepEqual(Object.keys(value as object), ["__proto__", "ev"]);
+  assert.equal(Object.getPrototypeOf(value), Object.prototype);
+});
+
+Deno.test("parseJsonWithPositions() refuses nesting deeper than MAX_JSON_DEPTH at its position", () => {
+  const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
+  assert.equal(parseJsonWithPositions(nested(MAX_JSON_DEPTH)).positions.size, MAX_JSON_DEPTH);
+  const over = syntaxError(nested(MAX_JSON_DEPTH + 1));
+  assert.deepEqual(over.position, { line: 1, col: MAX_JSON_DEPTH + 1 });
+  assert.match(over.message, new RegExp(`at most ${MAX_JSON_DEPTH} levels of nesting`));
+  // Deep enough to overflow the stack of a parser without the limit: still a syntax error.
+  const hostile = syntaxError(`{"ev": ${nested(200_000)}}`);
+  assert.deepEqual(hostile.position, { line: 1, col: 7 + MAX_JSON_DEPTH });
 });
