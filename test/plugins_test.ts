@@ -1242,6 +1242,10 @@ Deno.test("shipped examples: github-push, notify-failures and echo.sh work as do
         ``,
         `[plugins.notify-failures]`,
         `permissions = { env = ["FAILURE_WEBHOOK_URL"], net = ["127.0.0.1:${r.port}"] }`,
+        ``,
+        `[plugins.github-push]`,
+        `verify = "github"`,
+        `secret_env = "GITHUB_WEBHOOK_SECRET"`,
       ].join("\n"),
       env: { GITHUB_WEBHOOK_SECRET: "topsecret", FAILURE_WEBHOOK_URL: `${r.url}/failures` },
       bin: {
@@ -1292,6 +1296,13 @@ Deno.test("shipped examples: github-push, notify-failures and echo.sh work as do
       assert.equal(bad.status, 401, bad.text);
       const unsigned = await request(gh, { method: "POST", body: push });
       assert.equal(unsigned.status, 401, unsigned.text);
+      // A client's own X-Hookhost-Verified is dropped before the plugin sees the request.
+      const claimed = await request(gh, {
+        method: "POST",
+        headers: { "x-hookhost-verified": "github" },
+        body: push,
+      });
+      assert.equal(claimed.status, 401, claimed.text);
       const ping = JSON.stringify({ zen: "Keep it logically awesome." });
       const other = await request(gh, {
         method: "POST",

@@ -42,6 +42,11 @@ export function parseBind(text: string): BindAddress {
   throw new TypeError(`Host '${host}' is not an IP address or 'localhost'`);
 }
 
+/** Whether `a` is reachable only from this machine (`127.0.0.0/8`, `::1`). */
+export function isLoopback(a: BindAddress): boolean {
+  return a.ip.startsWith("127.") || a.ip === "::1";
+}
+
 function isWildcard(a: BindAddress): boolean {
   return a.ip === "0.0.0.0" || a.ip === "::";
 }

@@ -9,6 +9,7 @@ import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError, type ConfigProblem, sentenceCase, sortProblems } from "../errors.ts";
 import { type BindAddress, bindsClash, parseBind } from "./bind.ts";
 import { formatPath, indexPositions, locate } from "./locate.ts";
+import { checkMatch, checkTls, readSecrets } from "./auth_check.ts";
 import { type Config, ConfigSchema, type HookConfig } from "./schema.ts";
 
 /** Result of {@linkcode validateConfig}: the config when valid, and every problem found. */
@@ -93,8 +94,19 @@ export function validateConfig(
       at(path, (e as Error).message);
     }
   };
+  const table = (v: unknown) =>
+    (typeof v === "object" && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+  const secrets: (string[] | undefined)[] = [];
+  const tls: ({ cert: string; key: string } | undefined)[] = [];
   const scripts: (string | undefined)[] = rawHooks.map((item, i) => {
-    const hook = (typeof item === "object" && item !== null ? item : {}) as Record<string, unknown>;
+    const hook = table(item);
+    secrets[i] = readSecrets(hook, ["hooks", i], { report: at, abs });
+    tls[i] = checkTls(hook, ["hooks", i], { report: at, abs });
+    if (tls[i]) at(["hooks", i, "tls_cert"], "TLS is not served yet");
+    checkMatch(hook.match, ["hooks", i, "match"], at);
+    if (hook.match === undefined && hook.unmatched_status !== undefined) {
+      at(["hooks", i, "unmatched_status"], "'unmatched_status' needs 'match'");
+    }
     const str = (key: string) => (typeof hook[key] === "string" ? hook[key] as string : undefined);
     const name = str("name")?.trim();
     if (name) {
@@ -127,6 +139,12 @@ export function validateConfig(
       ? (raw as { server: Record<string, unknown> }).server
       : {}) as Record<string, unknown>;
   if (typeof rawServer.bind === "string") checkBind(["server", "bind"], rawServer.bind, "server");
+  const serverTls = checkTls(rawServer, ["server"], { report: at, abs });
+  if (serverTls) at(["server", "tls_cert"], "TLS is not served yet");
+  const pluginSecrets = new Map<string, string[] | undefined>();
+  for (const [name, settings] of Object.entries(table((raw as { plugins?: unknown }).plugins))) {
+    pluginSecrets.set(name, readSecrets(table(settings), ["plugins", name], { report: at, abs }));
+  }
   const rawSession =
     (typeof raw.session === "object" && raw.session !== null ? raw.session : {}) as Record<
       string,
@@ -144,8 +162,20 @@ export function validateConfig(
   const hooks: HookConfig[] = parsed.data.hooks.map((hook, i) => ({
     ...hook,
     script: scripts[i],
+    ...(secrets[i] ? { secrets: secrets[i] } : {}),
+    ...(tls[i] ? { tls_cert: tls[i]!.cert, tls_key: tls[i]!.key } : {}),
     line: locate(index, ["hooks", i])?.line,
   }));
+  const plugins = Object.fromEntries(
+    Object.entries(parsed.data.plugins).map(([name, settings]) => {
+      const s = pluginSecrets.get(name);
+      return [name, s ? { ...settings, secrets: s } : settings];
+    }),
+  );
+  const server = parsed.data.server &&
+    (serverTls
+      ? { ...parsed.data.server, tls_cert: serverTls.cert, tls_key: serverTls.key }
+      : parsed.data.server);
   const session = { ...parsed.data.session, handler };
   return {
     problems,
@@ -153,8 +183,8 @@ export function validateConfig(
       hooks,
       session,
       events: parsed.data.events,
-      server: parsed.data.server,
-      plugins: parsed.data.plugins,
+      server,
+      plugins,
       file: options.file,
       dir: options.dir,
     },

@@ -15,10 +15,15 @@ export { loadConfig, validateConfig, type ValidationResult } from "./load.ts";
 // The type of ValidationResult.problems (and of parseHooksFile's problems).
 export type { ConfigProblem } from "../errors.ts";
 export type {
+  AuthKeys,
   Config,
+  EnvKeys,
   EventsConfig,
   HookConfig,
+  MatchCondition,
   PluginSettingsConfig,
   ServerConfig,
   SessionConfig,
+  TlsKeys,
 } from "./schema.ts";
+export { isLoopback } from "./bind.ts";

@@ -7,6 +7,7 @@
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
 import type { PluginPermissions } from "../plugins/types.ts";
+import { type Scheme, SCHEMES } from "../auth/schemes.ts";
 
 // zod/mini rather than zod's chained API: the same checks, but its schemas carry no per-instance
 // methods and a bundle keeps only what is used (one locale, not 64), which is most of what zod cost
@@ -55,8 +56,64 @@ const requiredString = (what: string) =>
 const nonEmpty = (what: string) =>
   z.optional(requiredString(what).check(z.minLength(1, `${what} must not be empty`)));
 
+/** A string, or a list of strings (several secrets, for rotation). */
+const oneOrMore = (what: string) =>
+  z.optional(
+    z.union([z.string(), z.array(z.string())], {
+      error: `${what} must be a string or a list of strings`,
+    }),
+  );
+
+/** A scalar a `match` condition compares with. */
+const scalar = z.union([z.string(), z.number(), z.boolean()], {
+  error: "must be a string, a number or a boolean",
+});
+
+/** One `[[hooks.match]]` condition: where to look, and how to compare. */
+export const MatchSchema = z.strictObject({
+  header: z.optional(z.string({ error: "header must be a header name" })),
+  query: z.optional(z.string({ error: "query must be a parameter name" })),
+  json: z.optional(z.string({ error: "json must be a JSON pointer such as '/ref'" })),
+  equals: z.optional(scalar),
+  regex: z.optional(z.string({ error: "regex must be a string" })),
+  one_of: z.optional(z.array(scalar, { error: "one_of must be a list" })),
+});
+
+/** Verification and dedupe: the same keys on `[[hooks]]` and `[plugins.NAME]`. */
+const authShape = {
+  verify: z.optional(
+    z.enum(SCHEMES, { error: `must be one of ${SCHEMES.map((s) => `"${s}"`).join(", ")}` }),
+  ),
+  secret_env: oneOrMore("secret_env"),
+  secret_file: oneOrMore("secret_file"),
+  signature_header: nonEmpty("signature_header"),
+  tolerance: seconds(1, 86400, 300),
+  dedupe_window: seconds(0, 30 * 86400, 86400),
+  dedupe_header: nonEmpty("dedupe_header"),
+};
+
+/** `env` and `env_set`: what a child process inherits. */
+const envShape = {
+  env: z.optional(z.array(z.string(), { error: "must be a list of variable names" })),
+  env_set: z.optional(
+    z.record(z.string(), z.string({ error: "must be a string" }), {
+      error: "must be a table of strings",
+    }),
+  ),
+};
+
+/** `tls_cert` and `tls_key`: PEM files. */
+const tlsShape = { tls_cert: nonEmpty("tls_cert"), tls_key: nonEmpty("tls_key") };
+
 /** One `[[hooks]]` entry. */
 export const HookSchema = z.strictObject({
+  ...authShape,
+  ...envShape,
+  ...tlsShape,
+  match: z.optional(
+    z.array(MatchSchema, { error: "must be an array of tables ([[hooks.match]])" }),
+  ),
+  unmatched_status: z._default(whole("an HTTP status", 200, 599), 204),
   name: requiredString("name").check(z.trim(), z.minLength(1, "name must not be empty")),
   bind: requiredString("bind"),
   script: nonEmpty("script"),
@@ -79,6 +136,7 @@ export const DEFAULT_ASYNC_CONCURRENCY = 1;
 
 /** The `[session]` table. */
 export const SessionSchema = z.strictObject({
+  ...envShape,
   handler: nonEmpty("handler"),
   handler_timeout: seconds(1, 86400, 300),
   max_attempts: z._default(whole("a whole number", 1, 1000), 5),
@@ -88,6 +146,7 @@ export const SessionSchema = z.strictObject({
 
 /** The `[events]` table: limits of event hook runs. */
 export const EventsSchema = z.strictObject({
+  ...envShape,
   max_concurrent: z._default(whole("a whole number", 1, 1024), 8),
   queue_limit: z._default(whole("a whole number", 0, 10_000_000), 10_000),
 });
@@ -100,6 +159,8 @@ const permission = z.optional(
 
 /** `[plugins.NAME]`: the operator's settings of one plugin. */
 export const PluginSettingsSchema = z.strictObject({
+  ...authShape,
+  ...envShape,
   permissions: z.optional(z.strictObject({
     net: permission,
     read: permission,
@@ -120,6 +181,7 @@ export const PluginSettingsSchema = z.strictObject({
 
 /** `[server]`: where plugins are served. */
 export const ServerSchema = z.strictObject({
+  ...tlsShape,
   bind: z._default(requiredString("bind"), "127.0.0.1:9800"),
   max_body: maxBody(),
 });
@@ -136,8 +198,67 @@ export const ConfigSchema = z.strictObject({
 // The types below are written out rather than `z.infer`red so the docs show their fields (an
 // inferred type shows as zod's internals); `_SchemaChecks` keeps them and the schemas in step.
 
+/** A `[[hooks.match]]` condition: exactly one of `header`, `query`, `json`, and of `equals`, `regex`, `one_of`. */
+export interface MatchCondition {
+  /** A request header, by name. */
+  header?: string;
+  /** A query parameter, by name. */
+  query?: string;
+  /** A field of the JSON body, by JSON pointer (`/ref`, `/commits/0/id`). */
+  json?: string;
+  /** Holds when the value is this one. */
+  equals?: string | number | boolean;
+  /** Holds when the value (as text) matches this regular expression. */
+  regex?: string;
+  /** Holds when the value is one of these. */
+  one_of?: (string | number | boolean)[];
+}
+
+/** Verification and dedupe keys of `[[hooks]]` and `[plugins.NAME]` (docs/security.md). */
+export interface AuthKeys {
+  /** Signature scheme requests must pass; unset, nothing is verified. */
+  verify?: Scheme;
+  /** Variable(s) holding the secret(s); several rotate. */
+  secret_env?: string | string[];
+  /** File(s) holding the secret(s); several rotate. */
+  secret_file?: string | string[];
+  /** Header of `verify = "hmac-sha256"` signatures (default `X-Signature`). */
+  signature_header?: string;
+  /** Seconds a signed timestamp may be off (default 300). */
+  tolerance: number;
+  /** Seconds a delivery id is remembered; 0 turns dedupe off (default 86400). */
+  dedupe_window: number;
+  /** Header carrying the delivery id, in place of the well-known ones. */
+  dedupe_header?: string;
+  /**
+   * The secrets, read from `secret_env` / `secret_file` when the config was loaded (set only
+   * when `verify` is).
+   */
+  secrets?: string[];
+}
+
+/** `env` and `env_set` of a table that starts processes. */
+export interface EnvKeys {
+  /** Variables of hookhost's environment passed on; unset, all but the hidden ones. */
+  env?: string[];
+  /** Variables set for the child. */
+  env_set?: Record<string, string>;
+}
+
+/** `tls_cert` and `tls_key`: serve HTTPS. */
+export interface TlsKeys {
+  /** Absolute path of the PEM certificate (chain). */
+  tls_cert?: string;
+  /** Absolute path of the PEM private key. */
+  tls_key?: string;
+}
+
 /** A `[[hooks]]` entry after validation; `script` is absolute. */
-export interface HookConfig {
+export interface HookConfig extends AuthKeys, EnvKeys, TlsKeys {
+  /** Conditions that must all hold for the script to run. */
+  match?: MatchCondition[];
+  /** Answer of a request that fails a `match` condition (default 204). */
+  unmatched_status: number;
   /** Unique name, trimmed; `--hook NAME` serves it. */
   name: string;
   /** `host:port` to listen on; port 0 is any free port. */
@@ -162,7 +283,7 @@ export interface HookConfig {
 }
 
 /** `[session]` after validation; `handler` is absolute. */
-export interface SessionConfig {
+export interface SessionConfig extends EnvKeys {
   /** Absolute path of the executable run once per message, if any. */
   handler?: string;
   /** Seconds per handler attempt (default 300). */
@@ -176,7 +297,7 @@ export interface SessionConfig {
 }
 
 /** `[events]` after validation. */
-export interface EventsConfig {
+export interface EventsConfig extends EnvKeys {
   /** Event hook runs at once (default 8). */
   max_concurrent: number;
   /** Runs waiting at most; beyond, they are refused, counted and logged (default 10000). */
@@ -184,7 +305,7 @@ export interface EventsConfig {
 }
 
 /** `[server]` after validation. */
-export interface ServerConfig {
+export interface ServerConfig extends TlsKeys {
   /** `host:port` plugins are served on (default `127.0.0.1:9800`). */
   bind: string;
   /** Largest accepted body in bytes (default 10 MiB). */
@@ -192,7 +313,7 @@ export interface ServerConfig {
 }
 
 /** `[plugins.NAME]` after validation. */
-export interface PluginSettingsConfig {
+export interface PluginSettingsConfig extends AuthKeys, EnvKeys {
   /** Narrows the permissions the plugin declares. */
   permissions?: PluginPermissions;
   /** Seconds per handler call. */
@@ -217,6 +338,15 @@ export interface Config {
   dir: string;
 }
 
+/** Every variable named by a `secret_env` of `config`: never passed to a child process. */
+export function secretEnvNames(config: Pick<Config, "hooks" | "plugins">): string[] {
+  const names = new Set<string>();
+  for (const t of [...config.hooks, ...Object.values(config.plugins)]) {
+    for (const n of [t.secret_env ?? []].flat()) names.add(n);
+  }
+  return [...names];
+}
+
 /**
  * `true` when `A` and `B` have the same keys and are assignable to each other, else `false` (the
  * keys too, because an optional field on one side only would not stop the assignments).
@@ -230,11 +360,12 @@ type Assert<T extends true> = T;
 // Each interface above against what its schema outputs: a field added, dropped or retyped on one
 // side only fails `deno check`. Types only, so nothing of this is left at run time.
 type _SchemaChecks = [
-  Assert<Same<Omit<HookConfig, "line">, z.output<typeof HookSchema>>>,
+  Assert<Same<Omit<HookConfig, "line" | "secrets">, z.output<typeof HookSchema>>>,
   Assert<Same<SessionConfig, z.output<typeof SessionSchema>>>,
   Assert<Same<EventsConfig, z.output<typeof EventsSchema>>>,
   Assert<Same<ServerConfig, z.output<typeof ServerSchema>>>,
-  Assert<Same<PluginSettingsConfig, z.output<typeof PluginSettingsSchema>>>,
+  Assert<Same<Omit<PluginSettingsConfig, "secrets">, z.output<typeof PluginSettingsSchema>>>,
+  Assert<Same<MatchCondition, z.output<typeof MatchSchema>>>,
   Assert<
     Same<PluginPermissions, NonNullable<z.output<typeof PluginSettingsSchema>["permissions"]>>
   >,

@@ -13,5 +13,6 @@ export {
   type Spawner,
   SpawnError,
 } from "./spawn.ts";
+export { childEnv, type ChildEnvOptions, KV_TOKEN, withEnv } from "./environment.ts";
 // The base of SpawnError and ChildLostError: callers branch on its `code`.
 export { HookhostError } from "../errors.ts";

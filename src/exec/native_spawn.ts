@@ -132,6 +132,8 @@ export class NativeSpawner {
   #flags: number;
   #pool = new BufferPool();
   #waitpid: WaitPid;
+  /** Formatted entries of each `baseEnv` passed (see `RunOptions.baseEnv`). */
+  #bases = new WeakMap<object, [string, string][]>();
   #inherited: [string, string][] | null = null;
   /** The `environ` array `#inherited` was read from: its address and its entries (NULL-ended). */
   #environ: { array: bigint; entries: BigUint64Array } | null = null;
@@ -215,13 +217,27 @@ export class NativeSpawner {
    * it, overridden by `extra`. The variables are read again only when libc's `environ` changed:
    * reading them per spawn cost several percent of the daemon's time under load.
    */
-  #environment(extra: Record<string, string> | undefined): string[] {
-    if (!this.#inherited || this.#environChanged()) {
-      this.#environ = this.#readEnviron();
-      this.#inherited = Object.entries(Deno.env.toObject()).map(([k, v]) => [k, `${k}=${v}`]);
+  #environment(
+    extra: Record<string, string> | undefined,
+    base: Readonly<Record<string, string>> | undefined,
+  ): string[] {
+    let entries: [string, string][];
+    if (base) {
+      let cached = this.#bases.get(base);
+      if (!cached) {
+        cached = Object.entries(base).map(([k, v]) => [k, `${k}=${v}`]);
+        this.#bases.set(base, cached);
+      }
+      entries = cached;
+    } else {
+      if (!this.#inherited || this.#environChanged()) {
+        this.#environ = this.#readEnviron();
+        this.#inherited = Object.entries(Deno.env.toObject()).map(([k, v]) => [k, `${k}=${v}`]);
+      }
+      entries = this.#inherited;
     }
     const out: string[] = [];
-    for (const [key, entry] of this.#inherited) {
+    for (const [key, entry] of entries) {
       if (!extra || !Object.hasOwn(extra, key)) out.push(entry);
     }
     for (const key in extra) out.push(`${key}=${extra[key]}`);
@@ -245,7 +261,7 @@ export class NativeSpawner {
   /** Starts `list` (the file, then its arguments) with `stdio` as its fds 0, 1 and 2. */
   async #spawn(
     list: readonly string[],
-    options: Pick<RunOptions, "env" | "cwd"> & { stdio: number[] },
+    options: Pick<RunOptions, "env" | "cwd" | "baseEnv"> & { stdio: number[] },
   ): Promise<number> {
     const lib = this.#lib;
     const pool = this.#pool;
@@ -255,7 +271,7 @@ export class NativeSpawner {
     const path = argv.subarray(8 * (1 + list.length)); // argv[0], NUL-terminated.
     const taken = [argv];
     try {
-      const envp = cStrings(this.#environment(options.env), pool);
+      const envp = cStrings(this.#environment(options.env, options.baseEnv), pool);
       taken.push(envp);
       const cwd = options.cwd === undefined ? null : cStrings([options.cwd], pool);
       if (cwd) taken.push(cwd);

@@ -21,6 +21,12 @@ export interface RunOptions {
   stdin?: Uint8Array | string;
   /** Variables added to the inherited environment. */
   env?: Record<string, string>;
+  /**
+   * The environment to start from in place of this process's own (`env` is added on top); see
+   * {@linkcode childEnv}. Pass the same object each time: the posix_spawn path keeps its
+   * formatted entries per object.
+   */
+  baseEnv?: Readonly<Record<string, string>>;
   /** Working directory; default the current one. */
   cwd?: string;
   /** Kill the process group after this many ms; default no timeout. */
@@ -206,7 +212,8 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
     child = new Deno.Command(list[0], {
       args: list.slice(1),
       cwd: options.cwd,
-      env: options.env,
+      env: options.baseEnv ? { ...options.baseEnv, ...options.env } : options.env,
+      clearEnv: options.baseEnv !== undefined,
       stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",

@@ -20,6 +20,8 @@ export interface Entry {
   size: number;
   /** Delete `key` instead of setting it. */
   delete?: boolean;
+  /** Let KV delete the key after this many ms (not exact: readers check their own expiry). */
+  expireIn?: number;
 }
 
 interface Pending {
@@ -126,7 +128,7 @@ export class GroupCommit {
     for (const p of groups) {
       for (const e of p.entries) {
         if (e.delete) op.delete(e.key);
-        else op.set(e.key, e.value);
+        else op.set(e.key, e.value, e.expireIn ? { expireIn: e.expireIn } : undefined);
       }
     }
     const result = await op.commit();

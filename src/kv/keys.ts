@@ -20,3 +20,5 @@ export const JOB = "j";
 export const JOB_CHUNK = "jc";
 /** `["jd", session, hook, batchId, jobId]` → that job has run and its outcome is stored. */
 export const JOB_DONE = "jd";
+/** `["dd", session, hook, deliveryId]` → the answer a delivery got, kept for `dedupe_window`. */
+export const DEDUPE = "dd";

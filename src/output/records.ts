@@ -17,6 +17,8 @@ export type OutputRecord =
     status: number;
     exit_code: number | null;
     duration_ms: number;
+    reason?: string;
+    duplicate?: boolean;
   }
   | { type: "status"; message: string }
   | { type: "error"; message: string };
@@ -46,6 +48,8 @@ export function renderText(r: Stamped): string {
     case "reply":
       return `${head} reply to ${r.id}:\n${indent(r.content)}`;
     case "hook_run":
+      if (r.duplicate) return `${head} hook '${r.hook}' answered ${r.status} (duplicate delivery)`;
+      if (r.reason) return `${head} hook '${r.hook}' answered ${r.status} (${r.reason})`;
       return `${head} hook '${r.hook}' answered ${r.status} (exit ${
         r.exit_code ?? "signal"
       }, ${r.duration_ms} ms)`;

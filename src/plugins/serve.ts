@@ -5,7 +5,15 @@
  * @module
  */
 import type { Logger } from "../output/log.ts";
-import { compose, limitBody, storeMessage, text } from "../webhook/chain.ts";
+import {
+  compose,
+  limitBody,
+  type Middleware,
+  storeMessage,
+  text,
+  withoutHeader,
+} from "../webhook/chain.ts";
+import type { Entry } from "../inbox/group_commit.ts";
 import { fromWireHeaders, toWireHeaders } from "./protocol.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
 import type { PluginManager } from "./manager.ts";
@@ -19,7 +27,9 @@ export interface ServeOptions {
    * Takes a plugin's string answer as source `webhook`; resolves once it is durable in the inbox
    * or already written to the output (see `SessionRunner.deliver()`).
    */
-  inject: (plugin: string, content: string) => Promise<unknown>;
+  inject: (plugin: string, content: string, also?: readonly Entry[]) => Promise<unknown>;
+  /** The steps (verify, dedupe) of plugin `name`'s route, from its `[plugins.NAME]` table. */
+  steps?: (name: string) => readonly Middleware[];
   /** Told about every request (for `hook_run` records and `hook_failed` events). */
   onRun?: (run: HookRun) => void;
   /** Where failures are logged. */
@@ -36,6 +46,18 @@ const handlers = new WeakMap<
 
 /** Methods `Deno.serve` accepts but a `Request` cannot be made with, so no plugin can get them. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/** Set on the request a plugin sees to the scheme the host verified; never the client's own. */
+export const VERIFIED_HEADER = "x-hookhost-verified";
+
+/** `headers` for the plugin: a client's `X-Hookhost-Verified` dropped, the host's added. */
+function pluginHeaders(headers: Headers, verified: string | undefined) {
+  let wire = headers.has(VERIFIED_HEADER)
+    ? toWireHeaders(new Headers([...headers].filter(([k]) => k !== VERIFIED_HEADER)))
+    : toWireHeaders(headers);
+  if (verified) wire += `${VERIFIED_HEADER}\n${verified}\n`;
+  return wire;
+}
 
 /** Runs module plugin `plugin`'s `webhook()` for `request`. */
 export function moduleWebhook(
@@ -59,7 +81,11 @@ function webhookHandler(
   plugin: ModulePlugin,
   options: ServeOptions,
 ): (request: Request) => Promise<Response> {
-  return compose([limitBody(options.maxBody, { signal: options.signal })], async (ctx) => {
+  const steps = [
+    limitBody(options.maxBody, { signal: options.signal }),
+    ...options.steps?.(plugin.name) ?? [],
+  ];
+  return compose(steps, async (ctx) => {
     const started = performance.now();
     const answer = (status: number, response: Response) => {
       options.onRun?.({
@@ -76,7 +102,7 @@ function webhookHandler(
         t: "webhook",
         method: ctx.request.method,
         url: ctx.request.url,
-        headers: toWireHeaders(ctx.request.headers),
+        headers: pluginHeaders(withoutHeader(ctx.request.headers, ctx.secretHeader), ctx.verified),
         body: ctx.body.length ? ctx.body as Uint8Array<ArrayBuffer> : null,
       });
     } catch (e) {
@@ -95,9 +121,10 @@ function webhookHandler(
       );
     }
     const stored = await storeMessage(result.text, {
-      inject: (message) => options.inject(plugin.name, message),
+      inject: (message, also) => options.inject(plugin.name, message, also),
       log: options.log,
       who: `plugin ${plugin.name}`,
+      dedupe: ctx.dedupe,
     });
     return answer(stored.status, stored);
   });

@@ -7,7 +7,12 @@
  * @module
  */
 import type { Logger } from "../output/log.ts";
-import { type Config, DEFAULT_ASYNC_CONCURRENCY, type HookConfig } from "../config/schema.ts";
+import {
+  type Config,
+  DEFAULT_ASYNC_CONCURRENCY,
+  type EnvKeys,
+  type HookConfig,
+} from "../config/schema.ts";
 import type { EventBus } from "../events/mod.ts";
 import type { Spawner } from "../exec/spawn.ts";
 import type { InboxStore } from "../inbox/store.ts";
@@ -19,6 +24,8 @@ import { servePlugin } from "../plugins/serve.ts";
 import { asyncHookHandler } from "../webhook/async_hook.ts";
 import { JobStore } from "../webhook/job_store.ts";
 import { type HookRun, scriptHookHandler } from "../webhook/script_hook.ts";
+import { type GuardKeys, guardSteps } from "../webhook/guard.ts";
+import type { Entry } from "../inbox/group_commit.ts";
 import { JobRunner } from "./job_runner.ts";
 import { type PluginHost, startPlugins } from "./plugin_host.ts";
 import type { SessionRunner } from "./runner.ts";
@@ -43,14 +50,22 @@ export interface HookHandlersOptions {
   bus: EventBus;
   /** Process starter. */
   spawner: Spawner;
+  /** The starter of children of a table with `env` / `env_set` keys (a hook, a plugin). */
+  spawnerFor: (keys: EnvKeys) => Spawner;
   /** Plugins folder; served when it exists, or when the config asks for plugins. */
   pluginsDir?: string;
   /** Writes a record to the session's output. */
   record: (record: OutputRecord) => void;
   /** Fires `message_received` for a message of this session. */
   received: (message: Message) => void;
-  /** Stores messages in this session's inbox. */
-  inject: (messages: NewMessage[], options?: { announced?: boolean }) => Promise<unknown[]>;
+  /**
+   * Stores messages in this session's inbox (`also`: writes committed with them); `announced`
+   * when their `message_received` has fired.
+   */
+  inject: (
+    messages: NewMessage[],
+    options?: { announced?: boolean; also?: readonly Entry[] },
+  ) => Promise<unknown[]>;
   /** Wakes another session's daemon after a plugin stored a message for it. */
   wake: (session: string) => Promise<void>;
   /** Aborting kills running scripts and cuts slow bodies (shutdown past grace). */
@@ -76,7 +91,7 @@ export interface HookHandlers {
 
 /** Prepares the handlers of `options.hooks` (and starts plugins when a daemon serves them). */
 export async function hookHandlers(options: HookHandlersOptions): Promise<HookHandlers> {
-  const { session: name, config, store, runner, bus, spawner, hardStop } = options;
+  const { session: name, config, store, runner, bus, spawnerFor, hardStop } = options;
   const logger: Logger = log("session");
 
   /**
@@ -84,8 +99,10 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
    * request is answered, which is what storing and draining it would do, minus two KV writes
    * and a read; otherwise (or if the output fails) it is stored like any other.
    */
-  const webhookMessage = async (hookName: string, content: string) => {
+  const webhookMessage = async (hookName: string, content: string, also?: readonly Entry[]) => {
     const messages = store.prepare([{ source: "webhook", label: `webhook ${hookName}`, content }]);
+    // A delivery id's record is committed with the message, so that message is stored.
+    if (also?.length) return await options.inject(messages, { also });
     if (!runner.accepts() && !(await runner.whenAccepting())) return await options.inject(messages);
     for (const m of messages) options.received(m);
     if (await runner.deliver(messages)) return messages;
@@ -101,18 +118,34 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       });
     }
   };
+  /** The verify, match and dedupe steps of hook (or plugin route) `hookName`. */
+  const guard = (hookName: string, keys: GuardKeys | undefined) =>
+    keys
+      ? guardSteps(keys, {
+        session: name,
+        hook: hookName,
+        kv: options.kv,
+        onRun: reportRun,
+        log: log("webhook"),
+      })
+      : [];
   /** A script hook of this session: [[hooks]] entries and script plugins alike. */
-  const scriptHook = (hookName: string, script: string, timeout: number, maxBody: number) =>
+  const scriptHook = (
+    hookName: string,
+    script: string,
+    limits: { timeout: number; maxBody: number; keys?: GuardKeys & EnvKeys },
+  ) =>
     scriptHookHandler({
       name: hookName,
       script,
-      timeout,
-      maxBody,
+      timeout: limits.timeout,
+      maxBody: limits.maxBody,
+      steps: guard(hookName, limits.keys),
       session: name,
-      spawner,
+      spawner: spawnerFor(limits.keys ?? {}),
       log: log("webhook"),
       signal: hardStop,
-      inject: (content) => webhookMessage(hookName, content),
+      inject: (content, also) => webhookMessage(hookName, content, also),
       onRun: reportRun,
     });
 
@@ -126,8 +159,10 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       config,
       kv: options.kv,
       bus,
-      scriptHook: (hookName, path, maxBody) => scriptHook(hookName, path, 30, maxBody),
+      scriptHook: (hookName, path, maxBody) =>
+        scriptHook(hookName, path, { timeout: 30, maxBody, keys: config.plugins[hookName] }),
       webhook: webhookMessage,
+      steps: (plugin) => guard(plugin, config.plugins[plugin]),
       inject: async (target, message) => {
         if (target === name) return (await options.inject([message]))[0] as Message;
         if (!(await getSession(options.kv, target))) {
@@ -155,7 +190,7 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
         concurrency: hook.concurrency ?? DEFAULT_ASYNC_CONCURRENCY,
         jobs,
         store,
-        spawner,
+        spawner: spawnerFor(hook),
         log: log("webhook"),
         hardStop,
         onRun: reportRun,
@@ -176,10 +211,15 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
           jobs,
           log: log("webhook"),
           signal: hardStop,
+          steps: guard(hook.name, hook),
           onAccepted: () => async!.wake(),
         })
         : hook.script
-        ? scriptHook(hook.name, hook.script, hook.timeout, hook.max_body)
+        ? scriptHook(hook.name, hook.script, {
+          timeout: hook.timeout,
+          maxBody: hook.max_body,
+          keys: hook,
+        })
         : (req: Request) =>
           plugins
             ? servePlugin(plugins.manager, hook.plugin!, req, plugins.serve)

@@ -16,6 +16,7 @@ import { SessionLock, sessionPaths } from "./lock.ts";
 import { openSession } from "./open.ts";
 import { DEFAULT_SERVER_BIND } from "./plugin_host.ts";
 import { log } from "../output/log.ts";
+import { isLoopback, parseBind } from "../config/bind.ts";
 
 /** Options of {@linkcode runSession}. */
 export interface SessionOptions {
@@ -102,11 +103,31 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
       }
       listeners.push(listener);
       session.record({ type: "listening", hook, addr: listener.addr });
+      warnIfOpen(config, hook, bind);
     }
     await session.run();
   } finally {
     // Closes the control socket and the listeners too (onStopAccepting), a request that never
     // ends cut off shortly after the grace period.
     await session.stop();
+  }
+}
+
+/**
+ * One warning per listener others can reach that checks no signature: a `[[hooks]]` entry
+ * without `verify`, or the plugin server with a plugin table without it.
+ */
+function warnIfOpen(config: Config, hook: string, bind: string): void {
+  if (isLoopback(parseBind(bind))) return;
+  if (hook === "server") {
+    log("webhook").warn(
+      "Plugin server listens on '{bind}', reachable from other machines: plugin routes without 'verify' in [plugins.NAME] accept unsigned requests",
+      { bind },
+    );
+  } else if (!config.hooks.find((h) => h.name === hook)?.verify) {
+    log("webhook").warn(
+      "Hook '{hook}' listens on '{bind}', reachable from other machines, without 'verify': anyone who reaches it can run its script",
+      { hook, bind },
+    );
   }
 }

@@ -157,7 +157,13 @@ export class JobRunner {
       signal: this.#o.hardStop,
       // Background work yields the CPU to accepting requests.
       nice: ASYNC_NICE,
-    }, { method: job.method, url: job.url, headers: new Headers(job.headers), body });
+    }, {
+      method: job.method,
+      url: job.url,
+      headers: new Headers(job.headers),
+      body,
+      verified: job.verified,
+    });
     if (this.#o.hardStop.aborted && outcome.status >= 500) {
       log.info(
         "hook '{hook}': job {id} was cut short by shutdown and runs again at the next start",

@@ -7,12 +7,14 @@
  *
  * @module
  */
-import type { Config } from "../config/schema.ts";
+import { type Config, type EnvKeys, secretEnvNames } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
 import { EventBus, HooksFile } from "../events/mod.ts";
 import { processSpawner, type Spawner } from "../exec/spawn.ts";
+import { childEnv, withEnv } from "../exec/environment.ts";
 import { InboxStore } from "../inbox/store.ts";
 import type { NewMessage } from "../inbox/message.ts";
+import type { Entry } from "../inbox/group_commit.ts";
 import { recordStart, recordStop } from "../inbox/sessions.ts";
 import { createSink, type Format, type OutputRecord } from "../output/mod.ts";
 import { log } from "../output/log.ts";
@@ -125,16 +127,24 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
   let bus: EventBus;
   let sink: ReturnType<typeof createSink>;
   /** Stores messages; `announced` when their `message_received` has already fired. */
-  let inject: (messages: NewMessage[], o?: { announced?: boolean }) => Promise<unknown[]>;
+  let inject: (
+    messages: NewMessage[],
+    o?: { announced?: boolean; also?: readonly Entry[] },
+  ) => Promise<unknown[]>;
   try {
-    const spawner = options.spawner ?? processSpawner;
+    const baseSpawner = options.spawner ?? processSpawner;
+    const secrets = secretEnvNames(config);
+    // Each kind of child starts from the environment its table allows (snapshot at start).
+    const spawnerFor = (keys: EnvKeys) =>
+      withEnv(baseSpawner, childEnv({ allow: keys.env, set: keys.env_set, secrets }));
+    const spawner = spawnerFor(config.session);
     const now = clock;
     const hooksFile = options.eventsFile
       ? new HooksFile(options.eventsFile, { log: log("events") })
       : null;
     bus = new EventBus(hooksFile, {
       log: log("events"),
-      spawner,
+      spawner: spawnerFor(config.events),
       now,
       maxConcurrent: config.events.max_concurrent,
       queueLimit: config.events.queue_limit,
@@ -194,7 +204,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
         : undefined,
     });
     inject = async (messages, o = {}) => {
-      const stored = await store.add(name, messages);
+      const stored = await store.add(name, messages, { also: o.also });
       runner.wake();
       if (!o.announced) { for (const m of stored) received(m); }
       return stored;
@@ -208,7 +218,8 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       store,
       runner,
       bus,
-      spawner,
+      spawner: baseSpawner,
+      spawnerFor,
       pluginsDir: options.pluginsDir,
       record: (r) => sink.write(r),
       received,

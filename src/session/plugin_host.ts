@@ -11,6 +11,8 @@ import type { Message, NewMessage } from "../inbox/message.ts";
 import { PluginManager } from "../plugins/manager.ts";
 import { pluginRouter, type ServeOptions } from "../plugins/serve.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
+import type { Middleware } from "../webhook/chain.ts";
+import type { Entry } from "../inbox/group_commit.ts";
 
 /** Default `[server] bind`. */
 export const DEFAULT_SERVER_BIND = "127.0.0.1:9800";
@@ -31,8 +33,13 @@ export interface PluginHostOptions {
   bus: EventBus;
   /** Builds the webhook script handler of a script plugin (30 s timeout, `maxBody` bytes). */
   scriptHook: (name: string, path: string, maxBody: number) => (req: Request) => Promise<Response>;
-  /** Takes a plugin's webhook answer (source `webhook`, label `webhook NAME`) for this session. */
-  webhook: (plugin: string, content: string) => Promise<unknown>;
+  /**
+   * Takes a plugin's webhook answer (source `webhook`, label `webhook NAME`) for this session,
+   * committed with `also`.
+   */
+  webhook: (plugin: string, content: string, also?: readonly Entry[]) => Promise<unknown>;
+  /** The guard steps of plugin `name`'s route. */
+  steps: (name: string) => readonly Middleware[];
   /** Puts a message into `session`'s inbox (this or another session). */
   inject: (session: string, message: NewMessage) => Promise<Message>;
   /** Told about every request served. */
@@ -62,6 +69,7 @@ export async function startPlugins(options: PluginHostOptions): Promise<PluginHo
   const serve: ServeOptions = {
     maxBody,
     inject: options.webhook,
+    steps: options.steps,
     onRun: options.onRun,
     log,
     signal: options.signal,

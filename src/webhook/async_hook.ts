@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../output/log.ts";
-import { compose, headerPairs, limitBody, text } from "./chain.ts";
+import { compose, headerPairs, limitBody, type Middleware, text, withoutHeader } from "./chain.ts";
 import { type Job, type JobStore, JobTooLargeError } from "./job_store.ts";
 
 /** What an async hook needs from its host. */
@@ -24,6 +24,8 @@ export interface AsyncHookOptions {
   log: Logger;
   /** Aborting stops waiting for slow bodies (shutdown past its grace). */
   signal?: AbortSignal;
+  /** Steps between reading the body and storing the job (verify, match, dedupe). */
+  steps?: readonly Middleware[];
 }
 
 /**
@@ -33,15 +35,19 @@ export interface AsyncHookOptions {
  */
 export function asyncHookHandler(options: AsyncHookOptions): (req: Request) => Promise<Response> {
   const { name, session, jobs, log } = options;
-  return compose([limitBody(options.maxBody, { signal: options.signal })], async (ctx) => {
+  const steps = [limitBody(options.maxBody, { signal: options.signal }), ...options.steps ?? []];
+  return compose(steps, async (ctx) => {
     let job: Job;
+    const dedupe = ctx.dedupe;
     try {
       job = await jobs.add(session, name, {
         method: ctx.request.method,
         url: ctx.request.url,
-        headers: headerPairs(ctx.request.headers),
+        headers: headerPairs(withoutHeader(ctx.request.headers, ctx.secretHeader)),
         body: ctx.body,
-      });
+        ...(ctx.verified ? { verified: ctx.verified } : {}),
+      }, { also: dedupe && ((id) => dedupe.entries({ status: 202, body: `accepted ${id}\n` })) });
+      if (dedupe) dedupe.committed = true;
     } catch (e) {
       if (e instanceof JobTooLargeError) return text(431, `${e.message}\n`);
       log.error("hook '{hook}': could not store the request: {reason}", {

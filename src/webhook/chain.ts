@@ -6,6 +6,7 @@
  */
 import type { Logger } from "../output/log.ts";
 import { concatBytes } from "../bytes.ts";
+import type { Entry } from "../inbox/group_commit.ts";
 
 /** What flows through the chain. */
 export interface HookContext {
@@ -13,6 +14,29 @@ export interface HookContext {
   request: Request;
   /** The raw body, read by the limits step. */
   body: Uint8Array;
+  /** Set by the verify step for schemes that sign the body alone: the verified MAC in hex. */
+  replayKey?: string;
+  /** Set by the verify step: the scheme the request's signature passed. */
+  verified?: string;
+  /**
+   * Set by the verify step when a header holds the secret itself (GitLab's token): it is kept
+   * from scripts, stored jobs and plugins.
+   */
+  secretHeader?: string;
+  /** Set by the dedupe step when the request carries a delivery id. */
+  dedupe?: DedupeTicket;
+}
+
+/** What the final step of a deduplicated request does with its delivery id. */
+export interface DedupeTicket {
+  /**
+   * KV writes recording `answer` as this delivery's: the final step commits them with what the
+   * request stores (message or job), then sets `committed`, so a crash in between cannot let the
+   * delivery through twice.
+   */
+  entries(answer: { status: number; body: string }): Entry[];
+  /** Whether `entries` were committed; if not, the dedupe step records a 2xx answer itself. */
+  committed: boolean;
 }
 
 /** A step: answers, or passes on to `next`. */
@@ -39,6 +63,12 @@ export function headerPairs(headers: Headers): [string, string][] {
   const pairs: [string, string][] = [];
   headers.forEach((value, name) => pairs.push([name, value]));
   return pairs;
+}
+
+/** `headers` without `name` (a header holding a secret), or `headers` itself. */
+export function withoutHeader(headers: Headers, name: string | undefined): Headers {
+  if (!name || !headers.has(name)) return headers;
+  return new Headers([...headers].filter(([k]) => k !== name));
 }
 
 /** A plain-text response. */
@@ -136,12 +166,19 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
  */
 export async function storeMessage(
   message: string,
-  options: { inject: (message: string) => Promise<unknown>; log: Logger; who: string },
+  options: {
+    inject: (message: string, also?: readonly Entry[]) => Promise<unknown>;
+    log: Logger;
+    who: string;
+    /** The request's dedupe ticket: its record is committed with the message. */
+    dedupe?: DedupeTicket;
+  },
 ): Promise<Response> {
   const trimmed = message.trim();
   if (!trimmed) return text(204, null);
   try {
-    await options.inject(trimmed);
+    await options.inject(trimmed, options.dedupe?.entries({ status: 200, body: "ok" }));
+    if (options.dedupe) options.dedupe.committed = true;
   } catch (e) {
     options.log.error("{who}: could not store the message: {reason}", {
       who: options.who,

@@ -19,6 +19,8 @@ export interface HookRequest {
   headers: Iterable<[string, string]> & { get(name: string): string | null };
   /** The raw body (stdin). */
   body: Uint8Array;
+  /** The `verify` scheme its signature passed, if any (`HOOK_VERIFIED`). */
+  verified?: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface HookRequest {
  * joined with `, ` (as `Headers` does).
  */
 export function hookEnv(
-  request: Pick<HookRequest, "method" | "url" | "headers">,
+  request: Pick<HookRequest, "method" | "url" | "headers" | "verified">,
   options: { hook: string; session: string },
 ): Record<string, string> {
   const url = new URL(request.url);
@@ -37,6 +39,7 @@ export function hookEnv(
     HOOK_QUERY: url.search.replace(/^\?/, ""),
     HOOK_CONTENT_TYPE: request.headers.get("content-type") ?? "",
     HOOK_SESSION: options.session,
+    HOOK_VERIFIED: request.verified ?? "",
   };
   for (const [name, value] of request.headers) {
     const key = headerEnvName(name);

@@ -26,6 +26,8 @@ export interface JobRequest {
   headers: [string, string][];
   /** The raw body. */
   body: Uint8Array;
+  /** The `verify` scheme its signature passed, if any. */
+  verified?: string;
 }
 
 /** A stored job. */
@@ -59,6 +61,7 @@ interface StoredJob extends Omit<JobRequest, "body"> {
 
 interface Queued {
   job: StoredJob;
+  also?: readonly Entry[];
   size: number;
   done: (batch: string) => void;
   fail: (e: unknown) => void;
@@ -79,6 +82,7 @@ const CHUNK_BYTES = 60_000;
 const BATCH_BYTES = 60_000;
 /** Per commit, below KV's 800 KiB and 1000 mutations. */
 const COMMIT_BYTES = 600_000;
+const MAX_MUTATIONS = 900;
 
 function estimate(job: StoredJob): number {
   return 120 + (job.body?.length ?? 0) + job.url.length * 2 +
@@ -103,9 +107,15 @@ export class JobStore {
 
   /**
    * Stores `request` as a job of `hook`; resolves once it is durable. Concurrent adds share
-   * batches and commits.
+   * batches and commits. `also` gives more writes (a delivery id's record) for the job's id,
+   * committed with it.
    */
-  async add(session: string, hook: string, request: JobRequest): Promise<Job> {
+  async add(
+    session: string,
+    hook: string,
+    request: JobRequest,
+    options: { also?: (id: string) => readonly Entry[] } = {},
+  ): Promise<Job> {
     const { body, ...rest } = request;
     const stored: StoredJob = { ...rest, id: this.#ids(), ts: this.#now() };
     const head = estimate(stored);
@@ -117,7 +127,13 @@ export class JobStore {
     let queue = this.#queues.get(qk);
     if (!queue) this.#queues.set(qk, queue = { session, hook, items: [] });
     const batch = new Promise<string>((done, fail) =>
-      queue!.items.push({ job: stored, size: estimate(stored), done, fail })
+      queue!.items.push({
+        job: stored,
+        also: options.also?.(stored.id),
+        size: estimate(stored),
+        done,
+        fail,
+      })
     );
     this.#kick();
     return { ...request, id: stored.id, ts: stored.ts, chunks: stored.chunks, batch: await batch };
@@ -139,19 +155,34 @@ export class JobStore {
     const op = this.kv.atomic();
     const written: { items: Queued[]; id: string }[] = [];
     let bytes = 0;
+    let mutations = 0;
+    const extra = (q: Queued) => q.also?.length ?? 0;
     for (const queue of this.#queues.values()) {
-      while (queue.items.length && bytes < COMMIT_BYTES && written.length < 900) {
+      while (
+        queue.items.length && bytes < COMMIT_BYTES &&
+        mutations + 1 + extra(queue.items[0]) <= MAX_MUTATIONS
+      ) {
         const items: Queued[] = [];
         let size = 0;
-        while (queue.items.length && (!items.length || size + queue.items[0].size <= BATCH_BYTES)) {
+        mutations++;
+        while (
+          queue.items.length &&
+          (!items.length ||
+            (size + queue.items[0].size <= BATCH_BYTES &&
+              mutations + extra(queue.items[0]) <= MAX_MUTATIONS))
+        ) {
           const next = queue.items.shift()!;
           items.push(next);
           size += next.size;
+          mutations += extra(next);
         }
         // A fresh id per batch: flushes run one at a time, so batches commit in id order and a
         // runner can read on from the last batch it saw.
         const id = this.#ids();
         op.set([JOB, queue.session, queue.hook, id], { jobs: items.map((i) => i.job) });
+        for (const i of items) {
+          for (const e of i.also ?? []) op.set(e.key, e.value, { expireIn: e.expireIn });
+        }
         written.push({ items, id });
         bytes += size;
       }

@@ -6,6 +6,7 @@
  */
 export {
   compose,
+  type DedupeTicket,
   type HookContext,
   limitBody,
   type Middleware,
@@ -23,3 +24,7 @@ export {
 export { asyncHookHandler, type AsyncHookOptions } from "./async_hook.ts";
 export { type Job, type JobBatch, type JobRequest, JobStore } from "./job_store.ts";
 export { listen, type Listener } from "./server.ts";
+export { type GuardKeys, type GuardOptions, guardSteps } from "./guard.ts";
+export { verifyStep, type VerifyStepOptions } from "./verify_step.ts";
+export { atPointer, matchStep } from "./match_step.ts";
+export { dedupeStep, type DedupeStepOptions, DELIVERY_HEADERS } from "./dedupe_step.ts";

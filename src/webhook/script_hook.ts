@@ -8,7 +8,8 @@
 import type { Logger } from "../output/log.ts";
 import type { Spawner } from "../exec/spawn.ts";
 import { ChildLostError, SpawnError } from "../exec/spawn.ts";
-import { compose, limitBody, storeMessage, text } from "./chain.ts";
+import { compose, limitBody, type Middleware, storeMessage, text, withoutHeader } from "./chain.ts";
+import type { Entry } from "../inbox/group_commit.ts";
 import { hookEnv, type HookRequest } from "./env.ts";
 
 /** The outcome of one request, as reported in `hook_run` records. */
@@ -21,6 +22,10 @@ export interface HookRun {
   exit_code: number | null;
   /** Script wall time in ms. */
   duration_ms: number;
+  /** Why nothing ran: `signature mismatch`, `missing header`, `unmatched`, … */
+  reason?: string;
+  /** Set when the request repeated a delivery already answered (and so ran nothing). */
+  duplicate?: boolean;
 }
 
 /** What a script hook needs from its host. */
@@ -39,9 +44,12 @@ export interface ScriptHookOptions {
   spawner: Spawner;
   /**
    * Puts `content` into the session's inbox as source `webhook`; resolves once it is durable
-   * there or already written to the output (see `SessionRunner.deliver()`).
+   * there or already written to the output (see `SessionRunner.deliver()`). `also` are writes to
+   * commit with the message (a delivery id's record): with them, it is always stored.
    */
-  inject: (content: string) => Promise<unknown>;
+  inject: (content: string, also?: readonly Entry[]) => Promise<unknown>;
+  /** Steps between reading the body and running the script (verify, match, dedupe). */
+  steps?: readonly Middleware[];
   /** Told about every finished request. */
   onRun?: (run: HookRun) => void;
   /** Where failures are logged. */
@@ -128,12 +136,14 @@ export async function runHookScript(
 export function scriptHookHandler(options: ScriptHookOptions): (req: Request) => Promise<Response> {
   const { name, log } = options;
   if (!(options.timeout >= 1)) throw new RangeError(`timeout must be >= 1, got ${options.timeout}`);
-  return compose([limitBody(options.maxBody, { signal: options.signal })], async (ctx) => {
+  const steps = [limitBody(options.maxBody, { signal: options.signal }), ...options.steps ?? []];
+  return compose(steps, async (ctx) => {
     const outcome = await runHookScript(options, {
       method: ctx.request.method,
       url: ctx.request.url,
-      headers: ctx.request.headers,
+      headers: withoutHeader(ctx.request.headers, ctx.secretHeader),
       body: ctx.body,
+      verified: ctx.verified,
     });
     const report = (status: number) =>
       options.onRun?.({
@@ -159,6 +169,7 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
       inject: options.inject,
       log,
       who: `hook '${name}'`,
+      dedupe: ctx.dedupe,
     });
     report(answer.status);
     return answer;
