@@ -13,10 +13,11 @@ import { join } from "node:path";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { loadConfig } from "../src/config/load.ts";
 import { openKv } from "../src/kv/open.ts";
-import { renderLog } from "../src/output/log.ts";
+import { log, renderLog } from "../src/output/log.ts";
 import type { ControlRequest, ControlResponse } from "../src/session/control.ts";
 import { type OpenSession, openSession } from "../src/session/open.ts";
 import { listen, type Listener } from "../src/webhook/server.ts";
+import { tlsFiles } from "../src/session/host.ts";
 import { type Rec, RecordReader } from "./_records.ts";
 
 /** Open sessions, each collecting the log lines written while it is open. */
@@ -54,6 +55,8 @@ export interface InSessionOptions {
   eventsFile?: string;
   /** Plugins folder; default none. */
   pluginsDir?: string;
+  /** How often TLS files are looked at (ms); default the daemon's. */
+  tlsCheckMs?: number;
 }
 
 /** A session opened in this process, its output parsed as JSONL records. */
@@ -99,10 +102,15 @@ export class InSession extends RecordReader {
         onStopAccepting: () => s.#closeListeners(),
       });
       for (const hook of s.session.hooks) {
-        const bind = hook === "server"
-          ? config.server?.bind ?? "127.0.0.1:0"
-          : config.hooks.find((h) => h.name === hook)!.bind;
-        const listener = listen(bind, (req) => s.session.handle(hook, req));
+        const table = hook === "server"
+          ? config.server
+          : config.hooks.find((h) => h.name === hook)!;
+        const bind = table?.bind ?? "127.0.0.1:0";
+        const listener = listen(bind, (req) => s.session.handle(hook, req), {
+          log: log("webhook"),
+          tls: tlsFiles(table),
+          tlsCheckMs: options.tlsCheckMs,
+        });
         s.#listeners.push(listener);
         s.session.record({ type: "listening", hook, addr: listener.addr });
       }

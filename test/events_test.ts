@@ -2,6 +2,7 @@
  * End-to-end tests of event hooks (docs/event-hooks.md, with `emit`, `hooks test` and `config
  * check`): the real CLI and real sessions in-process, real shell commands, real HTTP receivers.
  */
+import { Webhook } from "standardwebhooks";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cli, config, envFor, receiver, script, tempDir } from "./_helpers.ts";
@@ -624,6 +625,57 @@ Deno.test("hooks test: one report line per hook with outcome, duration and outpu
     }
   } finally {
     await r.server.shutdown();
+    await tmp.cleanup();
+  }
+});
+
+Deno.test("emit: an http hook with secret_env is signed with Standard Webhooks headers its receiver verifies", async () => {
+  const tmp = await tempDir();
+  const secret = "whsec_" + btoa("a receiver's shared key, 32 bytes");
+  const got: { body: string; headers: Record<string, string>; verified: unknown }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.text();
+    const headers = Object.fromEntries(req.headers);
+    let verified: unknown;
+    try {
+      verified = new Webhook(secret).verify(body, headers);
+    } catch (e) {
+      verified = (e as Error).message;
+    }
+    got.push({ body, headers, verified });
+    return new Response("ok");
+  });
+  try {
+    await config(tmp.path, "");
+    await writeHooks(tmp.path, {
+      my_event: [{
+        hooks: [{
+          type: "http",
+          url: `http://127.0.0.1:${server.addr.port}/`,
+          secret_env: "OUT_SECRET",
+        }],
+      }],
+    });
+    const res = await cli(["emit", "my_event", "--params", '{"commandKey":"x"}'], {
+      env: envFor(tmp.path, { OUT_SECRET: secret }),
+    });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(got.length, 1);
+    const [req] = got;
+    assert.deepEqual(req.verified, JSON.parse(req.body), "the reference package verified it");
+    assert.match(req.headers["webhook-id"], /^msg_[0-9a-f]{32}$/);
+    assert.match(req.headers["webhook-signature"], /^v1,[A-Za-z0-9+/]+=*$/);
+
+    // Unset or not a whsec_ secret: a problem of hooks.json, and nothing is sent unsigned.
+    for (const env of [{}, { OUT_SECRET: "plain" }] as Record<string, string>[]) {
+      const check = await cli(["config", "check"], { env: envFor(tmp.path, env) });
+      assert.equal(check.code, 2, check.stderr);
+      assert.match(check.stderr, /hooks\.json:\d+:\d+: my_event\[0\]\.hooks\[0\]\.secret_env: /);
+      assert.ok(!check.stderr.includes("plain"), "the value is not printed");
+    }
+    assert.equal(got.length, 1);
+  } finally {
+    await server.shutdown();
     await tmp.cleanup();
   }
 });

@@ -102,7 +102,6 @@ export function validateConfig(
     const hook = table(item);
     secrets[i] = readSecrets(hook, ["hooks", i], { report: at, abs });
     tls[i] = checkTls(hook, ["hooks", i], { report: at, abs });
-    if (tls[i]) at(["hooks", i, "tls_cert"], "TLS is not served yet");
     checkMatch(hook.match, ["hooks", i, "match"], at);
     if (hook.match === undefined && hook.unmatched_status !== undefined) {
       at(["hooks", i, "unmatched_status"], "'unmatched_status' needs 'match'");
@@ -140,7 +139,6 @@ export function validateConfig(
       : {}) as Record<string, unknown>;
   if (typeof rawServer.bind === "string") checkBind(["server", "bind"], rawServer.bind, "server");
   const serverTls = checkTls(rawServer, ["server"], { report: at, abs });
-  if (serverTls) at(["server", "tls_cert"], "TLS is not served yet");
   const pluginSecrets = new Map<string, string[] | undefined>();
   for (const [name, settings] of Object.entries(table((raw as { plugins?: unknown }).plugins))) {
     pluginSecrets.set(name, readSecrets(table(settings), ["plugins", name], { report: at, abs }));

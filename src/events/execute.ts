@@ -6,6 +6,7 @@
  */
 import type { Spawner } from "../exec/spawn.ts";
 import type { EventHook } from "./hooks_file.ts";
+import { signStandardWebhook } from "../auth/schemes.ts";
 
 /** The data every hook receives: `{event, fullEvent, params, timestamp}`. */
 export interface EventData {
@@ -105,6 +106,17 @@ export async function runEventHook(
     // Configured headers replace the default whatever their case.
     const headers = new Headers({ "content-type": "application/json" });
     for (const [k, v] of Object.entries(hook.headers)) headers.set(k, v);
+    const secret = hook.secret_env ? Deno.env.get(hook.secret_env) : undefined;
+    if (hook.secret_env) {
+      // Checked when the file was read; a variable unset since is a failed run, not unsigned.
+      if (!secret) throw new Error(`environment variable '${hook.secret_env}' is not set`);
+      const signed = await signStandardWebhook(secret, {
+        id: `msg_${crypto.randomUUID().replaceAll("-", "")}`,
+        body: new TextEncoder().encode(hasBody ? body : ""),
+        nowMs: Date.now(),
+      });
+      for (const [k, v] of Object.entries(signed)) headers.set(k, v);
+    }
     const res = await fetch(hook.url, {
       method: hook.method,
       headers,

@@ -34,6 +34,8 @@ export interface HttpHook {
   method: string;
   /** Extra headers. */
   headers: Record<string, string>;
+  /** Variable holding a `whsec_` secret: the request is signed with Standard Webhooks headers. */
+  secret_env?: string;
   /** Timeout in ms (default 30000). */
   timeout: number;
   /** Where it is in the file. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { secretBytes } from "../auth/schemes.ts";
 import * as z from "zod/mini";
 
 /** Longest hook timeout (ms) a timer can honour. */
@@ -64,6 +65,22 @@ const HttpHookSchema = z.object({
       error: "Headers must be an object",
     }),
     {},
+  ),
+  // Signs the request with Standard Webhooks headers; the variable must hold a `whsec_` secret.
+  secret_env: z.optional(
+    z.string({ error: "secret_env must be a variable name" }).check(
+      z.refine(
+        (name) => typeof secretBytes("standard-webhooks", Deno.env.get(name) ?? "") !== "string",
+        {
+          error: (i) => {
+            const value = Deno.env.get(String(i.input));
+            return value === undefined
+              ? `Environment variable '${String(i.input)}' is not set`
+              : `Secret in '${String(i.input)}' ${secretBytes("standard-webhooks", value)}`;
+          },
+        },
+      ),
+    ),
   ),
   timeout,
 });

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { Config } from "../config/schema.ts";
+import type { Config, TlsKeys } from "../config/schema.ts";
 import { HookhostError, UsageError } from "../errors.ts";
 import type { Spawner } from "../exec/spawn.ts";
 import { openKv } from "../kv/open.ts";
 import type { Format } from "../output/mod.ts";
-import { listen, type Listener } from "../webhook/server.ts";
+import { listen, type Listener, type TlsFiles } from "../webhook/server.ts";
 import { type ControlServer, serveControl, wakeSession } from "./control.ts";
 import { SessionLock, sessionPaths } from "./lock.ts";
 import { openSession } from "./open.ts";
@@ -85,12 +85,14 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
   try {
     control = await serveControl(sessionPaths(options.stateDir, name).socket, session.control);
     for (const hook of session.hooks) {
-      const bind = hook === "server"
-        ? config.server?.bind ?? DEFAULT_SERVER_BIND
-        : config.hooks.find((h) => h.name === hook)!.bind;
+      const table = hook === "server" ? config.server : config.hooks.find((h) => h.name === hook)!;
+      const bind = table?.bind ?? DEFAULT_SERVER_BIND;
       let listener: Listener;
       try {
-        listener = listen(bind, (req) => session.handle(hook, req), { log: log("webhook") });
+        listener = listen(bind, (req) => session.handle(hook, req), {
+          log: log("webhook"),
+          tls: tlsFiles(table),
+        });
       } catch (e) {
         if (e instanceof HookhostError) throw e;
         const what = hook === "server" ? "Plugin server" : `Hook '${hook}'`;
@@ -130,4 +132,11 @@ function warnIfOpen(config: Config, hook: string, bind: string): void {
       { hook, bind },
     );
   }
+}
+
+/** The TLS files of a `[[hooks]]` entry or `[server]`, when it has them. */
+export function tlsFiles(table: TlsKeys | undefined): TlsFiles | undefined {
+  return table?.tls_cert && table.tls_key
+    ? { cert: table.tls_cert, key: table.tls_key }
+    : undefined;
 }

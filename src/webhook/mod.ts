@@ -23,7 +23,7 @@ export {
 } from "./script_hook.ts";
 export { asyncHookHandler, type AsyncHookOptions } from "./async_hook.ts";
 export { type Job, type JobBatch, type JobRequest, JobStore } from "./job_store.ts";
-export { listen, type Listener } from "./server.ts";
+export { listen, type Listener, type ListenOptions, type TlsFiles } from "./server.ts";
 export { type GuardKeys, type GuardOptions, guardSteps } from "./guard.ts";
 export { verifyStep, type VerifyStepOptions } from "./verify_step.ts";
 export { atPointer, matchStep } from "./match_step.ts";
