@@ -105,7 +105,8 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
       }
       listeners.push(listener);
       session.record({ type: "listening", hook, addr: listener.addr });
-      warnIfOpen(config, hook, bind);
+      const open = openListenerWarning(config, hook, bind);
+      if (open) log("webhook").warn("{warning}", { warning: open });
     }
     await session.run();
   } finally {
@@ -116,22 +117,20 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
 }
 
 /**
- * One warning per listener others can reach that checks no signature: a `[[hooks]]` entry
- * without `verify`, or the plugin server with a plugin table without it.
+ * The warning for a listener other machines can reach that checks no signature (a `[[hooks]]`
+ * entry without `verify`, or the plugin server), or `undefined` for one that needs none.
  */
-function warnIfOpen(config: Config, hook: string, bind: string): void {
-  if (isLoopback(parseBind(bind))) return;
+export function openListenerWarning(
+  config: Config,
+  hook: string,
+  bind: string,
+): string | undefined {
+  if (isLoopback(parseBind(bind))) return undefined;
   if (hook === "server") {
-    log("webhook").warn(
-      "Plugin server listens on '{bind}', reachable from other machines: plugin routes without 'verify' in [plugins.NAME] accept unsigned requests",
-      { bind },
-    );
-  } else if (!config.hooks.find((h) => h.name === hook)?.verify) {
-    log("webhook").warn(
-      "Hook '{hook}' listens on '{bind}', reachable from other machines, without 'verify': anyone who reaches it can run its script",
-      { hook, bind },
-    );
+    return `Plugin server listens on '${bind}', reachable from other machines: plugin routes without 'verify' in [plugins.NAME] accept unsigned requests`;
   }
+  if (config.hooks.find((h) => h.name === hook)?.verify) return undefined;
+  return `Hook '${hook}' listens on '${bind}', reachable from other machines, without 'verify': anyone who reaches it can run its script`;
 }
 
 /** The TLS files of a `[[hooks]]` entry or `[server]`, when it has them. */
