@@ -8,7 +8,7 @@ import type { Source } from "../inbox/message.ts";
 /** Output records without the common `type`, `session_id` and `ts` fields' values filled in. */
 export type OutputRecord =
   | { type: "ready"; pid: number }
-  | { type: "listening"; hook: string; addr: string }
+  | { type: "listening"; hook: string; addr: string; tls?: true }
   | { type: "injected"; id: string; source_kind: Source; source_label: string; content: string }
   | { type: "reply"; id: string; content: string }
   | {
@@ -42,7 +42,7 @@ export function renderText(r: Stamped): string {
     case "ready":
       return `${head} ready (pid ${r.pid})`;
     case "listening":
-      return `${head} hook '${r.hook}' listening on http://${r.addr}/`;
+      return `${head} hook '${r.hook}' listening on ${r.tls ? "https" : "http"}://${r.addr}/`;
     case "injected":
       return `${head} ${r.source_label} (${r.id}):\n${indent(r.content)}`;
     case "reply":

@@ -63,6 +63,7 @@ Deno.test("createSink() text renders each record for people", async () => {
   const sink = createSink("text", { session: "demo", writer, now: () => NOW });
   sink.write({ type: "ready", pid: 42 });
   sink.write({ type: "listening", hook: "gh", addr: "127.0.0.1:40123" });
+  sink.write({ type: "listening", hook: "tls", addr: "127.0.0.1:40124", tls: true });
   sink.write({
     type: "injected",
     id: "01X",
@@ -73,6 +74,9 @@ Deno.test("createSink() text renders each record for people", async () => {
   sink.write({ type: "reply", id: "01X", content: "thanks" });
   sink.write({ type: "hook_run", hook: "gh", status: 200, exit_code: 0, duration_ms: 12 });
   sink.write({ type: "hook_run", hook: "gh", status: 504, exit_code: null, duration_ms: 30000 });
+  const refused = { hook: "gh", exit_code: null, duration_ms: 0 };
+  sink.write({ type: "hook_run", status: 401, reason: "signature mismatch", ...refused });
+  sink.write({ type: "hook_run", status: 200, duplicate: true, ...refused });
   sink.write({ type: "status", message: "stopping" });
   sink.write({ type: "error", message: "it broke" });
   await sink.flush();
@@ -81,6 +85,7 @@ Deno.test("createSink() text renders each record for people", async () => {
     [
       "09:05:03 [demo] ready (pid 42)",
       "09:05:03 [demo] hook 'gh' listening on http://127.0.0.1:40123/",
+      "09:05:03 [demo] hook 'tls' listening on https://127.0.0.1:40124/",
       "09:05:03 [demo] webhook gh (01X):",
       "  a",
       "  b",
@@ -88,6 +93,8 @@ Deno.test("createSink() text renders each record for people", async () => {
       "  thanks",
       "09:05:03 [demo] hook 'gh' answered 200 (exit 0, 12 ms)",
       "09:05:03 [demo] hook 'gh' answered 504 (exit signal, 30000 ms)",
+      "09:05:03 [demo] hook 'gh' answered 401 (signature mismatch)",
+      "09:05:03 [demo] hook 'gh' answered 200 (duplicate delivery)",
       "09:05:03 [demo] stopping",
       "09:05:03 [demo] error: it broke",
       "",

@@ -104,7 +104,12 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
         );
       }
       listeners.push(listener);
-      session.record({ type: "listening", hook, addr: listener.addr });
+      session.record({
+        type: "listening",
+        hook,
+        addr: listener.addr,
+        ...(tlsFiles(table) ? { tls: true as const } : {}),
+      });
       const open = openListenerWarning(config, hook, bind);
       if (open) log("webhook").warn("{warning}", { warning: open });
     }
