@@ -378,6 +378,14 @@ Deno.test("fail closed: a missing, empty or unreadable secret is a config error 
       // The secret's value is never printed.
       assert.ok(!check.stderr.includes("***"), check.stderr);
     }
+    // A plugin hook is guarded by its plugin's table: keys that would not apply are refused.
+    await config(
+      tmp.path,
+      `[[hooks]]\nname = "p"\nbind = "127.0.0.1:0"\nplugin = "x"\nverify = "github"\nsecret_env = "X"\n`,
+    );
+    const plugin = await cli(["config", "check"], { env });
+    assert.equal(plugin.code, 2, plugin.stderr);
+    assert.match(plugin.stderr, /hooks\[0\]\.verify: Set 'verify' in \[plugins\.x\]/);
     await config(tmp.path, hook('verify = "github"\nsecret_env = "HH_EMPTY"'));
     const run = await cli(["run", "--name", "x", "--hook", "h"], { env });
     assert.equal(run.code, 2, run.stderr);

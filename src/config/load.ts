@@ -12,6 +12,21 @@ import { formatPath, indexPositions, locate } from "./locate.ts";
 import { checkMatch, checkTls, readSecrets } from "./auth_check.ts";
 import { type Config, ConfigSchema, type HookConfig } from "./schema.ts";
 
+/** Keys of a `[[hooks]]` entry that a `plugin =` entry takes from the plugin's table instead. */
+const GUARD_KEYS = [
+  "verify",
+  "secret_env",
+  "secret_file",
+  "signature_header",
+  "tolerance",
+  "dedupe_window",
+  "dedupe_header",
+  "match",
+  "unmatched_status",
+  "env",
+  "env_set",
+] as const;
+
 /** Result of {@linkcode validateConfig}: the config when valid, and every problem found. */
 export interface ValidationResult {
   /** The config, present only when `problems` is empty. */
@@ -124,6 +139,17 @@ export function validateConfig(
       if (bad) at(["hooks", i, "script"], `Script ${bad}`);
     } else if (hook.script === undefined && hook.plugin === undefined) {
       at(["hooks", i], "Script is required (or 'plugin')");
+    }
+    if (hook.plugin !== undefined) {
+      // A plugin's route is guarded by its [plugins.NAME] table, wherever it is served.
+      for (const key of GUARD_KEYS) {
+        if (hook[key] !== undefined) {
+          at(
+            ["hooks", i, key],
+            `Set '${key}' in [plugins.${String(hook.plugin)}]: it guards the plugin`,
+          );
+        }
+      }
     }
     if (hook.mode === "async" && hook.plugin !== undefined) {
       at(["hooks", i, "mode"], "An async hook needs a script; a plugin answers its own requests");

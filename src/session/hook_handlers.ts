@@ -48,8 +48,6 @@ export interface HookHandlersOptions {
   runner: SessionRunner;
   /** Event bus (`hook_failed`, plugin events). */
   bus: EventBus;
-  /** Process starter. */
-  spawner: Spawner;
   /** The starter of children of a table with `env` / `env_set` keys (a hook, a plugin). */
   spawnerFor: (keys: EnvKeys) => Spawner;
   /** Plugins folder; served when it exists, or when the config asks for plugins. */
@@ -120,15 +118,13 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
   };
   /** The verify, match and dedupe steps of hook (or plugin route) `hookName`. */
   const guard = (hookName: string, keys: GuardKeys | undefined) =>
-    keys
-      ? guardSteps(keys, {
-        session: name,
-        hook: hookName,
-        kv: options.kv,
-        onRun: reportRun,
-        log: log("webhook"),
-      })
-      : [];
+    guardSteps(keys ?? {}, {
+      session: name,
+      hook: hookName,
+      kv: options.kv,
+      onRun: reportRun,
+      log: log("webhook"),
+    });
   /** A script hook of this session: [[hooks]] entries and script plugins alike. */
   const scriptHook = (
     hookName: string,

@@ -14,12 +14,12 @@ Deno.test("openListenerWarning: a hook others can reach without verify is warned
 [[hooks]]
 name = "open"
 bind = "0.0.0.0:9000"
-plugin = "x"
+script = "/bin/true"
 
 [[hooks]]
 name = "signed"
 bind = "0.0.0.0:9001"
-plugin = "x"
+script = "/bin/true"
 verify = "github"
 secret_env = "HOST_TEST_SECRET"
 `);

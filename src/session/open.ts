@@ -218,7 +218,6 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       store,
       runner,
       bus,
-      spawner: baseSpawner,
       spawnerFor,
       pluginsDir: options.pluginsDir,
       record: (r) => sink.write(r),
