@@ -44,3 +44,42 @@ export class LimitedBuffer {
     return concatBytes(this.#parts);
   }
 }
+
+/**
+ * Bytes appended by copy into one buffer that doubles as it fills. A stream's chunks can be
+ * small views of large buffers (a chunked body's 3-byte chunks each keep a 64 KiB buffer alive),
+ * so keeping the chunks would hold far more memory than was received; this holds at most twice.
+ */
+export class GrowingBytes {
+  #buffer: Uint8Array;
+  #length = 0;
+
+  /** Starts with room for `capacity` bytes (default 16 KiB). */
+  constructor(capacity = 16 * 1024) {
+    this.#buffer = new Uint8Array(Math.max(1, capacity));
+  }
+
+  /** Bytes held. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Copies `bytes` in. */
+  append(bytes: Uint8Array): void {
+    const need = this.#length + bytes.length;
+    if (need > this.#buffer.length) {
+      let size = this.#buffer.length * 2;
+      while (size < need) size *= 2;
+      const next = new Uint8Array(size);
+      next.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = next;
+    }
+    this.#buffer.set(bytes, this.#length);
+    this.#length = need;
+  }
+
+  /** What was appended, as a view (no copy). */
+  bytes(): Uint8Array {
+    return this.#buffer.subarray(0, this.#length);
+  }
+}

@@ -16,6 +16,11 @@ const GH_SECRET = "It's a Secret to Everybody";
 const ghSig = (body: string, secret = GH_SECRET) =>
   `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 
+const SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const mac = (key: string | Uint8Array, data: string, enc: "hex" | "base64" = "hex") =>
+  createHmac("sha256", key).update(data).digest(enc);
+const unixNow = () => String(Math.floor(Date.now() / 1000));
+
 /** A script that notes each run in `runs.log` and prints its body. */
 const RECORDING = 'echo run >> "$DIR/runs.log"; cat';
 
@@ -39,6 +44,7 @@ async function withHook(
   try {
     await script(tmp.path, "hook.sh", RECORDING.replaceAll("$DIR", tmp.path));
     await Deno.writeTextFile(join(tmp.path, "gh.secret"), GH_SECRET + "\n");
+    await Deno.writeTextFile(join(tmp.path, "sw.secret"), SW_SECRET);
     await config(tmp.path, toml);
     const d = await InSession.open({ dir: tmp.path, name: "auth", hooks: ["h"] });
     try {
@@ -160,6 +166,124 @@ Deno.test("dedupe: a signed delivery sent 5 times gives one message and the firs
     assert.equal(await runs(dir), 2);
     assert.deepEqual(injected(d).map((r) => r.content), [body, other]);
   });
+});
+
+Deno.test("dedupe: a signed request sent again with unsigned headers changed is a duplicate; ids count only in their own header", async () => {
+  const swKey = Uint8Array.from(atob(SW_SECRET.slice(6)), (c) => c.charCodeAt(0));
+  const sw = (id: string, body: string, ts = unixNow()) => ({
+    "webhook-id": id,
+    "webhook-timestamp": ts,
+    "webhook-signature": `v1,${mac(swKey, `${id}.${ts}.${body}`, "base64")}`,
+  });
+  const ts = unixNow();
+  const cases: {
+    name: string;
+    toml: string;
+    sends: { body: string; headers: Record<string, string>; duplicate: boolean }[];
+  }[] = [
+    {
+      name: "standard-webhooks: only the signed webhook-id counts",
+      toml: hook('verify = "standard-webhooks"\nsecret_file = "sw.secret"'),
+      sends: [
+        { body: "a", headers: sw("msg_1", "a"), duplicate: false },
+        { body: "a", headers: { ...sw("msg_1", "a"), "X-GitHub-Delivery": "x" }, duplicate: true },
+        // Another header's id in a new delivery marks nothing: msg_3 below still runs.
+        {
+          body: "b",
+          headers: { ...sw("msg_2", "b"), "X-GitHub-Delivery": "gh" },
+          duplicate: false,
+        },
+        {
+          body: "c",
+          headers: { ...sw("msg_3", "c"), "X-GitHub-Delivery": "gh" },
+          duplicate: false,
+        },
+      ],
+    },
+    {
+      name: "stripe: a replay within the tolerance",
+      toml: hook('verify = "stripe"\nsecret_file = "gh.secret"'),
+      sends: [
+        {
+          body: "s",
+          headers: { "Stripe-Signature": `t=${ts},v1=${mac(GH_SECRET, `${ts}.s`)}` },
+          duplicate: false,
+        },
+        {
+          body: "s",
+          headers: {
+            "Stripe-Signature": `t=${ts},v1=${mac(GH_SECRET, `${ts}.s`)}`,
+            "Idempotency-Key": "new",
+          },
+          duplicate: true,
+        },
+      ],
+    },
+    {
+      name: "slack: a replay within the tolerance",
+      toml: hook('verify = "slack"\nsecret_file = "gh.secret"'),
+      sends: [0, 1].map((i) => ({
+        body: "k",
+        headers: {
+          "X-Slack-Request-Timestamp": ts,
+          "X-Slack-Signature": `v0=${mac(GH_SECRET, `v0:${ts}:k`)}`,
+        },
+        duplicate: i === 1,
+      })),
+    },
+    {
+      name: "hmac-sha256: one signed body is one delivery",
+      toml: hook('verify = "hmac-sha256"\nsecret_file = "gh.secret"'),
+      sends: [0, 1].map((i) => ({
+        body: "h",
+        headers: { "X-Signature": mac(GH_SECRET, "h"), "Idempotency-Key": `k${i}` },
+        duplicate: i === 1,
+      })),
+    },
+    {
+      name: "github: an unmatched delivery replayed with X-GitHub-Event changed to match",
+      toml: GITHUB + '\n[[hooks.match]]\nheader = "X-GitHub-Event"\nequals = "push"\n',
+      sends: [
+        {
+          body: "i",
+          headers: { "X-Hub-Signature-256": ghSig("i"), "X-GitHub-Event": "issues" },
+          duplicate: false,
+        },
+        {
+          body: "i",
+          headers: {
+            "X-Hub-Signature-256": ghSig("i"),
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "new",
+          },
+          duplicate: true,
+        },
+      ],
+    },
+    {
+      name: "no verify: an id is recorded with its header's name",
+      toml: hook(""),
+      sends: [
+        { body: "n", headers: { "Idempotency-Key": "same" }, duplicate: false },
+        { body: "n", headers: { "X-GitHub-Delivery": "same" }, duplicate: false },
+        { body: "n", headers: { "Idempotency-Key": "same" }, duplicate: true },
+      ],
+    },
+  ];
+  for (const c of cases) {
+    await withHook(c.toml, async ({ dir, url }) => {
+      const answers = [];
+      for (const send of c.sends) answers.push(await post(url, send.body, send.headers));
+      for (const a of answers) assert.ok(a.status < 300, `${c.name}: ${a.status} ${a.text}`);
+      assert.deepEqual(
+        answers.map((a) => a.headers.get("x-hookhost-duplicate") === "true"),
+        c.sends.map((s) => s.duplicate),
+        c.name,
+      );
+      const unmatched = c.name.startsWith("github") ? 1 : 0;
+      assert.equal(await runs(dir), c.sends.filter((s) => !s.duplicate).length - unmatched, c.name);
+    });
+  }
 });
 
 Deno.test("dedupe: concurrent copies of one delivery run the script once", async () => {
@@ -396,7 +520,7 @@ Deno.test("fail closed: a missing, empty or unreadable secret is a config error 
   }
 });
 
-Deno.test("environment: secrets, the KV token and HOOKHOST_* reach no script, handler or event command; env allowlists, env_set adds", async () => {
+Deno.test("environment: secrets (hooks.json's too), the KV token and HOOKHOST_* reach no script, handler or event command; env allowlists, env_set adds", async () => {
   const tmp = await tempDir();
   try {
     const dump = (name: string) => `env | sort > "${tmp.path}/${name}.env"; cat > /dev/null`;
@@ -407,6 +531,9 @@ Deno.test("environment: secrets, the KV token and HOOKHOST_* reach no script, ha
       join(tmp.path, "hooks.json"),
       JSON.stringify({
         message_received: [{ hooks: [{ type: "command", command: dump("event") }] }],
+        never_fired: [{
+          hooks: [{ type: "http", url: "http://127.0.0.1:9/", secret_env: "SIGN_SECRET" }],
+        }],
       }),
     );
     await config(
@@ -437,6 +564,7 @@ env_set = { EXTRA = "x y" }
     );
     const env = envFor(tmp.path, {
       GH_SECRET,
+      SIGN_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
       GL_OLD: "old-token",
       GL_NEW: "new-token",
       DENO_KV_ACCESS_TOKEN: "kv-token",
@@ -463,6 +591,7 @@ env_set = { EXTRA = "x y" }
     try {
       const a = await post(`http://${await d.addr("open")}/`, "{}", {
         "X-Hub-Signature-256": ghSig("{}"),
+        "X-Hookhost-Verified": "forged",
       });
       assert.equal(a.status, 200, a.text);
       const b = await post(`http://${await d.addr("listed")}/`, "{}", {
@@ -481,12 +610,19 @@ env_set = { EXTRA = "x y" }
         (await Deno.readTextFile(join(tmp.path, `${f}.env`))).split("\n").filter(Boolean)
           .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
       );
-    const secrets = ["GH_SECRET", "GL_OLD", "GL_NEW", "DENO_KV_ACCESS_TOKEN", "HOOKHOST_STATE"];
+    const secrets = [
+      "GH_SECRET",
+      "GL_OLD",
+      "GL_NEW",
+      "SIGN_SECRET",
+      "DENO_KV_ACCESS_TOKEN",
+      "HOOKHOST_STATE",
+    ];
     for (const f of ["open", "listed", "handler", "event"]) {
       const vars = await read(f);
       for (const s of secrets) assert.ok(!(s in vars), `${f} saw ${s}`);
       const text = JSON.stringify(vars);
-      for (const value of [GH_SECRET, "old-token", "new-token", "kv-token"]) {
+      for (const value of [GH_SECRET, "old-token", "new-token", "kv-token", "MfKQ9r8GKYqr"]) {
         assert.ok(!text.includes(value), `${f} saw a secret's value`);
       }
     }
@@ -495,6 +631,7 @@ env_set = { EXTRA = "x y" }
     assert.equal(open.OTHER, "other");
     assert.ok(!("HOOKHOST_EXTRA" in open));
     assert.equal(open.HOOK_VERIFIED, "github");
+    assert.ok(!("HOOK_HEADER_X_HOOKHOST_VERIFIED" in open), "a client's X-Hookhost-Verified");
     const listed = await read("listed");
     assert.equal(listed.KEEP, "kept");
     assert.equal(listed.EXTRA, "x y");

@@ -750,7 +750,7 @@ Deno.test("`on` handlers get built-in events and other plugins' ctx.emit events;
 // ---------------------------------------------------------------------------------------------
 // Serving
 
-Deno.test("a script plugin follows the script interface at /hooks/<name>; /healthz answers; unknown names are 404", async () => {
+Deno.test("a script plugin follows the script interface at /hooks/<name>; /healthz answers; unknown names are 404, malformed ones 400", async () => {
   await withDaemon({
     session: "scr",
     scripts: {
@@ -794,6 +794,10 @@ Deno.test("a script plugin follows the script interface at /hooks/<name>; /healt
     for (const path of ["/hooks/nope", "/hooks/notes", "/hooks/listener", "/elsewhere", "/"]) {
       const res = await request(`${ctx.base}${path}`, { method: "POST", body: "x" });
       assert.equal(res.status, 404, `${path}: ${res.status} ${res.text}`);
+    }
+    for (const path of ["/hooks/%ZZ", "/hooks/%E0%A4%A", "/hooks/shout%"]) {
+      const res = await request(`${ctx.base}${path}`, { method: "POST", body: "x" });
+      assert.equal(res.status, 400, `${path}: ${res.status} ${res.text}`);
     }
     // Nothing was injected for those: the next message directly follows the first.
     const last = await request(`${ctx.base}/hooks/shout`, { method: "POST", body: "last" });

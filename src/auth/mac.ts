@@ -33,8 +33,8 @@ export async function hmac(key: CryptoKey, data: Uint8Array): Promise<Uint8Array
 
 /** Whether `mac` is the HMAC of `data` under `key`, compared in constant time. */
 export function verifyMac(key: CryptoKey, mac: Uint8Array, data: Uint8Array): Promise<boolean> {
-  // A MAC of another length can never match: Web Crypto then answers false at once, and the
-  // length of a MAC is no secret.
+  // A MAC of another length never matches (Web Crypto says so only after computing the HMAC,
+  // so callers try only MAC-length values); the length of a MAC is no secret.
   return crypto.subtle.verify(
     "HMAC",
     key,

@@ -46,9 +46,10 @@ export type VerifyOutcome =
   | {
     ok: true;
     /**
-     * For schemes that sign the body alone (GitHub, Shopify): the verified MAC in hex. The same
-     * signed body sent again is the same delivery, whatever delivery id it claims, since the id
-     * header is not signed.
+     * For the HMAC schemes (all but GitLab): the verified MAC in hex. A request carrying the
+     * same MAC again is a replay of the same signed content, whatever unsigned headers it
+     * changed (GitHub's and Shopify's delivery ids are not signed), so it counts as a delivery
+     * id. For `hmac-sha256`, which signs the body alone, identical bodies are one delivery.
      */
     replayKey?: string;
   }
@@ -71,6 +72,16 @@ export interface VerifierOptions {
 
 /** Default {@linkcode VerifierOptions.header} of `hmac-sha256`. */
 export const DEFAULT_SIGNATURE_HEADER = "X-Signature";
+
+/**
+ * Most signatures one header may carry (several during a sender's key rotation): each is an
+ * HMAC over the body, so a header of thousands would make one request cost thousands of passes.
+ * More are refused as `invalid header`.
+ */
+export const MAX_SIGNATURES = 8;
+
+/** Length of an HMAC-SHA256. */
+const MAC_BYTES = 32;
 
 /** Standard Webhooks secrets are base64 after an optional `whsec_` prefix. */
 const WHSEC = "whsec_";
@@ -121,10 +132,16 @@ export async function createVerifier(scheme: Scheme, options: VerifierOptions): 
   }
 
   const keys = await Promise.all(raw.map(hmacKey));
-  /** The first of `macs` that is the HMAC of `data` under one of the keys, or `null`. */
+  /**
+   * The first of `macs` that is the HMAC of `data` under one of the keys, `null` when none is,
+   * `"too many"` past {@linkcode MAX_SIGNATURES}. Only 32-byte values are tried: Web Crypto
+   * computes the whole HMAC before it compares lengths, so each empty candidate would cost a
+   * pass over the body.
+   */
   const check = async (macs: (Uint8Array | null)[], data: Uint8Array) => {
+    if (macs.length > MAX_SIGNATURES) return "too many";
     for (const mac of macs) {
-      if (!mac) continue;
+      if (mac?.length !== MAC_BYTES) continue;
       for (const key of keys) if (await verifyMac(key, mac, data)) return mac;
     }
     return null;
@@ -150,14 +167,15 @@ export async function createVerifier(scheme: Scheme, options: VerifierOptions): 
           macs = [fromBase64(value.trim())]; // base64 of HMAC-SHA256(secret, body).
         } else {
           // Hex or base64, an optional `sha256=` prefix, several separated by commas.
-          macs = value.split(",").map((part) => {
+          macs = value.split(",").filter((part) => part.trim()).map((part) => {
             const v = part.trim().replace(/^sha256=/, "");
             return /^[0-9a-fA-F]{64}$/.test(v) ? fromHex(v) : fromBase64(v);
           });
         }
         const mac = await check(macs, body);
+        if (mac === "too many") return refuse("invalid header");
         if (!mac) return refuse("signature mismatch");
-        return scheme === "hmac-sha256" ? { ok: true } : { ok: true, replayKey: toHex(mac) };
+        return { ok: true, replayKey: toHex(mac) };
       };
     }
     case "stripe":
@@ -176,8 +194,10 @@ export async function createVerifier(scheme: Scheme, options: VerifierOptions): 
         }
         if (t === undefined || v1.length === 0) return refuse("invalid header");
         const ok = await check(v1, joinBytes(utf8(`${t}.`), body));
+        if (ok === "too many") return refuse("invalid header");
         if (!ok) return refuse("signature mismatch");
-        return timely(t, now(), tolerance) ? { ok: true } : refuse("timestamp outside tolerance");
+        if (!timely(t, now(), tolerance)) return refuse("timestamp outside tolerance");
+        return { ok: true, replayKey: toHex(ok) };
       };
     case "slack":
       // `X-Slack-Signature: v0=<hex>` of HMAC-SHA256(secret, "v0:<X-Slack-Request-Timestamp>:<body>").
@@ -188,8 +208,9 @@ export async function createVerifier(scheme: Scheme, options: VerifierOptions): 
         const mac = value.startsWith("v0=") ? fromHex(value.slice(3)) : null;
         if (!mac) return refuse("signature mismatch");
         const ok = await check([mac], joinBytes(utf8(`v0:${ts}:`), body));
-        if (!ok) return refuse("signature mismatch");
-        return timely(ts, now(), tolerance) ? { ok: true } : refuse("timestamp outside tolerance");
+        if (!ok || ok === "too many") return refuse("signature mismatch");
+        if (!timely(ts, now(), tolerance)) return refuse("timestamp outside tolerance");
+        return { ok: true, replayKey: toHex(ok) };
       };
     case "standard-webhooks":
       // `webhook-signature: v1,<base64> [v1,<base64> …]` of HMAC-SHA256(key, "<id>.<ts>.<body>").
@@ -198,12 +219,14 @@ export async function createVerifier(scheme: Scheme, options: VerifierOptions): 
         const ts = headers.get("webhook-timestamp");
         const value = headers.get("webhook-signature");
         if (id === null || ts === null || value === null) return refuse("missing header");
-        const macs = value.split(" ").map((s) =>
+        const macs = value.split(" ").filter(Boolean).map((s) =>
           s.startsWith("v1,") ? fromBase64(s.slice(3)) : null
         );
         const ok = await check(macs, joinBytes(utf8(`${id}.${ts}.`), body));
+        if (ok === "too many") return refuse("invalid header");
         if (!ok) return refuse("signature mismatch");
-        return timely(ts, now(), tolerance) ? { ok: true } : refuse("timestamp outside tolerance");
+        if (!timely(ts, now(), tolerance)) return refuse("timestamp outside tolerance");
+        return { ok: true, replayKey: toHex(ok) };
       };
   }
 }

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
-import { createVerifier, type Scheme, SCHEMES, signStandardWebhook } from "./schemes.ts";
+import {
+  createVerifier,
+  MAX_SIGNATURES,
+  type Scheme,
+  SCHEMES,
+  signStandardWebhook,
+} from "./schemes.ts";
 
 // Signatures here are made with node:crypto from each provider's documented recipe (and with the
 // Standard Webhooks reference package), not with the code under test, so agreeing with ourselves
@@ -225,7 +231,7 @@ Deno.test("hmac-sha256: hex, base64, a sha256= prefix, a configured header, seve
   }
   const verify = await createVerifier("hmac-sha256", { secrets: [s], header: "X-My-Sig" });
   const ok = await verify(new Headers({ "x-my-sig": hex(s, BODY) }), enc.encode(BODY));
-  assert.deepEqual(ok, { ok: true });
+  assert.deepEqual(ok, { ok: true, replayKey: hex(s, BODY) });
   const missing = await verify(new Headers({ "x-signature": hex(s, BODY) }), enc.encode(BODY));
   assert.deepEqual(missing, { ok: false, reason: "missing header" });
 });
@@ -255,6 +261,51 @@ Deno.test("stripe: a header without t= or v1= is invalid; a v0 alone never passe
     await check("stripe", [s], { "Stripe-Signature": `t=${nowS},v1=00,v1=${v1}` }, BODY),
     "ok",
   );
+});
+
+Deno.test("many signatures in one header: over MAX_SIGNATURES is an invalid header, even with the right one; empty ones are skipped", async () => {
+  const s = "generic";
+  const right = hex(s, BODY);
+  const ts = nowS;
+  const stripe = hex(s, `${ts}.${BODY}`);
+  const swKey = Buffer.from(SW_SECRET.slice(6), "base64");
+  const sw = b64(swKey, `msg_1.${ts}.${BODY}`);
+  const swHeaders = (value: string) => ({
+    "webhook-id": "msg_1",
+    "webhook-timestamp": String(ts),
+    "webhook-signature": value,
+  });
+  const many = MAX_SIGNATURES + 1;
+  const cases: [Scheme, string, Record<string, string>, string][] = [
+    ["hmac-sha256", s, { "X-Signature": "ab,".repeat(5000) + right }, "invalid header"],
+    ["hmac-sha256", s, { "X-Signature": ", ,".repeat(5000) + right }, "ok"],
+    ["hmac-sha256", s, { "X-Signature": Array(many).fill(right).join(",") }, "invalid header"],
+    ["hmac-sha256", s, { "X-Signature": `00, ,${"ab,".repeat(MAX_SIGNATURES - 2)}${right}` }, "ok"],
+    [
+      "stripe",
+      s,
+      { "Stripe-Signature": `t=${ts},` + "v1=,".repeat(5000) + `v1=${stripe}` },
+      "invalid header",
+    ],
+    ["stripe", s, { "Stripe-Signature": `t=${ts},v1=,v1=00,v1=${stripe}` }, "ok"],
+    ["standard-webhooks", SW_SECRET, swHeaders("v1, ".repeat(5000) + `v1,${sw}`), "invalid header"],
+    ["standard-webhooks", SW_SECRET, swHeaders(`v1,  v1,AA== v2,x   v1,${sw}`), "ok"],
+  ];
+  for (const [scheme, secret, headers, want] of cases) {
+    const outcome = await check(scheme, [secret], headers, BODY, ts * 1000);
+    assert.equal(outcome, want, `${scheme} ${JSON.stringify(headers).slice(0, 80)}`);
+  }
+});
+
+Deno.test("replay keys: every HMAC scheme answers the verified MAC in hex; GitLab none", async () => {
+  for (const scheme of SCHEMES) {
+    const secret = secretFor(scheme);
+    const verify = await createVerifier(scheme, { secrets: [secret], now: () => NOW });
+    const outcome = await verify(new Headers(sign(scheme, secret, BODY)), enc.encode(BODY));
+    assert.ok(outcome.ok, scheme);
+    if (scheme === "gitlab") assert.equal(outcome.replayKey, undefined);
+    else assert.match(outcome.replayKey ?? "", /^[0-9a-f]{64}$/, scheme);
+  }
 });
 
 Deno.test("createVerifier: no secret, an empty one or a malformed whsec_ is refused", async () => {

@@ -136,6 +136,11 @@ export const LOOK_EVERY_MS = 10;
 export class HooksFile {
   /** The file. */
   readonly path: string;
+  /**
+   * Every variable a loaded version named in a `secret_env`: children never see them (the set
+   * only grows, so a secret stays hidden after its hook is removed).
+   */
+  readonly secretNames: Set<string> = new Set();
   #log: Logger;
   #stamp = "";
   #config: HooksConfig = new Map();
@@ -265,6 +270,13 @@ export class HooksFile {
     const reloaded = this.#loaded;
     this.#loaded = true;
     this.#config = config;
+    for (const groups of config.values()) {
+      for (const g of groups) {
+        for (const h of g.hooks) {
+          if (h.type === "http" && h.secret_env) this.secretNames.add(h.secret_env);
+        }
+      }
+    }
     if (reloaded) this.#log.info("Reloaded event hooks from {file}", { file: this.path });
     else this.#log.debug("Loaded event hooks from {file}", { file: this.path });
     return config;

@@ -42,10 +42,18 @@ export function childEnv(options: ChildEnvOptions = {}): Record<string, string> 
   return Object.assign(out, options.set);
 }
 
-/** `spawner` with every child started from `base` instead of this process's environment. */
-export function withEnv(spawner: Spawner, base: Readonly<Record<string, string>>): Spawner {
+/**
+ * `spawner` with every child started from `base` (or what `base()` gives at each start) instead
+ * of this process's environment. A function should give the same object until it changes:
+ * spawners keep the formatted form of the last one.
+ */
+export function withEnv(
+  spawner: Spawner,
+  base: Readonly<Record<string, string>> | (() => Readonly<Record<string, string>>),
+): Spawner {
+  const current = typeof base === "function" ? base : () => base;
   return {
     run: (command: string, options: RunOptions = {}) =>
-      spawner.run(command, { ...options, baseEnv: base }),
+      spawner.run(command, { ...options, baseEnv: current() }),
   };
 }

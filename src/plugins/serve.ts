@@ -16,6 +16,7 @@ import {
 import type { Entry } from "../inbox/group_commit.ts";
 import { fromWireHeaders, toWireHeaders } from "./protocol.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
+import { VERIFIED_HEADER } from "../webhook/env.ts";
 import type { PluginManager } from "./manager.ts";
 import { type ModulePlugin, PluginUnavailableError } from "./module_plugin.ts";
 
@@ -46,9 +47,6 @@ const handlers = new WeakMap<
 
 /** Methods `Deno.serve` accepts but a `Request` cannot be made with, so no plugin can get them. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
-
-/** Set on the request a plugin sees to the scheme the host verified; never the client's own. */
-export const VERIFIED_HEADER = "x-hookhost-verified";
 
 /** `headers` for the plugin: a client's `X-Hookhost-Verified` dropped, the host's added. */
 function pluginHeaders(headers: Headers, verified: string | undefined) {
@@ -165,6 +163,12 @@ export function pluginRouter(
     }
     const m = /^\/hooks\/([^/]+)(?:\/.*)?$/.exec(path);
     if (!m) return Promise.resolve(text(404, "Not found: use /hooks/<name> or /healthz\n"));
-    return servePlugin(manager, decodeURIComponent(m[1]), request, options);
+    let name: string;
+    try {
+      name = decodeURIComponent(m[1]);
+    } catch {
+      return Promise.resolve(text(400, "Malformed URL: bad percent-encoding\n"));
+    }
+    return servePlugin(manager, name, request, options);
   };
 }

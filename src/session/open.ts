@@ -133,15 +133,32 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
   ) => Promise<unknown[]>;
   try {
     const baseSpawner = options.spawner ?? processSpawner;
-    const secrets = secretEnvNames(config);
-    // Each kind of child starts from the environment its table allows (snapshot at start).
-    const spawnerFor = (keys: EnvKeys) =>
-      withEnv(baseSpawner, childEnv({ allow: keys.env, set: keys.env_set, secrets }));
-    const spawner = spawnerFor(config.session);
-    const now = clock;
     const hooksFile = options.eventsFile
       ? new HooksFile(options.eventsFile, { log: log("events") })
       : null;
+    // Secrets of the config, and those hooks.json names (from when each version is read).
+    const secrets = new Set(secretEnvNames(config));
+    const hidden = () => {
+      for (const n of hooksFile?.secretNames ?? []) secrets.add(n);
+      return secrets;
+    };
+    // Each kind of child starts from the environment its table allows (snapshot at start),
+    // made again only when a new secret is to be hidden.
+    const source = Deno.env.toObject();
+    const spawnerFor = (keys: EnvKeys) => {
+      let hiding = -1;
+      let base: Record<string, string> = {};
+      return withEnv(baseSpawner, () => {
+        const names = hidden();
+        if (names.size !== hiding) {
+          hiding = names.size;
+          base = childEnv({ allow: keys.env, set: keys.env_set, secrets: names, source });
+        }
+        return base;
+      });
+    };
+    const spawner = spawnerFor(config.session);
+    const now = clock;
     bus = new EventBus(hooksFile, {
       log: log("events"),
       spawner: spawnerFor(config.events),

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../output/log.ts";
-import { concatBytes } from "../bytes.ts";
+import { GrowingBytes } from "../bytes.ts";
 import type { Entry } from "../inbox/group_commit.ts";
 
 /** What flows through the chain. */
@@ -37,6 +37,11 @@ export interface DedupeTicket {
   entries(answer: { status: number; body: string }): Entry[];
   /** Whether `entries` were committed; if not, the dedupe step records a 2xx answer itself. */
   committed: boolean;
+  /**
+   * Set by a step whose answer is this delivery's whatever its status (not matched by the
+   * trigger rules): the dedupe step records it even when it is not a 2xx.
+   */
+  settled?: boolean;
 }
 
 /** A step: answers, or passes on to `next`. */
@@ -105,6 +110,47 @@ function onAbort(signal: AbortSignal, fn: () => void): () => void {
   return () => void waiting.delete(fn);
 }
 
+/** Chunks of a body stream: `next()` gives the next (valid until the next call) or `null`. */
+interface ChunkReader {
+  next(): Promise<Uint8Array | null>;
+  cancel(): Promise<void>;
+}
+
+/**
+ * Reads `stream` into one scratch buffer of ours when it is a byte stream (as `Deno.serve`'s
+ * bodies are): a default reader gets a fresh 64 KiB buffer per read, so a body sent in 3-byte
+ * chunks would cost 64 KiB per 3 bytes until the garbage is collected.
+ */
+function chunkReader(stream: ReadableStream<Uint8Array>): ChunkReader {
+  let byob: ReadableStreamBYOBReader | null = null;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream (a `Request` made in-process): its chunks are what it was given.
+  }
+  if (!byob) {
+    const reader = stream.getReader();
+    return {
+      next: async () => {
+        const { value, done } = await reader.read();
+        return done ? null : value;
+      },
+      cancel: () => reader.cancel(),
+    };
+  }
+  const reader = byob;
+  let scratch = new Uint8Array(64 * 1024);
+  return {
+    next: async () => {
+      const { value, done } = await reader.read(scratch);
+      if (done || !value) return null;
+      scratch = new Uint8Array(value.buffer); // The read transferred it.
+      return value;
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
 /**
  * Limits step: refuses bodies over `maxBody` bytes with 413 (by `Content-Length` up front, or
  * while reading), and reads the body into `ctx.body`. A client that goes away mid-body gets
@@ -132,19 +178,17 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
       if (body.length > maxBody) return tooLarge();
       ctx.body = body;
     } else if (declared !== 0 && ctx.request.body) {
-      const reader = ctx.request.body.getReader();
+      const read = chunkReader(ctx.request.body);
       const forget = options.signal
-        ? onAbort(options.signal, () => void reader.cancel().catch(() => {}))
+        ? onAbort(options.signal, () => void read.cancel().catch(() => {}))
         : () => {};
-      const chunks: Uint8Array[] = [];
-      let size = 0;
+      const received = new GrowingBytes();
       try {
         while (true) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          size += value.length;
-          if (size > maxBody) return tooLarge();
-          chunks.push(value);
+          const chunk = await read.next();
+          if (chunk === null) break;
+          if (received.length + chunk.length > maxBody) return tooLarge();
+          received.append(chunk);
         }
       } catch {
         // The client hung up mid-body: nobody is left to answer, and nothing is run.
@@ -153,7 +197,7 @@ export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {
         forget();
       }
       if (options.signal?.aborted) return text(503, "Shutting down\n");
-      ctx.body = concatBytes(chunks);
+      ctx.body = received.bytes();
     }
     return await next();
   };

@@ -9,9 +9,10 @@
 import { DEDUPE } from "../kv/keys.ts";
 import type { Entry } from "../inbox/group_commit.ts";
 import type { Logger } from "../output/log.ts";
+import type { Scheme } from "../auth/schemes.ts";
 import type { DedupeTicket, Middleware } from "./chain.ts";
 
-/** Headers that carry a delivery id, the first present one used. */
+/** Headers that carry a delivery id on a hook without `verify`, the first present one used. */
 export const DELIVERY_HEADERS: readonly string[] = [
   "x-github-delivery",
   "webhook-id",
@@ -19,6 +20,21 @@ export const DELIVERY_HEADERS: readonly string[] = [
   "idempotency-key",
   "x-gitlab-event-uuid",
 ];
+
+/**
+ * The delivery-id headers of each `verify` scheme: only its provider's own, since any other
+ * header of a signed request is the client's to choose. Standard Webhooks signs its id; Stripe
+ * and Slack send none (their verified MAC, which covers a timestamp, is the id).
+ */
+export const SCHEME_ID_HEADERS: Readonly<Record<Scheme, readonly string[]>> = {
+  github: ["x-github-delivery"],
+  gitlab: ["idempotency-key", "x-gitlab-event-uuid"],
+  shopify: ["x-shopify-webhook-id"],
+  "standard-webhooks": ["webhook-id"],
+  stripe: [],
+  slack: [],
+  "hmac-sha256": ["idempotency-key"],
+};
 
 /** What a delivery was answered, as stored. */
 interface Remembered {
@@ -41,8 +57,12 @@ export interface DedupeStepOptions {
   hook: string;
   /** Seconds a delivery is remembered. */
   window: number;
-  /** The one header to take the id from; default the first of {@linkcode DELIVERY_HEADERS}. */
-  header?: string;
+  /**
+   * The headers to take the id from, the first present one used (lower case); default
+   * {@linkcode DELIVERY_HEADERS}. Ids are recorded with their header's name, so an id sent in
+   * one header never answers for another's.
+   */
+  headers?: readonly string[];
   /** Clock in Unix ms; default `Date.now`. */
   now?: () => number;
   /** Told about every duplicate, with the status it was answered. */
@@ -64,7 +84,7 @@ async function keyPart(id: string): Promise<string> {
 export function dedupeStep(options: DedupeStepOptions): Middleware {
   const now = options.now ?? Date.now;
   const windowMs = options.window * 1000;
-  const headers = options.header ? [options.header.toLowerCase()] : DELIVERY_HEADERS;
+  const headers = options.headers ?? DELIVERY_HEADERS;
   /** Deliveries being handled now, by key: a copy waits for the first's outcome. */
   const inFlight = new Map<string, Promise<void>>();
   return async (ctx, next) => {
@@ -72,7 +92,7 @@ export function dedupeStep(options: DedupeStepOptions): Middleware {
     for (const h of headers) {
       const v = ctx.request.headers.get(h);
       if (v) {
-        ids.push(`id:${await keyPart(v)}`);
+        ids.push(`id:${h}:${await keyPart(v)}`);
         break;
       }
     }
@@ -127,8 +147,10 @@ export function dedupeStep(options: DedupeStepOptions): Middleware {
     ctx.dedupe = ticket;
     try {
       const response = await next();
-      if (!ticket.committed && response.status >= 200 && response.status < 300) {
-        // Nothing was stored with it (no output, or a plugin's own answer): remember it alone.
+      const ok = response.status >= 200 && response.status < 300;
+      if (!ticket.committed && (ok || ticket.settled)) {
+        // Nothing was stored with it (no output, unmatched, or a plugin's own answer):
+        // remember it alone.
         const body = response.body ? await response.clone().text() : "";
         const op = options.kv.atomic();
         for (const e of ticket.entries({ status: response.status, body })) {

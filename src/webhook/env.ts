@@ -9,6 +9,13 @@ export function headerEnvName(header: string): string {
   return "HOOK_HEADER_" + header.toUpperCase().replace(/[^A-Z0-9]/g, "_");
 }
 
+/**
+ * The header a plugin's request carries with the scheme the host verified. A client's own is
+ * dropped before any script or plugin sees the request: `HOOK_VERIFIED` and this header are
+ * hookhost's to set.
+ */
+export const VERIFIED_HEADER = "x-hookhost-verified";
+
 /** What a hook's script is told about a request: a `Request` has it, and so does a stored job. */
 export interface HookRequest {
   /** HTTP method. */
@@ -42,6 +49,7 @@ export function hookEnv(
     HOOK_VERIFIED: request.verified ?? "",
   };
   for (const [name, value] of request.headers) {
+    if (name === VERIFIED_HEADER) continue;
     const key = headerEnvName(name);
     // Two header names can fold to one variable (`x-a` and `x_a`): keep both values.
     env[key] = key in env ? `${env[key]}, ${value}` : value;

@@ -1,15 +1,16 @@
 /**
- * The steps between reading a body and running a hook: verify, match, dedupe, in that order (an
- * unauthenticated request learns nothing of the trigger rules, and only a request that would
- * run claims its delivery id). Built from a `[[hooks]]` entry's keys or a `[plugins.NAME]`
- * table's, so scripts and plugins are guarded alike.
+ * The steps between reading a body and running a hook: verify, dedupe, match, in that order. An
+ * unauthenticated request learns nothing of the trigger rules; a delivery is remembered whether
+ * or not it matched, so a replay of a signed delivery that changed an unsigned header (GitHub's
+ * `X-GitHub-Event`) to match is still a duplicate. Built from a `[[hooks]]` entry's keys or a
+ * `[plugins.NAME]` table's, so scripts and plugins are guarded alike.
  *
  * @module
  */
 import type { AuthKeys, MatchCondition } from "../config/schema.ts";
 import type { Logger } from "../output/log.ts";
 import type { Middleware } from "./chain.ts";
-import { dedupeStep } from "./dedupe_step.ts";
+import { dedupeStep, DELIVERY_HEADERS, SCHEME_ID_HEADERS } from "./dedupe_step.ts";
 import { matchStep } from "./match_step.ts";
 import type { HookRun } from "./script_hook.ts";
 import { verifyStep } from "./verify_step.ts";
@@ -52,12 +53,6 @@ export function guardSteps(keys: GuardKeys, options: GuardOptions): Middleware[]
       onRefused: (reason) => run(401, { reason }),
     }));
   }
-  if (keys.match?.length) {
-    const status = keys.unmatched_status ?? 204;
-    steps.push(
-      matchStep(keys.match, { status, onUnmatched: () => run(status, { reason: "unmatched" }) }),
-    );
-  }
   const window = keys.dedupe_window ?? 86400;
   if (window > 0) {
     steps.push(dedupeStep({
@@ -65,11 +60,21 @@ export function guardSteps(keys: GuardKeys, options: GuardOptions): Middleware[]
       session: options.session,
       hook,
       window,
-      header: keys.dedupe_header,
+      headers: keys.dedupe_header
+        ? [keys.dedupe_header.toLowerCase()]
+        : keys.verify
+        ? SCHEME_ID_HEADERS[keys.verify]
+        : DELIVERY_HEADERS,
       now: options.now,
       log: options.log,
       onDuplicate: (status) => run(status, { duplicate: true }),
     }));
+  }
+  if (keys.match?.length) {
+    const status = keys.unmatched_status ?? 204;
+    steps.push(
+      matchStep(keys.match, { status, onUnmatched: () => run(status, { reason: "unmatched" }) }),
+    );
   }
   return steps;
 }

@@ -75,6 +75,7 @@ export function matchStep(
       } else value = doc === undefined ? undefined : atPointer(doc, c.json!);
       if (!c.pass(value)) {
         options.onUnmatched?.();
+        if (ctx.dedupe) ctx.dedupe.settled = true;
         return text(
           options.status,
           [204, 205, 304].includes(options.status) ? null : "Not matched\n",

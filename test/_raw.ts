@@ -1,0 +1,125 @@
+/**
+ * What an attacker's client does that `fetch` cannot: raw HTTP/1.1 on a socket (a head sent in
+ * pieces, a body in tiny chunks, a connection left idle), and what the attacked daemon holds,
+ * read from `/proc`.
+ *
+ * @module
+ */
+import { scaled, WAIT_MS } from "./_poll.ts";
+
+const encoder = new TextEncoder();
+
+/** Writes all of `bytes`; false once the peer has closed. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array | string): Promise<boolean> {
+  const b = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
+  try {
+    for (let at = 0; at < b.length;) at += await conn.write(b.subarray(at));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A request head for `path` with `headers` (no blank line when `open` is set). */
+export function head(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): string {
+  let out = `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`;
+  for (const [k, v] of Object.entries(headers)) out += `${k}: ${v}\r\n`;
+  return out + "\r\n";
+}
+
+/** An answer read off a raw connection. */
+export interface RawAnswer {
+  /** Status, or -1 when the connection closed without one. */
+  status: number;
+  /** Everything read (head and body). */
+  text: string;
+}
+
+/** Reads until the peer closes (or `ms`, scaled, passes) and parses the status line. */
+export async function readAnswer(conn: Deno.Conn, ms = WAIT_MS): Promise<RawAnswer> {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(16 * 1024);
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch {
+      // Closed already.
+    }
+  }, scaled(ms));
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+  } catch {
+    // Reset by the peer, or closed by the timer.
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    conn.close();
+  } catch {
+    // Closed already.
+  }
+  const text = new TextDecoder().decode(
+    chunks.reduce((a, c) => {
+      const out = new Uint8Array(a.length + c.length);
+      out.set(a);
+      out.set(c, a.length);
+      return out;
+    }, new Uint8Array()),
+  );
+  const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+  return { status: m ? Number(m[1]) : -1, text };
+}
+
+/** Connects to `127.0.0.1:port`. */
+export function connect(port: number): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port });
+}
+
+/** `POST path` with `body` sent as chunks of `size` bytes each; the answer. */
+export async function postChunked(
+  port: number,
+  body: Uint8Array,
+  options: { path?: string; size?: number; headers?: Record<string, string> } = {},
+): Promise<RawAnswer> {
+  const conn = await connect(port);
+  const size = options.size ?? 3;
+  const headers = { ...options.headers, "Transfer-Encoding": "chunked", Connection: "close" };
+  await writeAll(conn, head("POST", options.path ?? "/", headers));
+  // Many chunks per write, so the daemon reads them together, as from a fast client.
+  let batch = "";
+  for (let i = 0; i < body.length; i += size) {
+    const part = new TextDecoder().decode(body.subarray(i, i + size));
+    batch += `${part.length.toString(16)}\r\n${part}\r\n`;
+    if (batch.length >= 8192) {
+      if (!await writeAll(conn, batch)) break;
+      batch = "";
+    }
+  }
+  await writeAll(conn, batch + "0\r\n\r\n");
+  return await readAnswer(conn);
+}
+
+/** Resident memory of process `pid` in bytes, from `/proc/PID/status`. */
+export function rss(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return kb ? Number(kb[1]) * 1024 : 0;
+}
+
+/** Open file descriptors of process `pid`, from `/proc/PID/fd`. */
+export function fds(pid: number): number {
+  let n = 0;
+  for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) n++;
+  return n;
+}
+
+/** 1 MiB, for figures. */
+export const MIB = 1024 * 1024;
