@@ -185,6 +185,8 @@ export interface HookSpec {
   concurrency?: number;
   timeout?: number;
   max_body?: number;
+  methods?: string[];
+  queue?: number;
 }
 
 /** `[[hooks]]` tables for `hooks`. */
@@ -196,6 +198,8 @@ export function hooksToml(hooks: HookSpec[]): string {
     if (h.concurrency !== undefined) lines.push(`concurrency = ${h.concurrency}`);
     if (h.timeout !== undefined) lines.push(`timeout = ${h.timeout}`);
     if (h.max_body !== undefined) lines.push(`max_body = ${h.max_body}`);
+    if (h.queue !== undefined) lines.push(`queue = ${h.queue}`);
+    if (h.methods !== undefined) lines.push(`methods = ${JSON.stringify(h.methods)}`);
     return lines.join("\n") + "\n";
   }).join("\n");
 }

@@ -33,49 +33,74 @@ export function head(
 
 /** An answer read off a raw connection. */
 export interface RawAnswer {
-  /** Status, or -1 when the connection closed without one. */
+  /** Status, or -1 when the connection closed (or `ms` passed) without one. */
   status: number;
   /** Everything read (head and body). */
   text: string;
 }
 
-/** Reads until the peer closes (or `ms`, scaled, passes) and parses the status line. */
+const decoder = new TextDecoder();
+
+/** Whether `text` holds a whole response: a head and the `Content-Length` bytes after it. */
+function complete(text: string): boolean {
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) return false;
+  const length = /^content-length: *(\d+)/im.exec(text.slice(0, end));
+  return text.length - end - 4 >= Number(length?.[1] ?? 0);
+}
+
+/**
+ * Reads one answer: until its head and `Content-Length` body are in, the peer closes, or `ms`
+ * (scaled) pass. The connection stays open; {@linkcode closed} tells whether the peer then closes.
+ */
 export async function readAnswer(conn: Deno.Conn, ms = WAIT_MS): Promise<RawAnswer> {
-  const chunks: Uint8Array[] = [];
+  let text = "";
   const buf = new Uint8Array(16 * 1024);
-  const timer = setTimeout(() => {
-    try {
-      conn.close();
-    } catch {
-      // Closed already.
-    }
-  }, scaled(ms));
+  const timer = setTimeout(() => close(conn), scaled(ms));
   try {
-    while (true) {
+    while (!complete(text)) {
       const n = await conn.read(buf);
       if (n === null) break;
-      chunks.push(buf.slice(0, n));
+      text += decoder.decode(buf.subarray(0, n));
     }
   } catch {
     // Reset by the peer, or closed by the timer.
   } finally {
     clearTimeout(timer);
   }
+  const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+  return { status: m ? Number(m[1]) : -1, text };
+}
+
+/** Closes `conn` if it is not closed already. */
+export function close(conn: Deno.Conn): void {
   try {
     conn.close();
   } catch {
     // Closed already.
   }
-  const text = new TextDecoder().decode(
-    chunks.reduce((a, c) => {
-      const out = new Uint8Array(a.length + c.length);
-      out.set(a);
-      out.set(c, a.length);
-      return out;
-    }, new Uint8Array()),
-  );
-  const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-  return { status: m ? Number(m[1]) : -1, text };
+}
+
+/**
+ * Whether the peer closes `conn` (end of stream or reset) within `ms`, scaled; whatever it sends
+ * meanwhile is discarded. `conn` is closed either way.
+ */
+export async function closed(conn: Deno.Conn, ms = WAIT_MS): Promise<boolean> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    close(conn);
+  }, scaled(ms));
+  const buf = new Uint8Array(16 * 1024);
+  try {
+    while (await conn.read(buf) !== null);
+  } catch {
+    // Reset by the peer, or closed by the timer.
+  } finally {
+    clearTimeout(timer);
+    close(conn);
+  }
+  return !timedOut;
 }
 
 /** Connects to `127.0.0.1:port`. */
@@ -104,7 +129,11 @@ export async function postChunked(
     }
   }
   await writeAll(conn, batch + "0\r\n\r\n");
-  return await readAnswer(conn);
+  try {
+    return await readAnswer(conn);
+  } finally {
+    close(conn);
+  }
 }
 
 /** Resident memory of process `pid` in bytes, from `/proc/PID/status`. */

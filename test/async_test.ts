@@ -527,18 +527,11 @@ const configCases: { name: string; table: string; line: number; path: string; me
       message: 'Must be "sync" or "async"',
     },
     {
-      name: "concurrency on a sync hook (default mode) is refused",
-      table: `script = "./ok.sh"\nconcurrency = 2`,
+      name: "concurrency on a plugin hook is refused",
+      table: `plugin = "x"\nconcurrency = 2`,
       line: 5,
       path: "hooks[0].concurrency",
-      message: 'Concurrency applies only to mode = "async" hooks',
-    },
-    {
-      name: 'concurrency on a mode = "sync" hook is refused',
-      table: `script = "./ok.sh"\nmode = "sync"\nconcurrency = 4`,
-      line: 6,
-      path: "hooks[0].concurrency",
-      message: 'Concurrency applies only to mode = "async" hooks',
+      message: "Concurrency applies to scripts; a plugin runs in-process",
     },
     {
       name: 'mode = "async" with a plugin is refused',

@@ -5,33 +5,59 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { config, envFor, Proc, script, tempDir } from "./_helpers.ts";
-import { MIB, postChunked, rss } from "./_raw.ts";
+import { config, envFor, Proc, request, script, tempDir } from "./_helpers.ts";
+import { close, connect, head, MIB, postChunked, readAnswer, rss, writeAll } from "./_raw.ts";
 
-/** A temp folder with `hook.sh` (prints its body) and `toml`, and a daemon of it. */
+interface Daemon {
+  dir: string;
+  d: Proc;
+  /** The port of hook `name`. */
+  port: (name: string) => Promise<number>;
+  /** Lines of `runs.log`, which the scripts below append to. */
+  runs: () => Promise<string[]>;
+}
+
+/**
+ * A temp folder with `scripts` (`$DIR` is the folder; `hook.sh` notes a run and prints its body
+ * unless given) and `toml`, and a daemon serving `hooks`.
+ */
 async function withDaemon(
-  toml: string,
-  body: (ctx: { dir: string; d: Proc; port: (hook: string) => Promise<number> }) => Promise<void>,
+  options: {
+    toml: string;
+    hooks?: string[];
+    scripts?: Record<string, string>;
+    /** Script plugins (name → shell body) in `DIR/plugins`, served by `[server]` of `toml`. */
+    plugins?: Record<string, string>;
+  },
+  body: (ctx: Daemon) => Promise<void>,
 ): Promise<void> {
   const tmp = await tempDir();
   try {
-    await script(tmp.path, "hook.sh", 'echo run >> "' + join(tmp.path, "runs.log") + '"; cat');
-    await config(tmp.path, toml);
-    const d = Proc.start([
-      "run",
-      "--name",
-      "hostile",
-      "--daemon",
-      "--format",
-      "jsonl",
-      "--hook",
-      "h",
-    ], {
+    const scripts = { "hook.sh": 'echo run >> "$DIR/runs.log"; cat', ...options.scripts };
+    for (const [name, text] of Object.entries(scripts)) {
+      await script(tmp.path, name, text.replaceAll("$DIR", tmp.path));
+    }
+    await config(tmp.path, options.toml);
+    const hooks = (options.hooks ?? ["h"]).flatMap((h) => ["--hook", h]);
+    if (options.plugins) {
+      const dir = join(tmp.path, "plugins");
+      await Deno.mkdir(dir);
+      for (const [name, text] of Object.entries(options.plugins)) await script(dir, name, text);
+      hooks.push("--plugins", dir);
+    }
+    const d = Proc.start(["run", "--name", "hostile", "--daemon", "--format", "jsonl", ...hooks], {
       env: envFor(tmp.path),
     });
     try {
       const port = async (hook: string) => Number((await d.addr(hook)).split(":").pop());
-      await body({ dir: tmp.path, d, port });
+      const runs = async () => {
+        try {
+          return (await Deno.readTextFile(join(tmp.path, "runs.log"))).split("\n").filter(Boolean);
+        } catch {
+          return [];
+        }
+      };
+      await body({ dir: tmp.path, d, port, runs });
     } finally {
       assert.equal(await d.stop(), 0, d.stderr);
     }
@@ -40,22 +66,157 @@ async function withDaemon(
   }
 }
 
-const HOOK = '[[hooks]]\nname = "h"\nbind = "127.0.0.1:0"\nscript = "./hook.sh"\n';
+const hook = (extra = "", name = "h", script = "./hook.sh") =>
+  `[[hooks]]\nname = "${name}"\nbind = "127.0.0.1:0"\nscript = "${script}"\n${extra}\n`;
+
+const encoder = new TextEncoder();
 
 Deno.test("a chunked body in 3-byte chunks costs memory by the bytes received", async () => {
-  await withDaemon(HOOK, async ({ d, port }) => {
+  await withDaemon({ toml: hook() }, async ({ d, port }) => {
     const p = await port("h");
     // One ordinary request first, so what it costs once (code, buffers) is not counted.
-    assert.equal((await postChunked(p, new TextEncoder().encode("warm"))).status, 200);
+    assert.equal((await postChunked(p, encoder.encode("warm"))).status, 200);
     await d.waitFor((r) => r.type === "injected");
     const before = rss(d.child.pid);
-    const body = new TextEncoder().encode("x".repeat(100_000));
-    const answer = await postChunked(p, body, { size: 3 });
+    const answer = await postChunked(p, encoder.encode("x".repeat(100_000)), { size: 3 });
     assert.equal(answer.status, 200, answer.text);
     const message = await d.waitFor((r) => r.type === "injected" && r.content !== "warm");
     assert.equal(message.content.length, 100_000);
     // Each 3-byte chunk used to keep a 64 KiB buffer alive: 100 kB cost 1.6 GB.
     const grew = rss(d.child.pid) - before;
     assert.ok(grew < 64 * MIB, `RSS grew by ${Math.round(grew / MIB)} MiB`);
+  });
+});
+
+Deno.test("20 connections declaring 10 MB and sending none of it: memory stays put, each gets 408 after body_timeout", async () => {
+  const toml = "[limits]\nbody_timeout = 1\n\n" + hook("max_body = 20000000");
+  await withDaemon({ toml }, async ({ d, port, runs }) => {
+    const p = await port("h");
+    assert.equal(
+      (await request(`http://127.0.0.1:${p}/`, { method: "POST", body: "warm" })).status,
+      200,
+    );
+    const before = rss(d.child.pid);
+    const conns = await Promise.all(Array.from({ length: 20 }, () => connect(p)));
+    const heads = head("POST", "/", { "Content-Length": "10000000" });
+    for (const c of conns) await writeAll(c, heads + "a few bytes");
+    const answers = await Promise.all(conns.map((c) => readAnswer(c)));
+    conns.forEach(close);
+    const grew = rss(d.child.pid) - before;
+    // It used to reserve the declared length: ~16.5 MB a connection, 330 MB for these.
+    assert.ok(grew < 40 * MIB, `RSS grew by ${Math.round(grew / MIB)} MiB`);
+    assert.deepEqual(answers.map((a) => a.status), Array(20).fill(408));
+    assert.deepEqual(await runs(), ["run"], "only the warm-up ran");
+  });
+});
+
+Deno.test("max_body_in_flight: bodies past the budget get 503 with Retry-After; the held one completes", async () => {
+  const toml = "[limits]\nmax_body_in_flight = 1000000\n\n" + hook("max_body = 900000");
+  await withDaemon({ toml }, async ({ d, port, runs }) => {
+    const p = await port("h");
+    const part = "x".repeat(600_000);
+    // Two bodies of 600 kB, each one byte short: whichever is read second takes the total
+    // past 1 MB and is refused at once; the other waits for its last byte.
+    const conns = [await connect(p), await connect(p)];
+    for (const c of conns) {
+      await writeAll(c, head("POST", "/", { "Content-Length": "600001" }) + part);
+    }
+    const reading = conns.map((c, i) => readAnswer(c).then((a) => ({ i, a })));
+    const refused = await Promise.race(reading);
+    assert.equal(refused.a.status, 503, refused.a.text);
+    assert.match(refused.a.text, /retry-after: \d+/i);
+    await writeAll(conns[1 - refused.i], "!");
+    const ok = (await reading[1 - refused.i]).a;
+    assert.equal(ok.status, 200, ok.text);
+    conns.forEach(close);
+    await d.waitFor((r) => r.type === "injected" && r.content.length === 600_001);
+    assert.deepEqual(await runs(), ["run"]);
+    // The budget is back: another large body passes.
+    const again = await request(`http://127.0.0.1:${p}/`, { method: "POST", body: part });
+    assert.equal(again.status, 200, again.text);
+  });
+});
+
+/** A script that notes its run, then waits for the file `go` before printing its body. */
+const GATED = 'echo run >> "$DIR/runs.log"; while [ ! -f "$DIR/go" ]; do sleep 0.05; done; cat';
+
+Deno.test("a flood of a sync hook: concurrency scripts run, queue wait, the rest get 503 at once", async () => {
+  const toml = hook("concurrency = 1\nqueue = 1", "h", "./gated.sh");
+  await withDaemon({ toml, scripts: { "gated.sh": GATED } }, async ({ dir, d, port, runs }) => {
+    const url = `http://127.0.0.1:${await port("h")}/`;
+    const answers = Array.from(
+      { length: 6 },
+      (_, i) => request(url, { method: "POST", body: `m${i}` }),
+    );
+    // One runs and one waits whatever the arrival order; the other four are refused while the
+    // script is still held, so this cannot depend on timing.
+    const refused = await d.waitForCount(
+      (r) => r.type === "hook_run" && r.reason === "queue full",
+      4,
+    );
+    assert.ok(refused.every((r) => r.status === 503));
+    assert.deepEqual(await runs(), ["run"], "one script at a time");
+    await Deno.writeTextFile(join(dir, "go"), "");
+    const all = await Promise.all(answers);
+    const statuses = all.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [200, 200, 503, 503, 503, 503]);
+    for (const a of all.filter((a) => a.status === 503)) {
+      assert.match(a.headers.get("retry-after") ?? "", /^\d+$/);
+    }
+    assert.deepEqual(await runs(), ["run", "run"]);
+  });
+});
+
+Deno.test("an async hook past max_pending answers 503 and stores nothing; accepts again once run", async () => {
+  const toml = hook('mode = "async"\nconcurrency = 1\nmax_pending = 2', "h", "./gated.sh");
+  await withDaemon({ toml, scripts: { "gated.sh": GATED } }, async ({ dir, d, port, runs }) => {
+    const url = `http://127.0.0.1:${await port("h")}/`;
+    const post = (body: string) => request(url, { method: "POST", body });
+    assert.equal((await post("one")).status, 202);
+    assert.equal((await post("two")).status, 202);
+    const full = await post("three");
+    assert.equal(full.status, 503, full.text);
+    assert.match(full.headers.get("retry-after") ?? "", /^\d+$/);
+    await Deno.writeTextFile(join(dir, "go"), "");
+    await d.waitForCount((r) => r.type === "injected", 2);
+    // Pending counts down as jobs finish, so the hook takes work again.
+    assert.equal((await post("four")).status, 202);
+    const got = await d.waitForCount((r) => r.type === "injected", 3);
+    assert.deepEqual(got.map((r) => r.content), ["one", "two", "four"]);
+    assert.equal((await runs()).length, 3);
+  });
+});
+
+Deno.test("methods: a GET to a POST hook is 405 with Allow and runs nothing; '*' takes any", async () => {
+  const toml = hook() + hook('methods = ["*"]', "any") + hook('methods = ["GET", "PUT"]', "gp");
+  await withDaemon({ toml, hooks: ["h", "any", "gp"] }, async ({ port, runs }) => {
+    const at = async (name: string) => `http://127.0.0.1:${await port(name)}/`;
+    const get = await request(await at("h"), { method: "GET" });
+    assert.equal(get.status, 405, get.text);
+    assert.equal(get.headers.get("allow"), "POST");
+    const del = await request(await at("gp"), { method: "DELETE" });
+    assert.deepEqual([del.status, del.headers.get("allow")], [405, "GET, PUT"]);
+    assert.deepEqual(await runs(), [], "nothing ran");
+    assert.equal((await request(await at("any"), { method: "PATCH", body: "p" })).status, 200);
+    assert.equal((await request(await at("gp"), { method: "PUT", body: "p" })).status, 200);
+    assert.deepEqual(await runs(), ["run", "run"]);
+  });
+});
+
+Deno.test("malformed URLs are 400 on a hook and on the plugin server, and run nothing", async () => {
+  const toml = '[server]\nbind = "127.0.0.1:0"\n\n' + hook();
+  const plugins = { "p.sh": 'echo run >> "$DIR/runs.log"; cat' };
+  await withDaemon({ toml, plugins }, async ({ d, port, runs }) => {
+    const server = Number((await d.addr("server")).split(":").pop());
+    for (
+      const [p, path] of [[await port("h"), "/%ZZ"], [server, "/hooks/%ZZ"], [server, "/hooks/p%"]]
+    ) {
+      const conn = await connect(p as number);
+      await writeAll(conn, head("POST", path as string, { "Content-Length": "1" }) + "x");
+      const answer = await readAnswer(conn);
+      close(conn);
+      assert.equal(answer.status, 400, `${path}: ${answer.text}`);
+    }
+    assert.deepEqual(await runs(), []);
   });
 });

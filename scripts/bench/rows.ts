@@ -78,11 +78,13 @@ async function write(path: string, text: string, mode?: number) {
   if (mode) await Deno.chmod(path, mode);
 }
 
+/** `hooks` sync hooks on the row-1 script; any method, since row 1b sends GETs. */
 function syncConfig(dir: string, hooks = 1): string {
   return Array.from(
     { length: hooks },
     (_, i) =>
-      `[[hooks]]\nname = "sync${i || ""}"\nbind = "127.0.0.1:0"\nscript = "${dir}/sync.sh"\n`,
+      `[[hooks]]\nname = "sync${i || ""}"\nbind = "127.0.0.1:0"\nscript = "${dir}/sync.sh"\n` +
+      `methods = ["*"]\n`,
   )
     .join("\n");
 }

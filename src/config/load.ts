@@ -154,8 +154,8 @@ export function validateConfig(
     if (hook.mode === "async" && hook.plugin !== undefined) {
       at(["hooks", i, "mode"], "An async hook needs a script; a plugin answers its own requests");
     }
-    if (hook.concurrency !== undefined && hook.mode !== "async") {
-      at(["hooks", i, "concurrency"], 'Concurrency applies only to mode = "async" hooks');
+    if (hook.concurrency !== undefined && hook.plugin !== undefined) {
+      at(["hooks", i, "concurrency"], "Concurrency applies to scripts; a plugin runs in-process");
     }
     return script;
   });
@@ -207,6 +207,7 @@ export function validateConfig(
       hooks,
       session,
       events: parsed.data.events,
+      limits: parsed.data.limits,
       server,
       plugins,
       file: options.file,

@@ -20,6 +20,7 @@ export type {
   EnvKeys,
   EventsConfig,
   HookConfig,
+  LimitsConfig,
   MatchCondition,
   PluginSettingsConfig,
   ServerConfig,

@@ -129,7 +129,21 @@ export const HookSchema = z.strictObject({
   max_body: maxBody(),
   mode: z._default(z.enum(["sync", "async"], { error: 'must be "sync" or "async"' }), "sync"),
   concurrency: z.optional(whole("a whole number", 1, 1024)),
+  queue: z._default(whole("a whole number", 0, 1_000_000), 64),
+  max_pending: z._default(whole("a whole number", 1, 100_000_000), 100_000),
+  methods: z._default(
+    z.array(
+      z.string({ error: "must be a list of HTTP methods" }).check(
+        z.regex(/^([A-Z]+|\*)$/, 'must be HTTP methods in capitals, or "*" for any'),
+      ),
+      { error: 'must be a list of HTTP methods, such as ["POST"]' },
+    ).check(z.minLength(1, "must name at least one method")),
+    ["POST"],
+  ),
 });
+
+/** Scripts a sync hook runs at once unless `concurrency` says otherwise: two per core. */
+export const DEFAULT_SYNC_CONCURRENCY: number = 2 * (navigator.hardwareConcurrency || 1);
 
 /** Scripts an async hook runs at once unless `concurrency` says otherwise: one, so outputs reach the inbox in the order requests arrived. */
 export const DEFAULT_ASYNC_CONCURRENCY = 1;
@@ -179,6 +193,18 @@ export const PluginSettingsSchema = z.strictObject({
   ),
 });
 
+/** `[limits]`: what any client may hold of the daemon, on every listener (docs/security.md). */
+export const LimitsSchema = z.strictObject({
+  max_body_in_flight: z._default(
+    whole("a number of bytes", 1024, 64 * 1024 * 1024 * 1024),
+    64 * 1024 * 1024,
+  ),
+  header_timeout: seconds(0.1, 3600, 10),
+  body_timeout: seconds(0.1, 3600, 30),
+  idle_timeout: seconds(0.1, 86400, 60),
+  max_connections: z.optional(whole("a whole number", 1, 10_000_000)),
+});
+
 /** `[server]`: where plugins are served. */
 export const ServerSchema = z.strictObject({
   ...tlsShape,
@@ -189,6 +215,7 @@ export const ServerSchema = z.strictObject({
 /** The whole config document. */
 export const ConfigSchema = z.strictObject({
   server: z.optional(ServerSchema),
+  limits: z._default(LimitsSchema, LimitsSchema.parse({})),
   plugins: z._default(z.record(z.string(), PluginSettingsSchema), {}),
   hooks: z._default(z.array(HookSchema, { error: "must be an array of tables ([[hooks]])" }), []),
   session: z._default(SessionSchema, SessionSchema.parse({})),
@@ -274,10 +301,19 @@ export interface HookConfig extends AuthKeys, EnvKeys, TlsKeys {
   /** `sync` answers once the script has run; `async` stores the request as a job, answers `202`. */
   mode: "sync" | "async";
   /**
-   * Scripts an async hook runs at once, 1 to 1024; unset means
-   * {@linkcode DEFAULT_ASYNC_CONCURRENCY}.
+   * Scripts the hook runs at once, 1 to 1024; unset means {@linkcode DEFAULT_ASYNC_CONCURRENCY}
+   * for an async hook, {@linkcode DEFAULT_SYNC_CONCURRENCY} for a sync one.
    */
   concurrency?: number;
+  /**
+   * Requests of a sync hook waiting for one of its `concurrency` slots, at most (default 64);
+   * beyond, 503 with `Retry-After`.
+   */
+  queue: number;
+  /** Jobs of an async hook stored and not yet run, at most (default 100000); beyond, 503. */
+  max_pending: number;
+  /** Methods the hook answers (default `["POST"]`; `["*"]` any); others get 405 with `Allow`. */
+  methods: string[];
   /** Line of the entry's `[[hooks]]` header in the config file, when known. */
   line?: number;
 }
@@ -304,6 +340,20 @@ export interface EventsConfig extends EnvKeys {
   queue_limit: number;
 }
 
+/** `[limits]` after validation. */
+export interface LimitsConfig {
+  /** Body bytes all requests of the daemon hold at once (default 64 MiB); beyond, 503. */
+  max_body_in_flight: number;
+  /** Seconds a request head may take to arrive (default 10). */
+  header_timeout: number;
+  /** Seconds a body may go without a byte (default 30); 408. */
+  body_timeout: number;
+  /** Seconds a keep-alive connection may sit idle (default 60). */
+  idle_timeout: number;
+  /** Connections one listener holds at once; unset, a share of the fd limit. */
+  max_connections?: number;
+}
+
 /** `[server]` after validation. */
 export interface ServerConfig extends TlsKeys {
   /** `host:port` plugins are served on (default `127.0.0.1:9800`). */
@@ -324,6 +374,8 @@ export interface PluginSettingsConfig extends AuthKeys, EnvKeys {
 export interface Config {
   /** `[server]`, when the file has one (plugins are served on its bind). */
   server?: ServerConfig;
+  /** Limits of every listener. */
+  limits: LimitsConfig;
   /** Operator settings by plugin name. */
   plugins: Record<string, PluginSettingsConfig>;
   /** Event hook limits. */
@@ -364,6 +416,7 @@ type _SchemaChecks = [
   Assert<Same<SessionConfig, z.output<typeof SessionSchema>>>,
   Assert<Same<EventsConfig, z.output<typeof EventsSchema>>>,
   Assert<Same<ServerConfig, z.output<typeof ServerSchema>>>,
+  Assert<Same<LimitsConfig, z.output<typeof LimitsSchema>>>,
   Assert<Same<Omit<PluginSettingsConfig, "secrets">, z.output<typeof PluginSettingsSchema>>>,
   Assert<Same<MatchCondition, z.output<typeof MatchSchema>>>,
   Assert<

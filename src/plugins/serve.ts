@@ -5,15 +5,9 @@
  * @module
  */
 import type { Logger } from "../output/log.ts";
-import {
-  compose,
-  limitBody,
-  type Middleware,
-  storeMessage,
-  text,
-  withoutHeader,
-} from "../webhook/chain.ts";
+import { compose, type Middleware, storeMessage, text, withoutHeader } from "../webhook/chain.ts";
 import type { Entry } from "../inbox/group_commit.ts";
+import { limitBody, type LimitBodyOptions } from "../webhook/body_limit.ts";
 import { fromWireHeaders, toWireHeaders } from "./protocol.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
 import { VERIFIED_HEADER } from "../webhook/env.ts";
@@ -37,6 +31,8 @@ export interface ServeOptions {
   log: Logger;
   /** Aborting stops waiting for slow bodies (shutdown). */
   signal?: AbortSignal;
+  /** How bodies are read: the shared budget, the stall timeout. */
+  body?: Omit<LimitBodyOptions, "signal">;
 }
 
 /** Each plugin's handler per set of options (one set per router), made at its first request. */
@@ -80,7 +76,7 @@ function webhookHandler(
   options: ServeOptions,
 ): (request: Request) => Promise<Response> {
   const steps = [
-    limitBody(options.maxBody, { signal: options.signal }),
+    limitBody(options.maxBody, { ...options.body, signal: options.signal }),
     ...options.steps?.(plugin.name) ?? [],
   ];
   return compose(steps, async (ctx) => {

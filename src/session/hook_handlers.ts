@@ -10,6 +10,7 @@ import type { Logger } from "../output/log.ts";
 import {
   type Config,
   DEFAULT_ASYNC_CONCURRENCY,
+  DEFAULT_SYNC_CONCURRENCY,
   type EnvKeys,
   type HookConfig,
 } from "../config/schema.ts";
@@ -26,6 +27,8 @@ import { JobStore } from "../webhook/job_store.ts";
 import { type HookRun, scriptHookHandler } from "../webhook/script_hook.ts";
 import { type GuardKeys, guardSteps } from "../webhook/guard.ts";
 import type { Entry } from "../inbox/group_commit.ts";
+import { BodyBudget } from "../webhook/body_limit.ts";
+import { methodsStep, pathStep, Slots } from "../webhook/slots.ts";
 import { JobRunner } from "./job_runner.ts";
 import { type PluginHost, startPlugins } from "./plugin_host.ts";
 import type { SessionRunner } from "./runner.ts";
@@ -68,6 +71,8 @@ export interface HookHandlersOptions {
   wake: (session: string) => Promise<void>;
   /** Aborting kills running scripts and cuts slow bodies (shutdown past grace). */
   hardStop: AbortSignal;
+  /** The budget of body bytes of the whole process; default one made from `[limits]`. */
+  bodyBudget?: BodyBudget;
 }
 
 /** What {@linkcode hookHandlers} prepared. */
@@ -87,10 +92,17 @@ export interface HookHandlers {
   stop(): Promise<void>;
 }
 
+/** Requests of a script plugin waiting for a slot, as `queue` is for a `[[hooks]]` entry. */
+const DEFAULT_QUEUE = 64;
+
 /** Prepares the handlers of `options.hooks` (and starts plugins when a daemon serves them). */
 export async function hookHandlers(options: HookHandlersOptions): Promise<HookHandlers> {
   const { session: name, config, store, runner, bus, spawnerFor, hardStop } = options;
   const logger: Logger = log("session");
+  const body = {
+    budget: options.bodyBudget ?? new BodyBudget(config.limits.max_body_in_flight),
+    bodyTimeout: config.limits.body_timeout,
+  };
 
   /**
    * A webhook's message. When the inbox is empty it is written to the output before the
@@ -116,7 +128,12 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       });
     }
   };
-  /** The verify, match and dedupe steps of hook (or plugin route) `hookName`. */
+  /** The steps before a body is read: the path, then the method. */
+  const methods = (list: readonly string[]) => {
+    const step = methodsStep(list);
+    return step ? [pathStep, step] : [pathStep];
+  };
+  /** The verify, dedupe and match steps of hook (or plugin route) `hookName`. */
   const guard = (hookName: string, keys: GuardKeys | undefined) =>
     guardSteps(keys ?? {}, {
       session: name,
@@ -129,14 +146,25 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
   const scriptHook = (
     hookName: string,
     script: string,
-    limits: { timeout: number; maxBody: number; keys?: GuardKeys & EnvKeys },
+    limits: {
+      timeout: number;
+      maxBody: number;
+      keys?: GuardKeys & EnvKeys;
+      hook?: Pick<HookConfig, "concurrency" | "queue" | "methods">;
+    },
   ) =>
     scriptHookHandler({
       name: hookName,
       script,
       timeout: limits.timeout,
       maxBody: limits.maxBody,
+      before: methods(limits.hook?.methods ?? ["*"]),
+      body,
       steps: guard(hookName, limits.keys),
+      slots: new Slots(
+        limits.hook?.concurrency ?? DEFAULT_SYNC_CONCURRENCY,
+        limits.hook?.queue ?? DEFAULT_QUEUE,
+      ),
       session: name,
       spawner: spawnerFor(limits.keys ?? {}),
       log: log("webhook"),
@@ -171,6 +199,7 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       onRun: reportRun,
       signal: hardStop,
       log: log("plugins"),
+      body,
     })
     : null;
 
@@ -179,7 +208,9 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
   const handlers = new Map<string, (req: Request) => Promise<Response>>();
   for (const hook of options.hooks) {
     let async: JobRunner | null = null;
+    let pending = 0;
     if (hook.mode === "async" && hook.script) {
+      pending = await jobs.count(name, hook.name);
       async = new JobRunner({
         session: name,
         hook: { name: hook.name, script: hook.script, timeout: hook.timeout },
@@ -190,6 +221,7 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
         log: log("webhook"),
         hardStop,
         onRun: reportRun,
+        onDone: () => pending--,
         onInjected: (m) => {
           runner.wake();
           options.received(m);
@@ -207,14 +239,21 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
           jobs,
           log: log("webhook"),
           signal: hardStop,
+          before: methods(hook.methods),
+          body,
           steps: guard(hook.name, hook),
-          onAccepted: () => async!.wake(),
+          full: () => pending >= hook.max_pending,
+          onAccepted: () => {
+            pending++;
+            async!.wake();
+          },
         })
         : hook.script
         ? scriptHook(hook.name, hook.script, {
           timeout: hook.timeout,
           maxBody: hook.max_body,
           keys: hook,
+          hook,
         })
         : (req: Request) =>
           plugins

@@ -37,6 +37,8 @@ export interface JobRunnerOptions {
   hardStop: AbortSignal;
   /** Told about every finished run; `status` is what a sync hook would have answered. */
   onRun?: (run: HookRun & { job: string }) => void;
+  /** Told about each job done with (its outcome stored): it no longer counts as pending. */
+  onDone?: () => void;
   /** Told about every message stored from a script's output. */
   onInjected?: (message: Message) => void;
 }
@@ -204,6 +206,7 @@ export class JobRunner {
       duration_ms: outcome.duration_ms,
       job: job.id,
     });
+    if (stored) this.#o.onDone?.();
     return stored;
   }
 }

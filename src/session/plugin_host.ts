@@ -48,6 +48,8 @@ export interface PluginHostOptions {
   signal: AbortSignal;
   /** Log. */
   log: Logger;
+  /** How bodies are read: the shared budget, the stall timeout. */
+  body?: ServeOptions["body"];
 }
 
 /** A started plugin host. */
@@ -73,6 +75,7 @@ export async function startPlugins(options: PluginHostOptions): Promise<PluginHo
     onRun: options.onRun,
     log,
     signal: options.signal,
+    body: options.body,
   };
   const manager = new PluginManager({
     dir: options.dir,

@@ -5,7 +5,8 @@
  * @module
  */
 import type { Logger } from "../output/log.ts";
-import { compose, headerPairs, limitBody, type Middleware, text, withoutHeader } from "./chain.ts";
+import { compose, headerPairs, type Middleware, text, withoutHeader } from "./chain.ts";
+import { limitBody, type LimitBodyOptions, RETRY_AFTER } from "./body_limit.ts";
 import { type Job, type JobStore, JobTooLargeError } from "./job_store.ts";
 
 /** What an async hook needs from its host. */
@@ -24,19 +25,35 @@ export interface AsyncHookOptions {
   log: Logger;
   /** Aborting stops waiting for slow bodies (shutdown past its grace). */
   signal?: AbortSignal;
-  /** Steps between reading the body and storing the job (verify, match, dedupe). */
+  /** Steps between reading the body and storing the job (verify, dedupe, match). */
   steps?: readonly Middleware[];
+  /** Steps before the body is read (the method check). */
+  before?: readonly Middleware[];
+  /** How bodies are read: the shared budget, the stall timeout. */
+  body?: Omit<LimitBodyOptions, "signal">;
+  /** Whether `max_pending` jobs wait already: then the request is answered 503. */
+  full?: () => boolean;
 }
 
 /**
  * Builds the `(Request) => Promise<Response>` of an async hook: 202 with `accepted <job id>`
- * once the request is durable, 503 when it could not be stored (nothing will run), 413 for a
+ * once the request is durable, 503 when it could not be stored (nothing will run) or `full()`
+ * says enough jobs wait (with `Retry-After`), 413 for a
  * body over `maxBody`, 431 when its URL and headers are too large to store (over ~44 KB).
  */
 export function asyncHookHandler(options: AsyncHookOptions): (req: Request) => Promise<Response> {
   const { name, session, jobs, log } = options;
-  const steps = [limitBody(options.maxBody, { signal: options.signal }), ...options.steps ?? []];
+  const steps = [
+    ...options.before ?? [],
+    limitBody(options.maxBody, { ...options.body, signal: options.signal }),
+    ...options.steps ?? [],
+  ];
   return compose(steps, async (ctx) => {
+    if (options.full?.()) {
+      const answer = text(503, "Too many jobs waiting for this hook; retry later\n");
+      answer.headers.set("retry-after", String(RETRY_AFTER));
+      return answer;
+    }
     let job: Job;
     const dedupe = ctx.dedupe;
     try {

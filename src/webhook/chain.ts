@@ -5,7 +5,6 @@
  * @module
  */
 import type { Logger } from "../output/log.ts";
-import { GrowingBytes } from "../bytes.ts";
 import type { Entry } from "../inbox/group_commit.ts";
 
 /** What flows through the chain. */
@@ -82,125 +81,6 @@ export function text(status: number, body: string | null): Response {
     status,
     headers: body === null ? {} : { "content-type": "text/plain; charset=utf-8" },
   });
-}
-
-/** Callbacks waiting for each signal's abort: one listener per signal, not one per request. */
-const onAborts = new WeakMap<AbortSignal, Set<() => void>>();
-
-/**
- * Calls `fn` when `signal` aborts (at once if it has); returns a function that forgets it. Cheaper
- * per call than `addEventListener` and `removeEventListener` on the shutdown signal, which every
- * request with a body made.
- */
-function onAbort(signal: AbortSignal, fn: () => void): () => void {
-  if (signal.aborted) {
-    fn();
-    return () => {};
-  }
-  let waiting = onAborts.get(signal);
-  if (!waiting) {
-    const set = waiting = new Set();
-    onAborts.set(signal, set);
-    signal.addEventListener("abort", () => {
-      for (const f of set) f();
-      set.clear();
-    }, { once: true });
-  }
-  waiting.add(fn);
-  return () => void waiting.delete(fn);
-}
-
-/** Chunks of a body stream: `next()` gives the next (valid until the next call) or `null`. */
-interface ChunkReader {
-  next(): Promise<Uint8Array | null>;
-  cancel(): Promise<void>;
-}
-
-/**
- * Reads `stream` into one scratch buffer of ours when it is a byte stream (as `Deno.serve`'s
- * bodies are): a default reader gets a fresh 64 KiB buffer per read, so a body sent in 3-byte
- * chunks would cost 64 KiB per 3 bytes until the garbage is collected.
- */
-function chunkReader(stream: ReadableStream<Uint8Array>): ChunkReader {
-  let byob: ReadableStreamBYOBReader | null = null;
-  try {
-    byob = stream.getReader({ mode: "byob" });
-  } catch {
-    // Not a byte stream (a `Request` made in-process): its chunks are what it was given.
-  }
-  if (!byob) {
-    const reader = stream.getReader();
-    return {
-      next: async () => {
-        const { value, done } = await reader.read();
-        return done ? null : value;
-      },
-      cancel: () => reader.cancel(),
-    };
-  }
-  const reader = byob;
-  let scratch = new Uint8Array(64 * 1024);
-  return {
-    next: async () => {
-      const { value, done } = await reader.read(scratch);
-      if (done || !value) return null;
-      scratch = new Uint8Array(value.buffer); // The read transferred it.
-      return value;
-    },
-    cancel: () => reader.cancel(),
-  };
-}
-
-/**
- * Limits step: refuses bodies over `maxBody` bytes with 413 (by `Content-Length` up front, or
- * while reading), and reads the body into `ctx.body`. A client that goes away mid-body gets
- * nothing run; aborting `signal` (shutdown past its grace) stops waiting for a slow body.
- */
-export function limitBody(maxBody: number, options: { signal?: AbortSignal } = {}): Middleware {
-  const tooLarge = () => text(413, `Body larger than ${maxBody} bytes\n`);
-  return async (ctx, next) => {
-    const declared = Number(ctx.request.headers.get("content-length") ?? NaN);
-    if (declared > maxBody) return tooLarge();
-    if (declared > 0) {
-      // The declared length bounds the body (HTTP framing), so it is read in one go: cheaper
-      // than chunk by chunk. `request.body` is not touched first: making its stream would turn
-      // `Deno.serve`'s already-read body into a stream read chunk by chunk.
-      const reading = ctx.request.bytes().then((b) => b, () => null);
-      let forget = () => {};
-      const aborted = new Promise<"aborted">((resolve) => {
-        if (options.signal) forget = onAbort(options.signal, () => resolve("aborted"));
-      });
-      const body = await Promise.race([reading, aborted]);
-      forget();
-      if (body === "aborted") return text(503, "Shutting down\n");
-      if (body === null) return text(400, "Request body could not be read\n");
-      // Only a `Request` made in-process can hold more than it declares; `Deno.serve` cannot.
-      if (body.length > maxBody) return tooLarge();
-      ctx.body = body;
-    } else if (declared !== 0 && ctx.request.body) {
-      const read = chunkReader(ctx.request.body);
-      const forget = options.signal
-        ? onAbort(options.signal, () => void read.cancel().catch(() => {}))
-        : () => {};
-      const received = new GrowingBytes();
-      try {
-        while (true) {
-          const chunk = await read.next();
-          if (chunk === null) break;
-          if (received.length + chunk.length > maxBody) return tooLarge();
-          received.append(chunk);
-        }
-      } catch {
-        // The client hung up mid-body: nobody is left to answer, and nothing is run.
-        return text(400, "Request body could not be read\n");
-      } finally {
-        forget();
-      }
-      if (options.signal?.aborted) return text(503, "Shutting down\n");
-      ctx.body = received.bytes();
-    }
-    return await next();
-  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { compose, limitBody } from "./chain.ts";
+import { compose } from "./chain.ts";
+import { limitBody } from "./body_limit.ts";
 import { scaled } from "../../test/_poll.ts";
 
 /** A POST whose body sends `first` and then never ends, declaring `length` bytes. */

@@ -8,11 +8,19 @@ export {
   compose,
   type DedupeTicket,
   type HookContext,
-  limitBody,
   type Middleware,
   storeMessage,
   text,
 } from "./chain.ts";
+export {
+  BodyBudget,
+  Deadlines,
+  limitBody,
+  type LimitBodyOptions,
+  RETRY_AFTER,
+  SMALL_BODY,
+} from "./body_limit.ts";
+export { methodsStep, pathStep, Slots } from "./slots.ts";
 export { headerEnvName, hookEnv, type HookRequest } from "./env.ts";
 export {
   type HookRun,

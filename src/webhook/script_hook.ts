@@ -8,7 +8,9 @@
 import type { Logger } from "../output/log.ts";
 import type { Spawner } from "../exec/spawn.ts";
 import { ChildLostError, SpawnError } from "../exec/spawn.ts";
-import { compose, limitBody, type Middleware, storeMessage, text, withoutHeader } from "./chain.ts";
+import { compose, type Middleware, storeMessage, text, withoutHeader } from "./chain.ts";
+import { limitBody, type LimitBodyOptions, RETRY_AFTER } from "./body_limit.ts";
+import type { Slots } from "./slots.ts";
 import type { Entry } from "../inbox/group_commit.ts";
 import { hookEnv, type HookRequest } from "./env.ts";
 
@@ -48,8 +50,18 @@ export interface ScriptHookOptions {
    * commit with the message (a delivery id's record): with them, it is always stored.
    */
   inject: (content: string, also?: readonly Entry[]) => Promise<unknown>;
-  /** Steps between reading the body and running the script (verify, match, dedupe). */
+  /** Steps between reading the body and running the script (verify, dedupe, match, slots). */
   steps?: readonly Middleware[];
+  /** Steps before the body is read (the method check). */
+  before?: readonly Middleware[];
+  /** How bodies are read: the shared budget, the stall timeout. */
+  body?: Omit<LimitBodyOptions, "signal">;
+  /**
+   * Slots of the script (`concurrency`, `queue`): a request waits for one before its script
+   * starts and frees it when the script ends; with none free and the queue full, it is answered
+   * 503 with `Retry-After`, its `hook_run` saying `reason: "queue full"`.
+   */
+  slots?: Slots;
   /** Told about every finished request. */
   onRun?: (run: HookRun) => void;
   /** Where failures are logged. */
@@ -136,15 +148,37 @@ export async function runHookScript(
 export function scriptHookHandler(options: ScriptHookOptions): (req: Request) => Promise<Response> {
   const { name, log } = options;
   if (!(options.timeout >= 1)) throw new RangeError(`timeout must be >= 1, got ${options.timeout}`);
-  const steps = [limitBody(options.maxBody, { signal: options.signal }), ...options.steps ?? []];
+  const steps = [
+    ...options.before ?? [],
+    limitBody(options.maxBody, { ...options.body, signal: options.signal }),
+    ...options.steps ?? [],
+  ];
   return compose(steps, async (ctx) => {
-    const outcome = await runHookScript(options, {
-      method: ctx.request.method,
-      url: ctx.request.url,
-      headers: withoutHeader(ctx.request.headers, ctx.secretHeader),
-      body: ctx.body,
-      verified: ctx.verified,
-    });
+    const release = options.slots ? await options.slots.acquire() : () => {};
+    if (!release) {
+      options.onRun?.({
+        hook: name,
+        status: 503,
+        exit_code: null,
+        duration_ms: 0,
+        reason: "queue full",
+      });
+      const answer = text(503, "Too many requests waiting for this hook; retry later\n");
+      answer.headers.set("retry-after", String(RETRY_AFTER));
+      return answer;
+    }
+    let outcome: ScriptOutcome;
+    try {
+      outcome = await runHookScript(options, {
+        method: ctx.request.method,
+        url: ctx.request.url,
+        headers: withoutHeader(ctx.request.headers, ctx.secretHeader),
+        body: ctx.body,
+        verified: ctx.verified,
+      });
+    } finally {
+      release();
+    }
     const report = (status: number) =>
       options.onRun?.({
         hook: name,
