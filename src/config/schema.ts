@@ -105,6 +105,9 @@ const envShape = {
 /** `tls_cert` and `tls_key`: PEM files. */
 const tlsShape = { tls_cert: nonEmpty("tls_cert"), tls_key: nonEmpty("tls_key") };
 
+/** Requests a sync hook (or script plugin) lets wait for a slot unless `queue` says otherwise. */
+export const DEFAULT_SYNC_QUEUE = 64;
+
 /** One `[[hooks]]` entry. */
 export const HookSchema = z.strictObject({
   ...authShape,
@@ -129,7 +132,7 @@ export const HookSchema = z.strictObject({
   max_body: maxBody(),
   mode: z._default(z.enum(["sync", "async"], { error: 'must be "sync" or "async"' }), "sync"),
   concurrency: z.optional(whole("a whole number", 1, 1024)),
-  queue: z._default(whole("a whole number", 0, 1_000_000), 64),
+  queue: z._default(whole("a whole number", 0, 1_000_000), DEFAULT_SYNC_QUEUE),
   max_pending: z._default(whole("a whole number", 1, 100_000_000), 100_000),
   methods: z._default(
     z.array(

@@ -11,6 +11,7 @@ import {
   type Config,
   DEFAULT_ASYNC_CONCURRENCY,
   DEFAULT_SYNC_CONCURRENCY,
+  DEFAULT_SYNC_QUEUE,
   type EnvKeys,
   type HookConfig,
 } from "../config/schema.ts";
@@ -92,9 +93,6 @@ export interface HookHandlers {
   stop(): Promise<void>;
 }
 
-/** Requests of a script plugin waiting for a slot, as `queue` is for a `[[hooks]]` entry. */
-const DEFAULT_QUEUE = 64;
-
 /** Prepares the handlers of `options.hooks` (and starts plugins when a daemon serves them). */
 export async function hookHandlers(options: HookHandlersOptions): Promise<HookHandlers> {
   const { session: name, config, store, runner, bus, spawnerFor, hardStop } = options;
@@ -129,7 +127,8 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
     }
   };
   /** The steps before a body is read: the path, then the method. */
-  const methods = (list: readonly string[]) => {
+  /** The steps every request takes before its body is read: its path, then its method. */
+  const beforeBody = (list: readonly string[]) => {
     const step = methodsStep(list);
     return step ? [pathStep, step] : [pathStep];
   };
@@ -158,12 +157,12 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       script,
       timeout: limits.timeout,
       maxBody: limits.maxBody,
-      before: methods(limits.hook?.methods ?? ["*"]),
+      before: beforeBody(limits.hook?.methods ?? ["*"]),
       body,
       steps: guard(hookName, limits.keys),
       slots: new Slots(
         limits.hook?.concurrency ?? DEFAULT_SYNC_CONCURRENCY,
-        limits.hook?.queue ?? DEFAULT_QUEUE,
+        limits.hook?.queue ?? DEFAULT_SYNC_QUEUE,
       ),
       session: name,
       spawner: spawnerFor(limits.keys ?? {}),
@@ -239,7 +238,7 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
           jobs,
           log: log("webhook"),
           signal: hardStop,
-          before: methods(hook.methods),
+          before: beforeBody(hook.methods),
           body,
           steps: guard(hook.name, hook),
           full: () => pending >= hook.max_pending,

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../output/log.ts";
 import { compose, headerPairs, type Middleware, text, withoutHeader } from "./chain.ts";
-import { limitBody, type LimitBodyOptions, RETRY_AFTER } from "./body_limit.ts";
+import { limitBody, type LimitBodyOptions, retryLater } from "./body_limit.ts";
 import { type Job, type JobStore, JobTooLargeError } from "./job_store.ts";
 
 /** What an async hook needs from its host. */
@@ -50,9 +50,7 @@ export function asyncHookHandler(options: AsyncHookOptions): (req: Request) => P
   ];
   return compose(steps, async (ctx) => {
     if (options.full?.()) {
-      const answer = text(503, "Too many jobs waiting for this hook; retry later\n");
-      answer.headers.set("retry-after", String(RETRY_AFTER));
-      return answer;
+      return retryLater("Too many jobs waiting for this hook; retry later\n");
     }
     let job: Job;
     const dedupe = ctx.dedupe;

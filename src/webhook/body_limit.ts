@@ -173,18 +173,28 @@ export interface LimitBodyOptions {
 export const RETRY_AFTER = 5;
 
 /**
- * An answer before the body was read: the connection is closed after it, since what is left of
- * the body would otherwise have to be read (or waited for) before the next request on it.
+ * 503 with `Retry-After`: a limit of the moment (bodies in flight, a hook's queue, its pending
+ * jobs) that a client should try again after.
  */
-function refuse(status: number, body: string, retryAfter = false): Response {
-  const answer = text(status, body);
+export function retryLater(message: string): Response {
+  const answer = text(503, message);
+  answer.headers.set("retry-after", String(RETRY_AFTER));
+  return answer;
+}
+
+/**
+ * An answer before the body was read asks the client to close (`Connection: close`), since what
+ * is left of the body would otherwise have to be read (or waited for) before the next request
+ * on it. `Deno.serve` keeps the socket open while the body is unread even so; the connection
+ * guard closes what stays.
+ */
+function refuse(answer: Response): Response {
   answer.headers.set("connection", "close");
-  if (retryAfter) answer.headers.set("retry-after", String(RETRY_AFTER));
   return answer;
 }
 
 function busy(): Response {
-  return refuse(503, "Too many request bodies in flight; retry later\n", true);
+  return refuse(retryLater("Too many request bodies in flight; retry later\n"));
 }
 
 /**
@@ -195,7 +205,7 @@ function busy(): Response {
  * the rest of the chain has answered.
  */
 export function limitBody(maxBody: number, options: LimitBodyOptions = {}): Middleware {
-  const tooLarge = () => refuse(413, `Body larger than ${maxBody} bytes\n`);
+  const tooLarge = () => refuse(text(413, `Body larger than ${maxBody} bytes\n`));
   const timeoutMs = (options.bodyTimeout ?? 30) * 1000;
   const deadlines = options.deadlines ?? shared;
   const budget = options.budget;
@@ -220,7 +230,7 @@ export function limitBody(maxBody: number, options: LimitBodyOptions = {}): Midd
         forgetAbort();
         forgetDeadline();
         if (body === "aborted") return text(503, "Shutting down\n");
-        if (body === "timeout") return refuse(408, "Request body timed out\n");
+        if (body === "timeout") return refuse(text(408, "Request body timed out\n"));
         if (body === null) return text(400, "Request body could not be read\n");
         // Only a `Request` made in-process can hold more than it declares; `Deno.serve` cannot.
         if (body.length > maxBody) return tooLarge();
@@ -254,13 +264,13 @@ export function limitBody(maxBody: number, options: LimitBodyOptions = {}): Midd
             received.append(chunk);
           }
         } catch {
-          if (stalled) return refuse(408, "Request body timed out\n");
+          if (stalled) return refuse(text(408, "Request body timed out\n"));
           // The client hung up mid-body: nobody is left to answer, and nothing is run.
           return text(400, "Request body could not be read\n");
         } finally {
           forgetAbort();
         }
-        if (stalled) return refuse(408, "Request body timed out\n");
+        if (stalled) return refuse(text(408, "Request body timed out\n"));
         if (options.signal?.aborted) return text(503, "Shutting down\n");
         ctx.body = received.bytes();
       }

@@ -18,6 +18,7 @@ export {
   limitBody,
   type LimitBodyOptions,
   RETRY_AFTER,
+  retryLater,
   SMALL_BODY,
 } from "./body_limit.ts";
 export { methodsStep, pathStep, Slots } from "./slots.ts";

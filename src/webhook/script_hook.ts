@@ -9,7 +9,7 @@ import type { Logger } from "../output/log.ts";
 import type { Spawner } from "../exec/spawn.ts";
 import { ChildLostError, SpawnError } from "../exec/spawn.ts";
 import { compose, type Middleware, storeMessage, text, withoutHeader } from "./chain.ts";
-import { limitBody, type LimitBodyOptions, RETRY_AFTER } from "./body_limit.ts";
+import { limitBody, type LimitBodyOptions, retryLater } from "./body_limit.ts";
 import type { Slots } from "./slots.ts";
 import type { Entry } from "../inbox/group_commit.ts";
 import { hookEnv, type HookRequest } from "./env.ts";
@@ -163,9 +163,7 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
         duration_ms: 0,
         reason: "queue full",
       });
-      const answer = text(503, "Too many requests waiting for this hook; retry later\n");
-      answer.headers.set("retry-after", String(RETRY_AFTER));
-      return answer;
+      return retryLater("Too many requests waiting for this hook; retry later\n");
     }
     let outcome: ScriptOutcome;
     try {
