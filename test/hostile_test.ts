@@ -6,7 +6,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { config, envFor, Proc, request, script, tempDir } from "./_helpers.ts";
-import { close, connect, head, MIB, postChunked, readAnswer, rss, writeAll } from "./_raw.ts";
+import {
+  close,
+  closed,
+  connect,
+  fds,
+  head,
+  MIB,
+  postChunked,
+  readAnswer,
+  rss,
+  writeAll,
+} from "./_raw.ts";
+import { pause, until } from "./_poll.ts";
 
 interface Daemon {
   dir: string;
@@ -218,5 +230,123 @@ Deno.test("malformed URLs are 400 on a hook and on the plugin server, and run no
       assert.equal(answer.status, 400, `${path}: ${answer.text}`);
     }
     assert.deepEqual(await runs(), []);
+  });
+});
+
+/** Writes `text` one byte at a time, `everyMs` apart, until it is sent or the peer closes. */
+async function trickle(conn: Deno.Conn, text: string, everyMs: number): Promise<void> {
+  for (const ch of text) {
+    if (!await writeAll(conn, ch)) return;
+    await pause(everyMs);
+  }
+}
+
+Deno.test("slowloris: heads trickled or never sent are closed after header_timeout; a normal client is served meanwhile", async () => {
+  const toml = "[limits]\nheader_timeout = 1\n\n" + hook();
+  await withDaemon({ toml }, async ({ d, port, runs }) => {
+    const p = await port("h");
+    const url = `http://127.0.0.1:${p}/`;
+    // A request first: the connection this test's fetch keeps is then counted in the fds before.
+    assert.equal((await request(url, { method: "POST", body: "warm" })).status, 200);
+    const fdsBefore = fds(d.child.pid);
+    const silent = await Promise.all(Array.from({ length: 5 }, () => connect(p)));
+    const slow = await Promise.all(Array.from({ length: 5 }, () => connect(p)));
+    // A head of ~60 bytes at a byte per 200 ms would take 12 s: it never completes in time.
+    const trickling = slow.map((c) =>
+      trickle(c, head("POST", "/", { "X-Pad": "a".repeat(20) }), 200)
+    );
+    const ok = await request(url, { method: "POST", body: "normal" });
+    assert.equal(ok.status, 200, ok.text);
+    const ends = await Promise.all([...silent, ...slow].map((c) => closed(c, 30_000)));
+    await Promise.all(trickling);
+    assert.deepEqual(ends, Array(10).fill(true), "every one was closed by the daemon");
+    assert.deepEqual(await runs(), ["run", "run"], "only the normal client's requests ran");
+    await until(() => fds(d.child.pid) <= fdsBefore, () => "the daemon's fds are back");
+    assert.match(d.stderr, /without a request head within 1s/);
+  });
+});
+
+Deno.test("idle_timeout: a keep-alive connection is closed once idle; one in use is not", async () => {
+  const toml = "[limits]\nidle_timeout = 1\n\n" + hook("", "h", "./slow.sh");
+  // The script outlives idle_timeout: a connection waiting for its answer is not idle.
+  const scripts = { "slow.sh": "sleep 2; cat" };
+  await withDaemon({ toml, scripts }, async ({ port }) => {
+    const conn = await connect(await port("h"));
+    await writeAll(conn, head("POST", "/", { "Content-Length": "2" }) + "ka");
+    const answer = await readAnswer(conn);
+    assert.equal(answer.status, 200, answer.text);
+    assert.doesNotMatch(answer.text, /connection: close/i, "kept alive");
+    assert.equal(await closed(conn, 30_000), true, "closed by the daemon once idle");
+  });
+});
+
+Deno.test("a connection answered 408 for a stalled body is closed, not left holding an fd", async () => {
+  const toml = "[limits]\nbody_timeout = 1\n\n" + hook();
+  await withDaemon({ toml }, async ({ port, runs }) => {
+    const conn = await connect(await port("h"));
+    await writeAll(conn, head("POST", "/", { "Content-Length": "1000" }) + "only this");
+    const answer = await readAnswer(conn);
+    assert.equal(answer.status, 408, answer.text);
+    assert.equal(await closed(conn, 30_000), true, "the daemon closed it");
+    assert.deepEqual(await runs(), []);
+  });
+});
+
+Deno.test("max_connections: past it, connections that never sent a request are closed; a served client keeps its connection", async () => {
+  const toml = "[limits]\nmax_connections = 4\nheader_timeout = 600\n\n" + hook();
+  await withDaemon({ toml }, async ({ port }) => {
+    const p = await port("h");
+    const served = await connect(p);
+    await writeAll(served, head("POST", "/", { "Content-Length": "3" }) + "one");
+    assert.equal((await readAnswer(served)).status, 200);
+    const idle = await Promise.all(Array.from({ length: 8 }, () => connect(p)));
+    // 9 connections, 4 allowed: 5 of the 8 that never sent a request go, and only those.
+    const gone = idle.map(() => false);
+    idle.forEach((c, i) => void closed(c, 30_000).then((g) => (gone[i] = g)));
+    const count = () => gone.filter(Boolean).length;
+    await until(() => count() >= 5, () => `${count()} of 8 closed`);
+    await writeAll(served, head("POST", "/", { "Content-Length": "3" }) + "two");
+    const again = await readAnswer(served);
+    assert.equal(again.status, 200, "the served connection still serves: " + again.text);
+    assert.equal(count(), 5, "at max_connections nothing more is closed");
+    close(served);
+    idle.forEach(close);
+  });
+});
+
+Deno.test("out of fds: the daemon does not exit; it serves again once connections drop", async () => {
+  await withDaemon({ toml: hook() }, async ({ d, port }) => {
+    const p = await port("h");
+    const limit = 64;
+    const lowered = await new Deno.Command("prlimit", {
+      args: ["--pid", String(d.child.pid), `--nofile=${limit}:${limit}`],
+    }).output();
+    assert.ok(lowered.success, new TextDecoder().decode(lowered.stderr));
+    const conns: Deno.Conn[] = [];
+    for (let i = 0; i < limit + 20; i++) {
+      try {
+        conns.push(await connect(p));
+      } catch {
+        break; // Refused: the daemon stopped listening, out of fds.
+      }
+    }
+    await until(
+      () => /stopped accepting: .*Too many open files/.test(d.stderr),
+      () => `EMFILE logged: ${d.stderr}`,
+    );
+    conns.forEach(close);
+    await until(async () => {
+      try {
+        const answer = await request(
+          `http://127.0.0.1:${p}/`,
+          { method: "POST", body: "back" },
+          2000,
+        );
+        return answer.status === 200;
+      } catch {
+        return false;
+      }
+    }, () => "served again");
+    await d.waitFor((r) => r.type === "injected" && r.content === "back");
   });
 });

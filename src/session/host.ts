@@ -92,6 +92,12 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
         listener = listen(bind, (req) => session.handle(hook, req), {
           log: log("webhook"),
           tls: tlsFiles(table),
+          connections: {
+            headerTimeout: config.limits.header_timeout,
+            idleTimeout: config.limits.idle_timeout,
+            maxConnections: config.limits.max_connections ??
+              defaultMaxConnections(session.hooks.length),
+          },
         });
       } catch (e) {
         if (e instanceof HookhostError) throw e;
@@ -119,6 +125,25 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
     // ends cut off shortly after the grace period.
     await session.stop();
   }
+}
+
+/**
+ * `max_connections` of each of `listeners` listeners when unset: an equal share of four fifths
+ * of the process's fd limit (which Deno raises to the hard limit at start), so that connections
+ * leave fds for KV, scripts and the control socket. 1000 where the limit cannot be read.
+ */
+export function defaultMaxConnections(listeners: number, limits?: string): number {
+  let text = limits;
+  if (text === undefined) {
+    try {
+      text = Deno.readTextFileSync("/proc/self/limits");
+    } catch {
+      return 1000;
+    }
+  }
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(text)?.[1]);
+  if (!(soft > 0)) return 1000;
+  return Math.max(16, Math.floor((soft * 0.8) / Math.max(1, listeners)));
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { validateConfig } from "../config/load.ts";
-import { openListenerWarning } from "./host.ts";
+import { defaultMaxConnections, openListenerWarning } from "./host.ts";
 
 const config = (toml: string) => {
   const r = validateConfig(toml, { file: null, dir: "/" });
@@ -34,4 +34,13 @@ secret_env = "HOST_TEST_SECRET"
     assert.equal(openListenerWarning(c, "open", loopback), undefined, loopback);
     assert.equal(openListenerWarning(c, "server", loopback), undefined, loopback);
   }
+});
+
+Deno.test("defaultMaxConnections: four fifths of the fd limit, shared by the listeners", () => {
+  const limits = (soft: number) =>
+    `Limit                     Soft Limit           Hard Limit           Units     \nMax open files            ${soft}                 ${soft}                 files     \n`;
+  assert.equal(defaultMaxConnections(1, limits(1024)), 819);
+  assert.equal(defaultMaxConnections(4, limits(1024)), 204);
+  assert.equal(defaultMaxConnections(100, limits(256)), 16, "never below 16");
+  assert.equal(defaultMaxConnections(1, "garbage"), 1000);
 });

@@ -6,6 +6,8 @@
  */
 import type { Logger } from "../output/log.ts";
 import { formatAddr, parseBind } from "../config/bind.ts";
+import { ConnGuard } from "./conn_guard.ts";
+import { openSocketTable, type SocketTable } from "./socket_table.ts";
 
 /** A running listener. */
 export interface Listener {
@@ -33,6 +35,15 @@ export interface ListenOptions {
   tls?: TlsFiles;
   /** How often the TLS files are looked at, in ms; default 2000. */
   tlsCheckMs?: number;
+  /**
+   * Connection limits kept by a {@linkcode ConnGuard} (seconds, and connections at most); none
+   * when unset. Without FFI (or off Linux) they are off, which is logged once.
+   */
+  connections?: { headerTimeout: number; idleTimeout: number; maxConnections: number };
+  /** Where the guard reads connections from; default the kernel's (FFI). */
+  sockets?: () => SocketTable;
+  /** Ms to wait before serving again when accepting failed (doubling to 2000); default 50. */
+  retryMs?: number;
 }
 
 /** What identifies a version of the TLS files: their modification times and sizes. */
@@ -59,8 +70,22 @@ export function listen(
 ): Listener {
   const addr = parseBind(bind);
   const log = options.log;
-  const start = (port: number, tls?: { cert: string; key: string }) =>
-    Deno.serve({
+  let guard: ConnGuard | undefined;
+  const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+    if (!guard) return handler(req);
+    const done = guard.request(info.remoteAddr);
+    return handler(req).then((answer) => (done(answer), answer), (e) => {
+      done(null);
+      throw e;
+    });
+  };
+  let stopped = false;
+  let failures = 0;
+  const start = (
+    port: number,
+    tls?: { cert: string; key: string },
+  ): Deno.HttpServer<Deno.NetAddr> => {
+    const server = Deno.serve({
       hostname: addr.ip,
       port,
       onListen: () => {},
@@ -70,19 +95,63 @@ export function listen(
         log?.error("Request failed: {reason}", { reason: (e as Error)?.message ?? String(e) });
         return new Response("Internal error\n", { status: 500 });
       },
-    }, handler);
+    }, serveHandler);
+    // Accepting fails when the process is out of fds (EMFILE), and then `Deno.serve` stops
+    // listening (its connections are still served). Listen again once fds are free, instead of
+    // the unhandled rejection that would end the process.
+    server.finished.catch((e) => {
+      if (stopped || server !== current) return;
+      const wait = Math.min(2000, (options.retryMs ?? 50) * 2 ** failures++);
+      log?.error("Listener '{addr}' stopped accepting: {reason}; listening again in {wait} ms", {
+        addr: shown,
+        reason: (e as Error)?.message ?? String(e),
+        wait,
+      });
+      const again = () => {
+        if (stopped) return;
+        try {
+          current = start(local.port, files && read(files));
+          failures = 0;
+        } catch (e) {
+          log?.error("Listener '{addr}' cannot listen again yet: {reason}", {
+            addr: shown,
+            reason: (e as Error).message,
+          });
+          setTimeout(again, Math.min(2000, (options.retryMs ?? 50) * 2 ** failures++));
+        }
+      };
+      setTimeout(again, wait);
+    });
+    return server;
+  };
   const files = options.tls;
   const read = (f: TlsFiles) => ({
     cert: Deno.readTextFileSync(f.cert),
     key: Deno.readTextFileSync(f.key),
   });
   let seen = files ? stamp(files) : "";
-  let server = start(addr.port, files && read(files));
-  const local = server.addr as Deno.NetAddr;
+  let current = start(addr.port, files && read(files));
+  const local = current.addr;
   const shown = formatAddr(local.hostname, local.port);
-  if (!files) {
-    return { addr: shown, shutdown: () => server.shutdown(), finished: server.finished };
+  const table = options.connections && openTable(options.sockets, shown, log);
+  if (table && options.connections) {
+    guard = new ConnGuard(local.port, table, {
+      ...options.connections,
+      ip: local.hostname,
+      name: shown,
+      log,
+    });
+    guard.start();
   }
+  const done = Promise.withResolvers<void>();
+  const stop = async (servers: Promise<void>[]) => {
+    stopped = true;
+    guard?.stop();
+    await Promise.all([current.shutdown().catch(() => {}), ...servers]);
+    table?.close();
+    done.resolve();
+  };
+  if (!files) return { addr: shown, shutdown: () => stop([]), finished: done.promise };
 
   const old: Promise<void>[] = [];
   const timer = setInterval(() => {
@@ -98,7 +167,7 @@ export function listen(
     }
     if (now === seen) return;
     seen = now;
-    let next: typeof server;
+    let next: typeof current;
     try {
       next = start(local.port, read(files));
     } catch (e) {
@@ -108,19 +177,34 @@ export function listen(
       });
       return;
     }
-    const previous = server;
-    server = next;
+    const previous = current;
+    current = next;
     old.push(previous.shutdown());
     log?.info("Reloaded the TLS certificate of '{addr}'", { addr: shown });
   }, options.tlsCheckMs ?? 2000);
-  const done = Promise.withResolvers<void>();
   return {
     addr: shown,
-    shutdown: async () => {
+    shutdown: () => {
       clearInterval(timer);
-      await Promise.all([server.shutdown(), ...old]);
-      done.resolve();
+      return stop(old);
     },
     finished: done.promise,
   };
+}
+
+/** The socket table of a guard, or undefined (logged) where it cannot be had. */
+function openTable(
+  open: (() => SocketTable) | undefined,
+  addr: string,
+  log: Logger | undefined,
+): SocketTable | undefined {
+  try {
+    return (open ?? openSocketTable)();
+  } catch (e) {
+    log?.warn(
+      "Connection limits of '{addr}' are off (header_timeout, idle_timeout, max_connections): {reason}",
+      { addr, reason: (e as Error).message },
+    );
+    return undefined;
+  }
 }
