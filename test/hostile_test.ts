@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { config, envFor, Proc, request, script, tempDir } from "./_helpers.ts";
+import { cli, config, envFor, Proc, request, script, tempDir } from "./_helpers.ts";
 import {
   close,
   closed,
@@ -349,4 +349,229 @@ Deno.test("out of fds: the daemon does not exit; it serves again once connection
     }, () => "served again");
     await d.waitFor((r) => r.type === "injected" && r.content === "back");
   });
+});
+
+/** Permission bits of `path` (not following a symlink). */
+const modeOf = (path: string) => (Deno.lstatSync(path).mode ?? 0) & 0o777;
+
+Deno.test("the state folder and all in it are private: 0700 folders, 0600 KV, lock and socket", async () => {
+  await withDaemon({ toml: hook() }, async ({ dir, port }) => {
+    await port("h");
+    const state = join(dir, "state");
+    assert.equal(modeOf(state), 0o700);
+    assert.equal(modeOf(join(state, "sessions")), 0o700);
+    for (const f of ["hookhost.kv", "sessions/hostile.lock", "sessions/hostile.sock"]) {
+      assert.equal(modeOf(join(state, f)), 0o600, f);
+    }
+  });
+});
+
+Deno.test("a state folder others can write to, or another user owns, is refused with exit 2 and left untouched", async () => {
+  const tmp = await tempDir();
+  try {
+    await config(tmp.path, hook());
+    await script(tmp.path, "hook.sh", "cat");
+    const run = (state: string) =>
+      cli(["run", "--name", "s", "--daemon", "--hook", "h"], {
+        env: envFor(tmp.path, { HOOKHOST_STATE: state }),
+      });
+    const open = join(tmp.path, "open");
+    await Deno.mkdir(open);
+    await Deno.chmod(open, 0o777);
+    const refused = await run(open);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /^hookhost: State folder '.*open' can be written by others \(mode 777\)/,
+    );
+    assert.equal(refused.stderr.trim().split("\n").length, 1, "one line");
+    assert.deepEqual([...Deno.readDirSync(open)], [], "nothing created in it");
+    // Root can give a folder away; anyone else finds one of root's.
+    let foreign = "/";
+    if (Deno.uid() === 0) {
+      foreign = join(tmp.path, "theirs");
+      await Deno.mkdir(foreign, { mode: 0o700 });
+      await Deno.chown(foreign, 65534, 65534);
+    }
+    const theirs = await run(foreign);
+    assert.equal(theirs.code, 2, theirs.stderr);
+    assert.match(theirs.stderr, /is owned by another user/);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+Deno.test("a lock planted as a symlink is never written through: exit 2, its target unchanged", async () => {
+  const tmp = await tempDir();
+  try {
+    await config(tmp.path, hook());
+    await script(tmp.path, "hook.sh", "cat");
+    const sessions = join(tmp.path, "state", "sessions");
+    await Deno.mkdir(sessions, { recursive: true, mode: 0o700 });
+    const victim = join(tmp.path, "precious");
+    await Deno.writeTextFile(victim, "precious\n");
+    await Deno.symlink(victim, join(sessions, "s.lock"));
+    const r = await cli(["run", "--name", "s", "--daemon", "--hook", "h"], {
+      env: envFor(tmp.path),
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /s\.lock' is a symlink/);
+    assert.equal(await Deno.readTextFile(victim), "precious\n");
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+Deno.test({
+  name: "send refuses a control socket another user planted: exit 2, nothing sent to it",
+  ignore: Deno.uid() !== 0, // Only root can make a socket that another user owns.
+  fn: async () => {
+    const tmp = await tempDir();
+    try {
+      await config(tmp.path, "");
+      const sessions = join(tmp.path, "state", "sessions");
+      await Deno.mkdir(sessions, { recursive: true, mode: 0o700 });
+      const path = join(sessions, "s.sock");
+      const listener = Deno.listen({ transport: "unix", path });
+      await Deno.chown(path, 65534, 65534);
+      let accepted = false;
+      const accepting = listener.accept().then((c) => {
+        accepted = true;
+        c.close();
+      }, () => {});
+      const r = await cli(["send", "--name", "s", "stolen?"], { env: envFor(tmp.path) });
+      listener.close();
+      await accepting;
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /s\.sock' is owned by another user \(uid 65534\)/);
+      assert.equal(accepted, false, "send never connected");
+    } finally {
+      await tmp.cleanup();
+    }
+  },
+});
+
+Deno.test("the state folder deleted under a running daemon: 503 and send exit 1 from then on, said once; what it took is still delivered", async () => {
+  await withDaemon({ toml: hook() }, async ({ dir, d, port }) => {
+    const url = `http://127.0.0.1:${await port("h")}/`;
+    assert.equal((await request(url, { method: "POST", body: "before" })).status, 200);
+    await Deno.remove(join(dir, "state"), { recursive: true });
+    const acknowledged = ["before"];
+    let n = 0;
+    await until(async () => {
+      const body = `after-${n++}`;
+      const answer = await request(url, { method: "POST", body });
+      if (answer.status === 200) acknowledged.push(body);
+      return answer.status === 503;
+    }, () => "a 503 after the state folder went");
+    const refused = await request(url, { method: "POST", body: "refused" });
+    assert.equal(refused.status, 503, refused.text);
+    assert.match(refused.text, /Storage unavailable/);
+    const sent = await cli(["send", "--name", "hostile", "lost?"], { env: envFor(dir) });
+    assert.equal(sent.code, 1, sent.stderr);
+    for (const body of acknowledged) {
+      await d.waitFor((r) => r.type === "injected" && r.content === body);
+    }
+    assert.equal(d.stderr.match(/was deleted while the daemon ran/g)?.length, 1, d.stderr);
+    assert.match(d.stderr, /hookhost\.kv' was deleted|hostile\.lock' was deleted/);
+  });
+});
+
+/** Whether this machine lets the tests mount a small tmpfs (root with CAP_SYS_ADMIN). */
+function canMount(): boolean {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
+  const dir = Deno.makeTempDirSync();
+  try {
+    const mount = new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+    })
+      .outputSync();
+    if (!mount.success) return false;
+    new Deno.Command("umount", { args: [dir] }).outputSync();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name:
+    "a full disk: the daemon stays up, 503 and send exit 1 while it lasts, acknowledges again once freed; nothing acknowledged is lost",
+  ignore: !canMount(),
+  fn: async () => {
+    const tmp = await tempDir();
+    const disk = join(tmp.path, "disk");
+    await Deno.mkdir(disk);
+    const mount = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=4m", "tmpfs", disk],
+    }).output();
+    assert.ok(mount.success);
+    try {
+      const handled = join(tmp.path, "handled.log");
+      await script(tmp.path, "handler.sh", `cat >> '${handled}'; echo >> '${handled}'`);
+      await script(tmp.path, "hook.sh", "cat");
+      await config(tmp.path, '[session]\nhandler = "./handler.sh"\n\n' + hook());
+      const env = envFor(tmp.path, { HOOKHOST_STATE: join(disk, "state") });
+      const d = Proc.start([
+        "run",
+        "--name",
+        "full",
+        "--daemon",
+        "--format",
+        "jsonl",
+        "--hook",
+        "h",
+      ], {
+        env,
+      });
+      try {
+        const url = `http://127.0.0.1:${Number((await d.addr("h")).split(":").pop())}/`;
+        // Fill what is left of the disk.
+        const filler = await Deno.open(join(disk, "filler"), { write: true, create: true });
+        const block = new Uint8Array(64 * 1024);
+        try {
+          while (true) await filler.write(block);
+        } catch {
+          // No space left.
+        } finally {
+          filler.close();
+        }
+        const acknowledged: string[] = [];
+        let n = 0;
+        await until(async () => {
+          const body = `m${n++}-${"x".repeat(8000)}`;
+          const answer = await request(url, { method: "POST", body });
+          if (answer.status === 200) acknowledged.push(body);
+          return answer.status === 503;
+        }, () => `a 503 once the disk is full (${n} sent)`);
+        const sent = await cli(["send", "--name", "full", "more"], { env });
+        assert.equal(sent.code, 1, sent.stderr);
+        assert.match(sent.stderr, /database or disk is full/);
+        await Deno.remove(join(disk, "filler"));
+        await until(async () => {
+          const body = `back${n++}`;
+          const answer = await request(url, { method: "POST", body });
+          if (answer.status === 200) acknowledged.push(body);
+          return answer.status === 200;
+        }, () => "acknowledging again once space is free");
+        await until(async () => {
+          const got = new Set((await Deno.readTextFile(handled).catch(() => "")).split("\n"));
+          return acknowledged.every((b) => got.has(b));
+        }, () => "every acknowledged message handled");
+        assert.equal(
+          d.stderr.match(/Storage failed: .*database or disk is full/g)?.length,
+          1,
+          d.stderr,
+        );
+        assert.match(d.stderr, /Storage works again/);
+      } finally {
+        assert.equal(await d.stop(), 0, d.stderr);
+      }
+    } finally {
+      await new Deno.Command("umount", { args: ["-l", disk] }).output();
+      await tmp.cleanup();
+    }
+  },
 });

@@ -22,3 +22,5 @@ export const JOB_CHUNK = "jc";
 export const JOB_DONE = "jd";
 /** `["dd", session, hook, deliveryId]` → the answer a delivery got, kept for `dedupe_window`. */
 export const DEDUPE = "dd";
+/** `["probe", session]` → time of the last write that checked the storage works again. */
+export const PROBE = "probe";

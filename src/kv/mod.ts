@@ -4,5 +4,7 @@
  * @module
  */
 export { openKv } from "./open.ts";
+export { isStorageError, StorageHealth, type StorageHealthOptions } from "./storage_health.ts";
+export { checkOwnEntry, privateDir, privateFiles, UnsafeStateError } from "./private_dir.ts";
 export { type IdFactory, monotonicUlid, newId } from "./ids.ts";
 export * as keys from "./keys.ts";

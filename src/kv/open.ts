@@ -5,15 +5,21 @@
  */
 import { dirname } from "../path.ts";
 import { HookhostError } from "../errors.ts";
+import { privateDir, privateFiles } from "./private_dir.ts";
 
 /**
  * Opens KV at `location`: `:memory:`, a file path, or an `http(s)://` URL (KV Connect, token in
- * `DENO_KV_ACCESS_TOKEN`).
+ * `DENO_KV_ACCESS_TOKEN`). A file's folder is created 0700 and refused when others may write
+ * to it ({@linkcode privateDir}); the file (and SQLite's journal files beside it) is 0600.
  */
 export async function openKv(location: string): Promise<Deno.Kv> {
   const remote = /^https?:\/\//i.test(location);
-  if (!remote && location !== ":memory:") {
-    await Deno.mkdir(dirname(location), { recursive: true });
+  const file = !remote && location !== ":memory:";
+  if (file) {
+    await privateDir(dirname(location), "KV folder");
+    // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
+    (await Deno.open(location, { create: true, write: true, mode: 0o600 })).close();
+    await privateFiles([location, `${location}-wal`, `${location}-shm`]);
   }
   try {
     return await Deno.openKv(location);

@@ -7,6 +7,7 @@
  */
 import { HookhostError } from "../errors.ts";
 import type { Source } from "../inbox/message.ts";
+import { checkOwnEntry } from "../kv/private_dir.ts";
 import { sessionPaths } from "./lock.ts";
 
 /** Requests a session answers. */
@@ -87,6 +88,7 @@ export async function serveControl(
   // The caller holds the session lock, so a socket file here is stale.
   await Deno.remove(path).catch(() => {});
   const listener = Deno.listen({ transport: "unix", path });
+  await Deno.chmod(path, 0o600);
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const readTimeoutMs = options.readTimeoutMs ?? 5000;
   const conns = new Set<Promise<void>>();
@@ -146,6 +148,8 @@ export async function controlRequest(
   options: { timeoutMs?: number } = {},
 ): Promise<ControlResponse> {
   checkPath(path);
+  // Another user's socket (planted where a session's would be) never gets a message.
+  if (!await checkOwnEntry(path, "socket")) throw new NotRunningError(path);
   let conn: Deno.Conn;
   try {
     conn = await Deno.connect({ transport: "unix", path });

@@ -8,7 +8,7 @@
 import type { Config, TlsKeys } from "../config/schema.ts";
 import { HookhostError, UsageError } from "../errors.ts";
 import type { Spawner } from "../exec/spawn.ts";
-import { openKv } from "../kv/open.ts";
+import { openKv } from "../kv/mod.ts";
 import type { Format } from "../output/mod.ts";
 import { listen, type Listener, type TlsFiles } from "../webhook/server.ts";
 import { type ControlServer, serveControl, wakeSession } from "./control.ts";
@@ -73,9 +73,12 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
   const { name, config } = options;
   let control: ControlServer | null = null;
   const listeners: Listener[] = [];
+  const local = options.kv !== ":memory:" && !/^https?:\/\//i.test(options.kv);
   const session = await openSession({
     ...options,
     kv,
+    // The KV file and the lock: deleting either (or the state folder) is noticed.
+    storageFiles: local ? [options.kv, sessionPaths(options.stateDir, name).lock] : [],
     wake: (target) => wakeSession(options.stateDir, target),
     onStopAccepting: async () => {
       await control?.close();

@@ -6,6 +6,7 @@
  */
 import { join } from "../path.ts";
 import { HookhostError } from "../errors.ts";
+import { checkOwnEntry, privateDir } from "../kv/private_dir.ts";
 
 /** Paths of a session's lock file and control socket. */
 export function sessionPaths(stateDir: string, name: string): { lock: string; socket: string } {
@@ -47,11 +48,16 @@ export class SessionLock {
     this.path = path;
   }
 
-  /** Takes the lock of `name` or throws {@linkcode AlreadyRunningError}. */
+  /**
+   * Takes the lock of `name` or throws {@linkcode AlreadyRunningError}. The state folder and its
+   * `sessions` folder must be private ({@linkcode privateDir}), and the lock file no symlink.
+   */
   static async acquire(stateDir: string, name: string): Promise<SessionLock> {
     const { lock } = sessionPaths(stateDir, name);
-    await Deno.mkdir(join(stateDir, "sessions"), { recursive: true });
-    const file = await Deno.open(lock, { read: true, write: true, create: true });
+    await privateDir(stateDir);
+    await privateDir(join(stateDir, "sessions"));
+    await checkOwnEntry(lock, "file");
+    const file = await Deno.open(lock, { read: true, write: true, create: true, mode: 0o600 });
     if (!(await file.tryLock(true))) {
       file.close();
       throw new AlreadyRunningError(name, await readPid(lock));
@@ -74,6 +80,7 @@ export class SessionLock {
 /** Pid of the process running `name`, or `null` when none is. */
 export async function runningPid(stateDir: string, name: string): Promise<number | null> {
   const { lock } = sessionPaths(stateDir, name);
+  if (!await checkOwnEntry(lock, "file")) return null;
   let file: Deno.FsFile;
   try {
     file = await Deno.open(lock, { read: true, write: true });

@@ -13,6 +13,8 @@ import { EventBus, HooksFile } from "../events/mod.ts";
 import { processSpawner, type Spawner } from "../exec/spawn.ts";
 import { childEnv, withEnv } from "../exec/environment.ts";
 import { InboxStore } from "../inbox/store.ts";
+import { keys, StorageHealth } from "../kv/mod.ts";
+import { retryLater } from "../webhook/mod.ts";
 import type { NewMessage } from "../inbox/message.ts";
 import type { Entry } from "../inbox/group_commit.ts";
 import { recordStart, recordStop } from "../inbox/sessions.ts";
@@ -60,6 +62,13 @@ export interface OpenSessionOptions {
    * their requests in flight (cut short 2 s after the grace period ends). Default nothing.
    */
   onStopAccepting?: () => Promise<void>;
+  /**
+   * Whether messages may be acknowledged (the KV file still there, the disk not full); default
+   * one that notes failed writes and probes KV back to health.
+   */
+  storage?: StorageHealth;
+  /** Files the default `storage` watches: deleted or replaced, nothing more is acknowledged. */
+  storageFiles?: readonly string[];
 }
 
 /** A session opened by {@linkcode openSession}. */
@@ -108,7 +117,16 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
   shutdown.follow(options.signal);
   const { signal, hard: hardStop } = shutdown;
   const clock = options.now ?? Date.now;
-  const cleanup: (() => Promise<void> | void)[] = [() => shutdown.dispose()];
+  const storage = options.storage ?? new StorageHealth({
+    files: options.storageFiles,
+    probe: () => kv.set([keys.PROBE, name], clock()).then(() => {}),
+    onChange: (problem) =>
+      problem
+        ? logger.error("{problem}; webhooks are answered 503 and send fails meanwhile", { problem })
+        : logger.info("Storage works again; acknowledging messages"),
+  });
+  storage.start();
+  const cleanup: (() => Promise<void> | void)[] = [() => shutdown.dispose(), () => storage.stop()];
   const release = async () => {
     shutdown.abort();
     await shutdown.stopAccepting();
@@ -197,6 +215,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     runner = new SessionRunner({
       session: name,
       store,
+      storage,
       sink,
       log: logger,
       spawner,
@@ -221,7 +240,13 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
         : undefined,
     });
     inject = async (messages, o = {}) => {
-      const stored = await store.add(name, messages, { also: o.also });
+      let stored;
+      try {
+        stored = await store.add(name, messages, { also: o.also });
+      } catch (e) {
+        storage.failed(e);
+        throw e;
+      }
       runner.wake();
       if (!o.announced) { for (const m of stored) received(m); }
       return stored;
@@ -299,14 +324,24 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
   return {
     name,
     hooks: wiring.names,
-    handle: (hook, req) =>
-      shutdown.accepting
-        ? wiring.handle(hook, req)
-        : Promise.resolve(new Response("Session is stopping\n", { status: 503 })),
-    control: (req) =>
-      shutdown.accepting
-        ? control(req)
-        : Promise.resolve({ ok: false, error: `Session '${name}' is stopping` }),
+    handle: (hook, req) => {
+      if (!shutdown.accepting) {
+        return Promise.resolve(new Response("Session is stopping\n", { status: 503 }));
+      }
+      if (storage.problem) {
+        return Promise.resolve(retryLater("Storage unavailable; retry later\n"));
+      }
+      return wiring.handle(hook, req);
+    },
+    control: (req) => {
+      if (!shutdown.accepting) {
+        return Promise.resolve({ ok: false, error: `Session '${name}' is stopping` });
+      }
+      if (req.op === "send" && storage.problem) {
+        return Promise.resolve({ ok: false, error: storage.problem });
+      }
+      return control(req);
+    },
     record: (r) => sink.write(r),
     run() {
       if (running || released) throw new Error("run() was already called, or the session stopped");

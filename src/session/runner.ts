@@ -11,6 +11,7 @@ import type { Spawner } from "../exec/spawn.ts";
 import type { InboxStore } from "../inbox/store.ts";
 import type { Message } from "../inbox/message.ts";
 import type { OutputSink } from "../output/sink.ts";
+import type { StorageHealth } from "../kv/storage_health.ts";
 import { DirectGate } from "./direct_gate.ts";
 import { Notifier, sleep } from "./notifier.ts";
 
@@ -28,6 +29,11 @@ export interface HandlerSettings {
 
 /** Options of {@linkcode SessionRunner}. */
 export interface RunnerOptions {
+  /**
+   * Told of failed KV writes: a storage error (disk full) while draining is then retried with
+   * backoff (1 s doubling to 30 s) instead of ending `run()`; none by default.
+   */
+  storage?: StorageHealth;
   /** Session name. */
   session: string;
   /** The inbox store. */
@@ -149,9 +155,19 @@ export class SessionRunner {
     const stop = () => this.#gate.stop();
     signal.addEventListener("abort", stop, { once: true });
     if (!signal.aborted) this.#gate.start();
+    let failures = 0;
     try {
       while (!signal.aborted) {
-        await this.drain(signal);
+        try {
+          await this.drain(signal);
+          failures = 0;
+        } catch (e) {
+          // The disk is full or failing: what is stored stays stored; try again later.
+          if (!this.#o.storage?.failed(e)) throw e;
+          const wait = Math.min(1000 * 2 ** failures++, 30_000);
+          await this.#notifier.wait(wait, signal);
+          continue;
+        }
         await this.#notifier.wait(recheck, signal);
       }
     } finally {
