@@ -135,10 +135,22 @@ export class Proc extends RecordReader {
   /** Starts `hookhost ARGS…` (add `--format jsonl` yourself). */
   static start(
     args: string[],
-    options: { env?: Record<string, string>; cwd?: string; entry?: Entry } = {},
+    options: {
+      env?: Record<string, string>;
+      cwd?: string;
+      entry?: Entry;
+      /** A command that execs the rest, such as `["prlimit", "--nofile=256"]`. */
+      prefix?: string[];
+    } = {},
   ): Proc {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [...denoRunArgs(options.entry ?? "source"), ...args],
+    const command = [
+      ...options.prefix ?? [],
+      Deno.execPath(),
+      ...denoRunArgs(options.entry ?? "source"),
+      ...args,
+    ];
+    const child = new Deno.Command(command[0], {
+      args: command.slice(1),
       ...hermetic(options.env, options.cwd),
       stdin: "null",
       stdout: "piped",

@@ -40,6 +40,8 @@ async function withDaemon(
     scripts?: Record<string, string>;
     /** Script plugins (name → shell body) in `DIR/plugins`, served by `[server]` of `toml`. */
     plugins?: Record<string, string>;
+    /** A command that execs the daemon, such as `prlimit`. */
+    prefix?: string[];
   },
   body: (ctx: Daemon) => Promise<void>,
 ): Promise<void> {
@@ -59,6 +61,7 @@ async function withDaemon(
     }
     const d = Proc.start(["run", "--name", "hostile", "--daemon", "--format", "jsonl", ...hooks], {
       env: envFor(tmp.path),
+      prefix: options.prefix,
     });
     try {
       const port = async (hook: string) => Number((await d.addr(hook)).split(":").pop());
@@ -574,4 +577,34 @@ Deno.test({
       await tmp.cleanup();
     }
   },
+});
+
+Deno.test("300 idle connections at a 256-fd limit: the daemon keeps fds free, and a client is served during the attack", async () => {
+  const prefix = ["prlimit", "--nofile=256:256", "--"];
+  await withDaemon({ toml: hook(), prefix }, async ({ d, port }) => {
+    const p = await port("h");
+    const conns: Deno.Conn[] = [];
+    for (let i = 0; i < 300; i++) {
+      try {
+        conns.push(await connect(p));
+      } catch {
+        // Refused while the daemon was out of fds: what the attack costs others.
+      }
+    }
+    try {
+      // max_connections defaults to 4/5 of the limit, so the guard ends enough of them to serve.
+      await until(async () => {
+        const answer = await request(
+          `http://127.0.0.1:${p}/`,
+          { method: "POST", body: "during" },
+          2000,
+        )
+          .catch(() => null);
+        return answer?.status === 200;
+      }, () => `a request served while 300 connections are held (${fds(d.child.pid)} fds)`);
+      assert.match(d.stderr, /over max_connections 204/);
+    } finally {
+      conns.forEach(close);
+    }
+  });
 });

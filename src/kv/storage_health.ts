@@ -33,13 +33,16 @@ export interface StorageHealthOptions {
   everyMs?: number;
 }
 
-/** Device and inode of `path`, following links; null when it cannot be read. */
+/**
+ * Device and inode of `path`, following links; null when it does not exist, `"?"` when it cannot
+ * be told now (out of fds, say), which is never taken for a deletion.
+ */
 function identity(path: string): string | null {
   try {
     const info = Deno.statSync(path);
     return `${info.dev}:${info.ino}`;
-  } catch {
-    return null;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? null : "?";
   }
 }
 
@@ -69,9 +72,9 @@ function heldBy(path: string): () => "ok" | "deleted" | "replaced" {
   const first = identity(path);
   if (!fdLink) {
     return () => {
-      if (first === null) return "ok";
+      if (first === null || first === "?") return "ok";
       const now = identity(path);
-      return now === null ? "deleted" : now === first ? "ok" : "replaced";
+      return now === null ? "deleted" : now === first || now === "?" ? "ok" : "replaced";
     };
   }
   const link = fdLink;
@@ -84,7 +87,7 @@ function heldBy(path: string): () => "ok" | "deleted" | "replaced" {
     }
     const now = identity(path);
     if (open.nlink === 0 || now === null) return "deleted";
-    return now === `${open.dev}:${open.ino}` ? "ok" : "replaced";
+    return now === "?" || now === `${open.dev}:${open.ino}` ? "ok" : "replaced";
   };
 }
 

@@ -71,7 +71,16 @@ export class ConnGuard {
   /** Starts ticking every `everyMs`. */
   start(): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => this.tick(), this.options.everyMs ?? 1000);
+    this.#timer = setInterval(() => {
+      try {
+        this.tick();
+      } catch (e) {
+        // Out of fds, /proc/self/fd cannot even be listed: the next tick tries again.
+        this.options.log?.debug("Connection guard skipped a tick: {reason}", {
+          reason: (e as Error).message,
+        });
+      }
+    }, this.options.everyMs ?? 1000);
     Deno.unrefTimer(this.#timer);
   }
 

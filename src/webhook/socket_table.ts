@@ -73,6 +73,29 @@ export function openSocketTable(): SocketTable {
   const info = new Uint8Array(TCP_INFO_SIZE);
   const infoLen = new Uint32Array(1);
   const view = new DataView(info.buffer);
+  // One fd kept in reserve: at the fd limit, listing /proc/self/fd needs one, and listing it is
+  // how the guard finds the connections to end that free the rest. Nothing else runs while the
+  // synchronous listing has it (Deno.serve accepts on this thread, between JS tasks).
+  let spare: Deno.FsFile | null = Deno.openSync("/dev/null");
+  const listFds = (): number[] => {
+    const list = () => Array.from(Deno.readDirSync("/proc/self/fd"), (e) => Number(e.name));
+    try {
+      return list();
+    } catch (e) {
+      if (!spare || !/too many open files/i.test((e as Error).message)) throw e;
+      spare.close();
+      spare = null;
+      try {
+        return list();
+      } finally {
+        try {
+          spare = Deno.openSync("/dev/null");
+        } catch {
+          // Taken meanwhile: the next tick that ends connections frees one again.
+        }
+      }
+    }
+  };
   const peerOf = (fd: number): string | null => {
     len[0] = addr.length;
     if (getpeername(fd, addr, len) !== 0) return null;
@@ -84,8 +107,7 @@ export function openSocketTable(): SocketTable {
       const anyIp = ip === undefined || ip === "0.0.0.0" || ip === "::";
       const wanted = anyIp ? undefined : decode(encodeIp(ip))?.ip;
       const found: SocketInfo[] = [];
-      for (const entry of Deno.readDirSync("/proc/self/fd")) {
-        const fd = Number(entry.name);
+      for (const fd of listFds()) {
         len[0] = addr.length;
         if (getsockname(fd, addr, len) !== 0) continue; // Not a socket (ENOTSOCK), or gone.
         const local = decode(addr);
@@ -108,7 +130,11 @@ export function openSocketTable(): SocketTable {
       if (peerOf(socket.fd) !== socket.peer) return false;
       return shutdown(socket.fd, SHUT_RDWR) === 0;
     },
-    close: () => libc.close(),
+    close: () => {
+      spare?.close();
+      spare = null;
+      libc.close();
+    },
   };
 }
 
