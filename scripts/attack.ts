@@ -232,6 +232,9 @@ async function stateDeleted(): Promise<Outcome> {
   });
 }
 
+/** What a refusal said, without the temp folder's name. */
+const why = (stderr: string) => stderr.replace(/'[^']*'/g, "'…'").replace(/^hookhost: /, "").trim();
+
 async function openState(): Promise<Outcome> {
   const tmp = await tempDir();
   try {
@@ -253,9 +256,9 @@ async function openState(): Promise<Outcome> {
     const victim = await Deno.readTextFile(join(tmp.path, "victim"));
     return {
       attack: "`HOOKHOST_STATE` world-writable; a lock planted as a symlink",
-      figure: `exit ${r.code} (${
-        r.stderr.trim().slice(10, 60)
-      }…); symlink: exit ${l.code}, target ${victim === "v" ? "unchanged" : "overwritten"}`,
+      figure: `exit ${r.code} (${why(r.stderr)}); symlink: exit ${l.code}, target ${
+        victim === "v" ? "unchanged" : "overwritten"
+      }`,
       held: r.code === 2 && l.code === 2 && victim === "v",
     };
   } finally {

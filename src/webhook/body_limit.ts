@@ -7,6 +7,7 @@
  */
 import { GrowingBytes } from "../bytes.ts";
 import { type Middleware, text } from "./chain.ts";
+import { closeAfter } from "./conn_guard.ts";
 
 /**
  * Body bytes held by all requests at once, up to a maximum: a request takes what it reads and
@@ -183,15 +184,11 @@ export function retryLater(message: string): Response {
 }
 
 /**
- * An answer before the body was read asks the client to close (`Connection: close`), since what
- * is left of the body would otherwise have to be read (or waited for) before the next request
- * on it. `Deno.serve` keeps the socket open while the body is unread even so; the connection
- * guard closes what stays.
+ * An answer before the body was read closes the connection (`Connection: close`, ended by the
+ * connection guard), since what is left of the body would otherwise have to be read (or waited
+ * for) before the next request on it.
  */
-function refuse(answer: Response): Response {
-  answer.headers.set("connection", "close");
-  return answer;
-}
+const refuse = closeAfter;
 
 function busy(): Response {
   return refuse(retryLater("Too many request bodies in flight; retry later\n"));

@@ -15,6 +15,20 @@
 import type { Logger } from "../output/log.ts";
 import { peerKey, type SocketInfo, type SocketTable } from "./socket_table.ts";
 
+/** Answers made by {@linkcode closeAfter}. */
+const closing = new WeakSet<Response>();
+
+/**
+ * Marks `answer` as one after which its connection must close (`Connection: close`), and
+ * returns it. `Deno.serve` keeps a connection open after such an answer while the client holds
+ * back the rest of a body; the guard ends it at its next tick.
+ */
+export function closeAfter(answer: Response): Response {
+  answer.headers.set("connection", "close");
+  closing.add(answer);
+  return answer;
+}
+
 /** What the guard holds to, in seconds, and how it looks. */
 export interface ConnGuardOptions {
   /** Seconds a request head may take (`header_timeout`). */
@@ -95,12 +109,13 @@ export class ConnGuard {
   }
 
   /**
-   * Notes that a request head arrived from `remote`; the returned function is called with the
-   * answer (null when the handler threw). A `Connection: close` answer ends the connection at
-   * the next tick.
+   * Notes that a request head arrived from `remote`; pass what it returns to
+   * {@linkcode ConnGuard.answered} with the answer. Cheap: it runs for every request.
    */
-  request(remote: { hostname: string; port: number }): (answer: Response | null) => void {
-    const key = peerKey(remote.hostname, remote.port);
+  requested(remote: { hostname: string; port: number }): object {
+    const key = remote.hostname.includes(":")
+      ? peerKey(remote.hostname, remote.port)
+      : `${remote.hostname}:${remote.port}`;
     let conn = this.#conns.get(key);
     if (!conn) {
       conn = {
@@ -113,14 +128,20 @@ export class ConnGuard {
       };
       this.#conns.set(key, conn);
     }
-    const c = conn;
-    c.active++;
-    c.started++;
-    return (answer) => {
-      c.active--;
-      c.lastEnd = this.#now();
-      if (answer?.headers.get("connection") === "close") c.closeAfter = true;
-    };
+    conn.active++;
+    conn.started++;
+    return conn;
+  }
+
+  /**
+   * Notes the answer (null when the handler threw) of a request {@linkcode ConnGuard.requested}
+   * gave `conn` for. An answer made by {@linkcode closeAfter} ends the connection at the next tick.
+   */
+  answered(conn: object, answer: Response | null): void {
+    const c = conn as Conn;
+    c.active--;
+    c.lastEnd = this.#now();
+    if (answer && closing.has(answer)) c.closeAfter = true;
   }
 
   /** Looks at every connection once and ends what breaks a limit. */

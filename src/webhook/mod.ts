@@ -37,5 +37,5 @@ export { type GuardKeys, type GuardOptions, guardSteps } from "./guard.ts";
 export { verifyStep, type VerifyStepOptions } from "./verify_step.ts";
 export { atPointer, matchStep } from "./match_step.ts";
 export { dedupeStep, type DedupeStepOptions, DELIVERY_HEADERS } from "./dedupe_step.ts";
-export { ConnGuard, type ConnGuardOptions, type EndReason } from "./conn_guard.ts";
+export { closeAfter, ConnGuard, type ConnGuardOptions, type EndReason } from "./conn_guard.ts";
 export { openSocketTable, peerKey, type SocketInfo, type SocketTable } from "./socket_table.ts";

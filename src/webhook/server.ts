@@ -71,13 +71,15 @@ export function listen(
   const addr = parseBind(bind);
   const log = options.log;
   let guard: ConnGuard | undefined;
-  const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+  const serveHandler = async (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
     if (!guard) return handler(req);
-    const done = guard.request(info.remoteAddr);
-    return handler(req).then((answer) => (done(answer), answer), (e) => {
-      done(null);
-      throw e;
-    });
+    const conn = guard.requested(info.remoteAddr);
+    let answer: Response | null = null;
+    try {
+      return answer = await handler(req);
+    } finally {
+      guard.answered(conn, answer);
+    }
   };
   let stopped = false;
   let failures = 0;
