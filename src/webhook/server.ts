@@ -101,8 +101,12 @@ export function listen(
     // Accepting fails when the process is out of fds (EMFILE), and then `Deno.serve` stops
     // listening (its connections are still served). Listen again once fds are free, instead of
     // the unhandled rejection that would end the process.
+    const startedAt = Date.now();
     server.finished.catch((e) => {
       if (stopped || server !== current) return;
+      // A listener that served a while starts its backoff over; one that fails again at once
+      // waits longer each time (at most 2 s), so a lasting fd shortage logs a line per 2 s.
+      if (Date.now() - startedAt > 10_000) failures = 0;
       const wait = Math.min(2000, (options.retryMs ?? 50) * 2 ** failures++);
       log?.error("Listener '{addr}' stopped accepting: {reason}; listening again in {wait} ms", {
         addr: shown,
@@ -113,7 +117,6 @@ export function listen(
         if (stopped) return;
         try {
           current = start(local.port, files && read(files));
-          failures = 0;
         } catch (e) {
           log?.error("Listener '{addr}' cannot listen again yet: {reason}", {
             addr: shown,
