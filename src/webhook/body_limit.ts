@@ -200,6 +200,85 @@ function busy(): Response {
 }
 
 /**
+ * Reads a body of at most {@linkcode SMALL_BODY} declared bytes in one go: its bytes, `null` when
+ * the client went away, or why it stopped waiting. One promise, settled by whichever comes first.
+ */
+function readWhole(
+  request: Request,
+  timeoutMs: number,
+  options: { deadlines: Deadlines; signal?: AbortSignal },
+): Promise<Uint8Array | null | "aborted" | "timeout"> {
+  return new Promise((resolve) => {
+    const signal = options.signal;
+    const forgetAbort = signal ? onAbort(signal, () => resolve("aborted")) : undefined;
+    const forgetDeadline = options.deadlines.add(timeoutMs, () => resolve("timeout"));
+    // `request.body` is not touched first: making its stream would turn `Deno.serve`'s
+    // already-read body into a stream read chunk by chunk.
+    request.bytes().then((bytes) => {
+      forgetAbort?.();
+      forgetDeadline();
+      resolve(bytes);
+    }, () => {
+      forgetAbort?.();
+      forgetDeadline();
+      resolve(null);
+    });
+  });
+}
+
+/**
+ * Reads a body chunk by chunk (declared larger than {@linkcode SMALL_BODY}, or chunked), taking
+ * each chunk from the budget as it is kept (`held.n` counts what was taken, to be given back).
+ */
+async function readChunks(
+  stream: ReadableStream<Uint8Array>,
+  held: { n: number },
+  o: LimitBodyOptions & { maxBody: number; timeoutMs: number; deadlines: Deadlines },
+): Promise<Uint8Array | Response> {
+  const read = chunkReader(stream);
+  const cancel = () => void read.cancel().catch(() => {});
+  let stalled = false;
+  const forgetAbort = o.signal ? onAbort(o.signal, cancel) : () => {};
+  const received = new GrowingBytes(Math.min(16 * 1024, o.maxBody + 1));
+  try {
+    while (true) {
+      const forget = o.deadlines.add(o.timeoutMs, () => {
+        stalled = true;
+        cancel();
+      });
+      let chunk: Uint8Array | null;
+      try {
+        chunk = await read.next();
+      } finally {
+        forget();
+      }
+      if (chunk === null) break;
+      if (received.length + chunk.length > o.maxBody) return tooLarge(o.maxBody);
+      // Held: what is kept, as it grows (the buffer doubles, at most twice the body).
+      if (o.budget && !o.budget.take(chunk.length)) {
+        cancel();
+        return busy();
+      }
+      held.n += chunk.length;
+      received.append(chunk);
+    }
+  } catch {
+    if (stalled) return timedOut();
+    // The client hung up mid-body: nobody is left to answer, and nothing is run.
+    return unreadable();
+  } finally {
+    forgetAbort();
+  }
+  if (stalled) return timedOut();
+  if (o.signal?.aborted) return text(503, "Shutting down\n");
+  return received.bytes();
+}
+
+const tooLarge = (max: number) => refuse(text(413, `Body larger than ${max} bytes\n`));
+const timedOut = () => refuse(text(408, "Request body timed out\n"));
+const unreadable = () => text(400, "Request body could not be read\n");
+
+/**
  * Limits step: refuses bodies over `maxBody` bytes with 413 (by `Content-Length` up front, or
  * while reading), 503 with `Retry-After` when the budget is spent, 408 when the body stalls, and
  * reads the body into `ctx.body`. A client that goes away mid-body gets nothing run; aborting
@@ -207,78 +286,37 @@ function busy(): Response {
  * the rest of the chain has answered.
  */
 export function limitBody(maxBody: number, options: LimitBodyOptions = {}): Middleware {
-  const tooLarge = () => refuse(text(413, `Body larger than ${maxBody} bytes\n`));
   const timeoutMs = (options.bodyTimeout ?? 30) * 1000;
   const deadlines = options.deadlines ?? shared;
   const budget = options.budget;
+  const chunked = { ...options, maxBody, timeoutMs, deadlines };
   return async (ctx, next) => {
     const declared = Number(ctx.request.headers.get("content-length") ?? NaN);
-    if (declared > maxBody) return tooLarge();
-    let taken = 0;
-    try {
-      if (declared > 0 && declared <= SMALL_BODY) {
-        if (budget && !budget.take(declared)) return busy();
-        taken = declared;
-        // `request.body` is not touched first: making its stream would turn `Deno.serve`'s
-        // already-read body into a stream read chunk by chunk.
-        const reading = ctx.request.bytes().then((b) => b, () => null);
-        let forgetAbort = () => {};
-        let forgetDeadline = () => {};
-        const stopped = new Promise<"aborted" | "timeout">((resolve) => {
-          if (options.signal) forgetAbort = onAbort(options.signal, () => resolve("aborted"));
-          forgetDeadline = deadlines.add(timeoutMs, () => resolve("timeout"));
-        });
-        const body = await Promise.race([reading, stopped]);
-        forgetAbort();
-        forgetDeadline();
+    if (declared > maxBody) return tooLarge(maxBody);
+    if (declared > 0 && declared <= SMALL_BODY) {
+      if (budget && !budget.take(declared)) return busy();
+      try {
+        const body = await readWhole(ctx.request, timeoutMs, { deadlines, signal: options.signal });
         if (body === "aborted") return text(503, "Shutting down\n");
-        if (body === "timeout") return refuse(text(408, "Request body timed out\n"));
-        if (body === null) return text(400, "Request body could not be read\n");
+        if (body === "timeout") return timedOut();
+        if (body === null) return unreadable();
         // Only a `Request` made in-process can hold more than it declares; `Deno.serve` cannot.
-        if (body.length > maxBody) return tooLarge();
+        if (body.length > maxBody) return tooLarge(maxBody);
         ctx.body = body;
-      } else if (declared !== 0 && ctx.request.body) {
-        const read = chunkReader(ctx.request.body);
-        const cancel = () => void read.cancel().catch(() => {});
-        let stalled = false;
-        const forgetAbort = options.signal ? onAbort(options.signal, cancel) : () => {};
-        const received = new GrowingBytes(Math.min(16 * 1024, maxBody + 1));
-        try {
-          while (true) {
-            const forget = deadlines.add(timeoutMs, () => {
-              stalled = true;
-              cancel();
-            });
-            let chunk: Uint8Array | null;
-            try {
-              chunk = await read.next();
-            } finally {
-              forget();
-            }
-            if (chunk === null) break;
-            if (received.length + chunk.length > maxBody) return tooLarge();
-            // Held: what is kept, as it grows (the buffer doubles, at most twice the body).
-            if (budget && !budget.take(chunk.length)) {
-              cancel();
-              return busy();
-            }
-            taken += chunk.length;
-            received.append(chunk);
-          }
-        } catch {
-          if (stalled) return refuse(text(408, "Request body timed out\n"));
-          // The client hung up mid-body: nobody is left to answer, and nothing is run.
-          return text(400, "Request body could not be read\n");
-        } finally {
-          forgetAbort();
-        }
-        if (stalled) return refuse(text(408, "Request body timed out\n"));
-        if (options.signal?.aborted) return text(503, "Shutting down\n");
-        ctx.body = received.bytes();
+        return await next();
+      } finally {
+        budget?.give(declared);
       }
+    }
+    if (declared === 0 || !ctx.request.body) return next();
+    const held = { n: 0 };
+    try {
+      const body = await readChunks(ctx.request.body, held, chunked);
+      if (body instanceof Response) return body;
+      ctx.body = body;
       return await next();
     } finally {
-      if (taken) budget?.give(taken);
+      if (held.n) budget?.give(held.n);
     }
   };
 }
