@@ -240,6 +240,14 @@ async function readChunks(
   let stalled = false;
   const forgetAbort = o.signal ? onAbort(o.signal, cancel) : () => {};
   const received = new GrowingBytes(Math.min(16 * 1024, o.maxBody + 1));
+  // A refused body gives its bytes back before it returns, not in the caller's `finally` a
+  // microtask later: a read of another body that completed at the same time would find the
+  // budget still spent and be refused too.
+  const fail = (answer: Response) => {
+    o.budget?.give(held.n);
+    held.n = 0;
+    return answer;
+  };
   try {
     while (true) {
       const forget = o.deadlines.add(o.timeoutMs, () => {
@@ -253,24 +261,24 @@ async function readChunks(
         forget();
       }
       if (chunk === null) break;
-      if (received.length + chunk.length > o.maxBody) return tooLarge(o.maxBody);
+      if (received.length + chunk.length > o.maxBody) return fail(tooLarge(o.maxBody));
       // Held: what is kept, as it grows (the buffer doubles, at most twice the body).
       if (o.budget && !o.budget.take(chunk.length)) {
         cancel();
-        return busy();
+        return fail(busy());
       }
       held.n += chunk.length;
       received.append(chunk);
     }
   } catch {
-    if (stalled) return timedOut();
+    if (stalled) return fail(timedOut());
     // The client hung up mid-body: nobody is left to answer, and nothing is run.
-    return unreadable();
+    return fail(unreadable());
   } finally {
     forgetAbort();
   }
-  if (stalled) return timedOut();
-  if (o.signal?.aborted) return text(503, "Shutting down\n");
+  if (stalled) return fail(timedOut());
+  if (o.signal?.aborted) return fail(text(503, "Shutting down\n"));
   return received.bytes();
 }
 

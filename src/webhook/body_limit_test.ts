@@ -56,3 +56,36 @@ Deno.test("limitBody: a spent budget is 503 with Retry-After, and bytes come bac
   assert.equal(busy.headers.get("connection"), "close");
   assert.equal(budget.held, 4, "the refused request took nothing");
 });
+
+Deno.test("limitBody: a body refused for the budget gives back at once, so one arriving with it passes", async () => {
+  const budget = new BodyBudget(1000);
+  const go = Promise.withResolvers<void>();
+  // Two chunked bodies (500 and 400 bytes held), then 200 more bytes each, released together:
+  // the first is refused (1100 > 1000); the second fits only once the first gave its 500 back.
+  const body = (first: number) => {
+    let step = 0;
+    return new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (step === 0) c.enqueue(new Uint8Array(first));
+        else if (step === 1) {
+          await go.promise;
+          c.enqueue(new Uint8Array(200));
+        } else c.close();
+        step++;
+      },
+    });
+  };
+  const handler = compose([limitBody(10_000, { budget })], (ctx) => {
+    return Promise.resolve(text(200, `${ctx.body?.length}\n`));
+  });
+  const post = (first: number) =>
+    handler(new Request("http://h/", { method: "POST", body: body(first) }));
+  const answers = [post(500), post(400)];
+  while (budget.held < 900) await new Promise((r) => setTimeout(r, 1));
+  go.resolve();
+  const [a, b] = await Promise.all(answers);
+  assert.equal(a.status, 503, "the first to read its last chunk is over the budget");
+  assert.equal(b.status, 200, "the second fits once the first gave its bytes back");
+  assert.equal(await b.text(), "600\n");
+  assert.equal(budget.held, 0);
+});
