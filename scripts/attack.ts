@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { cli, config, envFor, Proc, request, script, tempDir } from "../test/_helpers.ts";
 import { close, closed, connect, fds, head, MIB, readAnswer, rss, writeAll } from "../test/_raw.ts";
 import { pause } from "../test/_poll.ts";
+import { hook, withDaemon } from "../test/_hostile.ts";
 import { ROOT } from "./flags.ts";
 
 interface Outcome {
@@ -18,11 +19,8 @@ interface Outcome {
   held: boolean;
 }
 
-const hook = (extra = "", name = "h", file = "./hook.sh") =>
-  `[[hooks]]\nname = "${name}"\nbind = "127.0.0.1:0"\nscript = "${file}"\n${extra}\n`;
-
 /** A daemon in a temp folder serving hook `h` (and `[server]` when `plugins` is set). */
-async function daemon<T>(
+function daemon<T>(
   options: {
     toml?: string;
     scripts?: Record<string, string>;
@@ -31,31 +29,15 @@ async function daemon<T>(
   },
   body: (d: Proc, port: number, dir: string) => Promise<T>,
 ): Promise<T> {
-  const tmp = await tempDir();
-  try {
-    const scripts = { "hook.sh": "cat", ...options.scripts };
-    for (const [name, text] of Object.entries(scripts)) {
-      await script(tmp.path, name, text.replaceAll("$DIR", tmp.path));
-    }
-    const args = ["run", "--name", "attack", "--daemon", "--format", "jsonl", "--hook", "h"];
-    let toml = options.toml ?? hook();
-    if (options.plugins) {
-      await Deno.mkdir(join(tmp.path, "plugins"));
-      await script(join(tmp.path, "plugins"), "p.sh", "cat");
-      toml = '[server]\nbind = "127.0.0.1:0"\n\n' + toml;
-      args.push("--plugins", join(tmp.path, "plugins"));
-    }
-    await config(tmp.path, toml);
-    const d = Proc.start(args, { env: envFor(tmp.path), prefix: options.prefix });
-    try {
-      const port = Number((await d.addr("h")).split(":").pop());
-      return await body(d, port, tmp.path);
-    } finally {
-      await d.stop();
-    }
-  } finally {
-    await tmp.cleanup();
-  }
+  const server = options.plugins ? '[server]\nbind = "127.0.0.1:0"\n\n' : "";
+  return withDaemon({
+    toml: server + (options.toml ?? hook()),
+    scripts: { "hook.sh": "cat", ...options.scripts },
+    plugins: options.plugins ? { "p.sh": "cat" } : undefined,
+    prefix: options.prefix,
+    name: "attack",
+    cleanExit: false,
+  }, async ({ d, port, dir }) => body(d, await port("h"), dir));
 }
 
 const post = (port: number, body = "ping", ms = 10_000) =>

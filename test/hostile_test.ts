@@ -18,71 +18,8 @@ import {
   rss,
   writeAll,
 } from "./_raw.ts";
-import { pause, until } from "./_poll.ts";
-
-interface Daemon {
-  dir: string;
-  d: Proc;
-  /** The port of hook `name`. */
-  port: (name: string) => Promise<number>;
-  /** Lines of `runs.log`, which the scripts below append to. */
-  runs: () => Promise<string[]>;
-}
-
-/**
- * A temp folder with `scripts` (`$DIR` is the folder; `hook.sh` notes a run and prints its body
- * unless given) and `toml`, and a daemon serving `hooks`.
- */
-async function withDaemon(
-  options: {
-    toml: string;
-    hooks?: string[];
-    scripts?: Record<string, string>;
-    /** Script plugins (name → shell body) in `DIR/plugins`, served by `[server]` of `toml`. */
-    plugins?: Record<string, string>;
-    /** A command that execs the daemon, such as `prlimit`. */
-    prefix?: string[];
-  },
-  body: (ctx: Daemon) => Promise<void>,
-): Promise<void> {
-  const tmp = await tempDir();
-  try {
-    const scripts = { "hook.sh": 'echo run >> "$DIR/runs.log"; cat', ...options.scripts };
-    for (const [name, text] of Object.entries(scripts)) {
-      await script(tmp.path, name, text.replaceAll("$DIR", tmp.path));
-    }
-    await config(tmp.path, options.toml);
-    const hooks = (options.hooks ?? ["h"]).flatMap((h) => ["--hook", h]);
-    if (options.plugins) {
-      const dir = join(tmp.path, "plugins");
-      await Deno.mkdir(dir);
-      for (const [name, text] of Object.entries(options.plugins)) await script(dir, name, text);
-      hooks.push("--plugins", dir);
-    }
-    const d = Proc.start(["run", "--name", "hostile", "--daemon", "--format", "jsonl", ...hooks], {
-      env: envFor(tmp.path),
-      prefix: options.prefix,
-    });
-    try {
-      const port = async (hook: string) => Number((await d.addr(hook)).split(":").pop());
-      const runs = async () => {
-        try {
-          return (await Deno.readTextFile(join(tmp.path, "runs.log"))).split("\n").filter(Boolean);
-        } catch {
-          return [];
-        }
-      };
-      await body({ dir: tmp.path, d, port, runs });
-    } finally {
-      assert.equal(await d.stop(), 0, d.stderr);
-    }
-  } finally {
-    await tmp.cleanup();
-  }
-}
-
-const hook = (extra = "", name = "h", script = "./hook.sh") =>
-  `[[hooks]]\nname = "${name}"\nbind = "127.0.0.1:0"\nscript = "${script}"\n${extra}\n`;
+import { until } from "./_poll.ts";
+import { hook, trickle, withDaemon } from "./_hostile.ts";
 
 const encoder = new TextEncoder();
 
@@ -239,13 +176,6 @@ Deno.test("malformed URLs are 400 on a hook and on the plugin server, and run no
 });
 
 /** Writes `text` one byte at a time, `everyMs` apart, until it is sent or the peer closes. */
-async function trickle(conn: Deno.Conn, text: string, everyMs: number): Promise<void> {
-  for (const ch of text) {
-    if (!await writeAll(conn, ch)) return;
-    await pause(everyMs);
-  }
-}
-
 Deno.test("slowloris: heads trickled or never sent are closed after header_timeout; a normal client is served meanwhile", async () => {
   const toml = "[limits]\nheader_timeout = 1\n\n" + hook();
   await withDaemon({ toml }, async ({ d, port, runs }) => {

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { setsidPath } from "../../src/exec/spawn.ts";
-import { denoRunArgs } from "../bundle.ts";
+import { BUNDLE_FLAGS, denoRunArgs } from "../bundle.ts";
 import { runtimeFlags } from "../flags.ts";
 
 /**
@@ -219,11 +219,32 @@ function occurrences(text: string, needle: string): number {
   return n;
 }
 
+/** Options of the `start*` functions that start `hookhost run --daemon --format jsonl`. */
+interface HookhostOptions {
+  /** Session name. */
+  name: string;
+  /** Hooks to serve. */
+  hooks?: string[];
+  /** Run main.ts of this checkout instead of the bundle. */
+  source?: boolean;
+  /**
+   * Another build to run: a checkout (its `main.ts` with its `deno.json`) or a bundle file
+   * (`dist/hookhost.js` of a checkout). Default: this checkout's bundle.
+   */
+  build?: string;
+}
+
 /** `deno` arguments for `hookhost run --daemon --format jsonl` of session `name`. */
-function hookhostArgs(options: { name: string; hooks?: string[]; source?: boolean }): string[] {
+function hookhostArgs(options: HookhostOptions): string[] {
   const args = ["run", "--name", options.name, "--daemon", "--format", "jsonl"];
   for (const h of options.hooks ?? []) args.push("--hook", h);
-  return [...(options.source ? denoRunArgs("source") : HOOKHOST), ...args];
+  const b = options.build;
+  const deno = b === undefined
+    ? (options.source ? denoRunArgs("source") : HOOKHOST)
+    : b.endsWith(".js")
+    ? ["run", ...runtimeFlags(), ...BUNDLE_FLAGS, b]
+    : ["run", ...runtimeFlags(), "--config", join(b, "deno.json"), join(b, "main.ts")];
+  return [...deno, ...args];
 }
 
 function hookhostEnv(dir: string): Record<string, string> {
@@ -238,7 +259,7 @@ function hookhostEnv(dir: string): Record<string, string> {
  */
 export async function startHookhostToFile(
   dir: string,
-  options: { name: string; hooks?: string[]; wait: RegExp },
+  options: HookhostOptions & { wait: RegExp },
 ): Promise<Server & { url: string; count(needle: string): Promise<number> }> {
   const output = join(dir, `${options.name}.jsonl`);
   // sh execs hookhost with its stdout on the file: the pid stays the daemon's.
@@ -319,15 +340,11 @@ export async function startWorkerBaseline(): Promise<Server & { url: string }> {
 /** Starts `hookhost run --daemon` in `dir` (its hookhost.toml) and waits for its records. */
 export async function startHookhost(
   dir: string,
-  options: {
-    name: string;
-    hooks?: string[];
+  options: HookhostOptions & {
     wait: RegExp;
     env?: Record<string, string>;
     /** Keep every line for `waitFor` (default: only those up to the `wait` line). */
     keep?: boolean;
-    /** Run `main.ts` as `deno task hookhost` does instead of the bundle. */
-    source?: boolean;
   },
 ): Promise<
   Server & {

@@ -55,7 +55,7 @@ function decode(buf: Uint8Array): { ip: string; port: number } | null {
   if (family !== AF_INET6) return null;
   const groups: string[] = [];
   for (let i = 8; i < 24; i += 2) groups.push(((buf[i] << 8) | buf[i + 1]).toString(16));
-  return { ip: new URL(`http://[${groups.join(":")}]/`).hostname.slice(1, -1), port };
+  return { ip: normalIp(groups.join(":")), port };
 }
 
 /** Opens the kernel's socket table through libc; throws without FFI or off Linux. */
@@ -105,7 +105,7 @@ export function openSocketTable(): SocketTable {
   return {
     connections(port, ip) {
       const anyIp = ip === undefined || ip === "0.0.0.0" || ip === "::";
-      const wanted = anyIp ? undefined : decode(encodeIp(ip))?.ip;
+      const wanted = anyIp ? undefined : normalIp(ip);
       const found: SocketInfo[] = [];
       for (const fd of listFds()) {
         len[0] = addr.length;
@@ -138,26 +138,9 @@ export function openSocketTable(): SocketTable {
   };
 }
 
-/** A sockaddr buffer holding `ip` (port 0), to spell it as {@linkcode decode} does. */
-function encodeIp(ip: string): Uint8Array {
-  const buf = new Uint8Array(28);
-  if (!ip.includes(":")) {
-    buf[0] = AF_INET;
-    buf.set(ip.split(".").map(Number), 4);
-    return buf;
-  }
-  buf[0] = AF_INET6;
-  const full = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  const [head, tail = ""] = full.split("::");
-  const h = head ? head.split(":") : [];
-  const t = tail ? tail.split(":") : [];
-  const groups = full.includes("::")
-    ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t]
-    : h;
-  groups.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    buf[8 + 2 * i] = v >> 8;
-    buf[9 + 2 * i] = v & 255;
-  });
-  return buf;
+/** `ip` spelled as {@linkcode decode} spells it: the URL standard's serialisation. */
+function normalIp(ip: string): string {
+  return ip.includes(":")
+    ? new URL(`http://[${ip}]/`).hostname.slice(1, -1)
+    : new URL(`http://${ip}/`).hostname;
 }
