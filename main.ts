@@ -41,5 +41,9 @@ async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // Not a user's command: hookhost started as a plugin's process (src/plugins/process_main.ts).
+  if (Deno.args[0] === "__plugin-host") {
+    await (await import("./src/plugins/process_main.ts")).pluginHostMain();
+  }
   Deno.exit(await main(Deno.args));
 }

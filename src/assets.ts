@@ -16,3 +16,11 @@ export const WORKER_URL: URL = new URL("src/plugins/worker_main.ts", ROOT);
 
 /** The plugin API types module, printed by `hookhost plugins types`. */
 export const PLUGIN_TYPES_URL: URL = new URL("src/plugins/types.ts", ROOT);
+
+/**
+ * The module hookhost runs from, for starting itself (plugin processes): `main.ts` from source,
+ * else the bundle this module is inlined in (`dist/hookhost.js`, also inside the binary).
+ */
+export const SELF_ENTRY: string = import.meta.url.endsWith("/src/assets.ts")
+  ? new URL("main.ts", ROOT).pathname
+  : new URL(import.meta.url).pathname;

@@ -31,7 +31,10 @@ export interface DaemonOptions {
    * prints its body.
    */
   scripts?: Record<string, string>;
-  /** Script plugins (name → shell body) in `DIR/plugins`, served by `[server]` of `toml`. */
+  /**
+   * Plugins in `DIR/plugins`, served by `[server]` of `toml`: `.ts`/`.js` files as they are,
+   * anything else a shell script.
+   */
   plugins?: Record<string, string>;
   /** A command that execs the daemon, such as `prlimit`. */
   prefix?: string[];
@@ -62,7 +65,9 @@ export async function withDaemon<T>(
       const dir = join(tmp.path, "plugins");
       await Deno.mkdir(dir);
       for (const [name, text] of Object.entries(options.plugins)) {
-        await script(dir, name, text.replaceAll("$DIR", tmp.path));
+        const body = text.replaceAll("$DIR", tmp.path);
+        if (/\.[jt]s$/.test(name)) await Deno.writeTextFile(join(dir, name), body);
+        else await script(dir, name, body);
       }
       hooks.push("--plugins", dir);
     }

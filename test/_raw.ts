@@ -150,5 +150,46 @@ export function fds(pid: number): number {
   return n;
 }
 
+/** Processes by pid: parent pid, CPU time used (ms) and command line, from `/proc`. */
+function processes(): Map<number, { ppid: number; cpuMs: number; cmdline: string }> {
+  const out = new Map<number, { ppid: number; cpuMs: number; cmdline: string }>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      // utime and stime, in clock ticks of 10 ms.
+      out.set(Number(e.name), {
+        ppid: Number(f[1]),
+        cpuMs: (Number(f[11]) + Number(f[12])) * 10,
+        cmdline,
+      });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+/** `pid` and every process below it, with their CPU time and command lines. */
+export function tree(pid: number): { pid: number; cpuMs: number; cmdline: string }[] {
+  const all = processes();
+  const out: { pid: number; cpuMs: number; cmdline: string }[] = [];
+  const walk = (p: number) => {
+    const me = all.get(p);
+    if (!me) return;
+    out.push({ pid: p, cpuMs: me.cpuMs, cmdline: me.cmdline });
+    for (const [child, c] of all) if (c.ppid === p) walk(child);
+  };
+  walk(pid);
+  return out;
+}
+
+/** CPU time (ms) that `pid` and the processes below it have used, live ones only. */
+export function treeCpuMs(pid: number): number {
+  return tree(pid).reduce((n, p) => n + p.cpuMs, 0);
+}
+
 /** 1 MiB, for figures. */
 export const MIB = 1024 * 1024;

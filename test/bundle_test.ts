@@ -88,3 +88,42 @@ Deno.test("the bundle serves a script hook and a module plugin, and prints the p
     await tmp.cleanup();
   }
 });
+
+Deno.test("a plugin not granted import loads npm: packages only from the cache that `plugins install` fills", async () => {
+  await built();
+  const tmp = await tempDir();
+  try {
+    // A cache of this test's own, so that what the plugin fetched (or did not) can be seen.
+    const cache = join(tmp.path, "deno-cache");
+    // What reaching npm takes on this machine (a proxy, its certificate), if anything.
+    const network = ["NODE_EXTRA_CA_CERTS", "DENO_CERT", "HTTPS_PROXY", "https_proxy", "NO_PROXY"]
+      .flatMap((k) => Deno.env.get(k) ? [[k, Deno.env.get(k)!]] : []);
+    const env = envFor(tmp.path, { DENO_DIR: cache, ...Object.fromEntries(network) });
+    await config(tmp.path, "");
+    await Deno.mkdir(join(tmp.path, "plugins"));
+    await Deno.writeTextFile(
+      join(tmp.path, "plugins", "odd.ts"),
+      `import isOdd from "npm:is-odd@3.0.1";\nexport default { webhook: () => new Response(String(isOdd(3))) };\n`,
+    );
+    const fetched = () =>
+      Deno.stat(join(cache, "npm", "registry.npmjs.org", "is-odd")).then(() => true, () => false);
+    const ls = async () => {
+      const r = await cli(["plugins", "ls", "--json"], { env, entry: "bundle" });
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout.trim());
+    };
+    const before = await ls();
+    assert.equal(before.state, "failed", JSON.stringify(before));
+    assert.match(before.lastError, /cached-only/, before.lastError);
+    assert.equal(await fetched(), false, "nothing was downloaded");
+
+    const install = await cli(["plugins", "install"], { env, entry: "bundle" });
+    assert.equal(install.code, 0, install.stderr);
+    assert.match(install.stdout, /Cached the imports of 'odd'/);
+    assert.equal(await fetched(), true);
+    const after = await ls();
+    assert.equal(after.state, "ready", JSON.stringify(after));
+  } finally {
+    await tmp.cleanup();
+  }
+});

@@ -69,7 +69,7 @@ async function writeSetup(dir: string, setup: Setup): Promise<string> {
   const plugins = join(dir, "plugins");
   await Deno.mkdir(plugins, { recursive: true });
   const server = `[server]\nbind = "127.0.0.1:0"\n${setup.server ?? ""}\n`;
-  await config(dir, `${server}\n${setup.toml ?? ""}\n`);
+  await config(dir, `${server}\n${(setup.toml ?? "").replaceAll("$DIR", dir)}\n`);
   for (const [name, source] of Object.entries(setup.plugins ?? {})) {
     const path = join(plugins, name);
     await Deno.mkdir(join(path, ".."), { recursive: true });
@@ -227,7 +227,7 @@ function needing(kind: string, target: string, permissions?: Json): string {
   };\n`;
 }
 
-Deno.test("a plugin without read/net/env/run is denied (500, logged), the daemon unaffected; declared, it works", async () => {
+Deno.test("a plugin without read/net/env/run is denied (500, logged), the daemon unaffected; declared and granted, it works", async () => {
   const r = receiver();
   try {
     const target: Record<string, string> = {
@@ -255,16 +255,25 @@ Deno.test("a plugin without read/net/env/run is denied (500, logged), the daemon
       plugins[`${kind}-other.ts`] = needing(kind, target[kind], {
         ...Object.fromEntries(Object.keys(granted).filter((k) => k !== kind).map((k) => [k, true])),
       });
+      // Declaring it is not enough: the operator never granted it (deny by default).
+      plugins[`${kind}-ungranted.ts`] = needing(kind, target[kind], granted[kind]);
       plugins[`${kind}-granted.ts`] = needing(kind, target[kind], granted[kind]);
     }
+    // Only the `-granted` plugins have a table; TOML takes these JSON lists as they are.
+    const toml = Object.entries(granted).map(([kind, perms]) =>
+      `[plugins.${kind}-granted]\npermissions = { ${kind} = ${
+        JSON.stringify((perms as Record<string, Json>)[kind])
+      } }\n`
+    ).join("\n");
     await withDaemon({
+      toml,
       plugins,
       files: { "data/secret.txt": "the secret" },
       env: { HH_PLUGIN_SECRET: "s3cret" },
     }, async (ctx) => {
       for (const kind of Object.keys(target)) {
         const what = `${kind} ${target[kind].replaceAll("$DIR", ctx.dir)}`;
-        for (const name of [`${kind}-denied`, `${kind}-other`]) {
+        for (const name of [`${kind}-denied`, `${kind}-other`, `${kind}-ungranted`]) {
           const denied = await request(`${ctx.base}/hooks/${name}`, { method: "POST" });
           assert.equal(denied.status, 500, `${name}: ${denied.status} ${denied.text}`);
           await logged(ctx.d, `plugin ${name}: permission denied: ${what}\n`);
@@ -290,6 +299,13 @@ Deno.test("a plugin without read/net/env/run is denied (500, logged), the daemon
         1,
       );
       assert.deepEqual(runs.map((x) => x.status), [500]);
+      const [row] = (await pluginsLs(ctx, ctx.session)).filter((p) => p.name === "run-ungranted");
+      assert.deepEqual([row.declared, row.permissions, row.missing], ["run=sh", "none", "run=sh"]);
+      await logged(ctx.d, "plugin run-ungranted: loaded (");
+      assert.match(
+        ctx.d.stderr,
+        /plugin run-ungranted: loaded \(.*\); declared run=sh, granted none, missing run=sh/,
+      );
     });
   } finally {
     await r.server.shutdown();
@@ -321,9 +337,10 @@ Deno.test("the operator's [plugins.NAME] permissions narrow what the plugin decl
   });
 });
 
-Deno.test("[plugins.NAME] settings apply to the plugin's declared name, its timeout too", async () => {
+Deno.test("[plugins.NAME] is keyed by the file: a declared name renames the route, never selects another's table", async () => {
   await withDaemon({
     plugins: {
+      // Declares another name: [plugins.file-name] still applies to it, timeout too.
       "file-name.ts": `export default {
         name: "declared",
         permissions: { env: true },
@@ -333,15 +350,38 @@ Deno.test("[plugins.NAME] settings apply to the plugin's declared name, its time
           return new Response(String(Deno.env.get(q.get("var"))));
         },
       };`,
+      // The operator restricted evil; it declares innocent's name to get innocent's table.
+      "evil.ts": `export default {
+        name: "innocent",
+        permissions: { env: true, run: true },
+        webhook: () => new Response("evil " + Deno.env.get("ALLOWED")),
+      };`,
+      "innocent.ts": `export default {
+        permissions: { env: true },
+        webhook: () => new Response("innocent " + Deno.env.get("ALLOWED")),
+      };`,
     },
-    toml: `[plugins.declared]\ntimeout = 1\npermissions = { env = ["ALLOWED"] }\n`,
+    toml: `[plugins.file-name]\ntimeout = 1\npermissions = { env = ["ALLOWED"] }\n
+[plugins.evil]\npermissions = {}\n
+[plugins.innocent]\npermissions = { env = ["ALLOWED"] }\n`,
     env: { ALLOWED: "yes", OTHER: "no" },
   }, async (ctx) => {
     const allowed = await request(`${ctx.base}/hooks/declared?var=ALLOWED`);
     assert.deepEqual([allowed.status, allowed.text], [200, "yes"]);
     const other = await request(`${ctx.base}/hooks/declared?var=OTHER`);
-    assert.equal(other.status, 500, other.text);
+    assert.equal(other.status, 500, "[plugins.file-name] did not apply: " + other.text);
     await logged(ctx.d, "plugin declared: permission denied: env OTHER\n");
+
+    const innocent = await request(`${ctx.base}/hooks/innocent`);
+    assert.deepEqual([innocent.status, innocent.text], [200, "innocent yes"]);
+    await logged(
+      ctx.d,
+      `plugin ${
+        join(ctx.plugins, "evil.ts")
+      }: It declares the name 'innocent', which [plugins.innocent] names for another file`,
+    );
+    const [evil] = (await pluginsLs(ctx, ctx.session)).filter((p) => p.file.endsWith("evil.ts"));
+    assert.equal(evil.state, "failed", JSON.stringify(evil));
 
     const looping = await request(`${ctx.base}/hooks/declared?loop`);
     assert.equal(looping.status, 504, looping.text);
@@ -349,7 +389,7 @@ Deno.test("[plugins.NAME] settings apply to the plugin's declared name, its time
     const [, seconds] = /plugin declared: A handler ran past its (\S+) s timeout/.exec(
       ctx.d.stderr,
     )!;
-    assert.equal(seconds, "1", "[plugins.declared] timeout = 1 was not applied");
+    assert.equal(seconds, "1", "[plugins.file-name] timeout = 1 was not applied");
   });
 });
 
@@ -1146,6 +1186,7 @@ Deno.test("a plugin that fails to load is reported with file and reason and does
           on: { run_status_changed() {} },
         } satisfies Plugin;`,
     },
+    toml: `[plugins.good]\npermissions = { env = ["HOME"] }\n`,
   }, async (ctx) => {
     const file = (name: string) => join(ctx.plugins, name);
     await logged(ctx.d, `plugin ${file("broken.ts")}: `);
@@ -1174,14 +1215,19 @@ Deno.test("a plugin that fails to load is reported with file and reason and does
       assert.ok(byName[name].lastError, JSON.stringify(byName[name]));
     }
     assert.match(byName.notobj.lastError, /default export must be a plugin object/);
-    assert.deepEqual(byName.good, {
+    const { rss, ...goodRow } = byName.good;
+    assert.deepEqual(goodRow, {
       name: "good",
       file: file("good.ts"),
       kind: "module",
       handles: ["webhook", "on:run_status_changed"],
+      declared: "env=HOME",
       permissions: "env=HOME",
+      missing: "none",
+      isolation: "process",
       state: "ready",
     });
+    assert.ok(rss > 1024 * 1024 && rss < 256 * 1024 * 1024, `good's RSS: ${rss}`);
     assert.equal(byName.flaky.lastError, "Error: flaky today");
 
     const text = await cli(["plugins", "ls", "--name", "lsd", "--plugins", ctx.plugins], {
@@ -1190,7 +1236,10 @@ Deno.test("a plugin that fails to load is reported with file and reason and does
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stderr, /live in session 'lsd'/);
     assert.match(text.stdout, /broken\s+module\s+.*failed/);
-    assert.match(text.stdout, /good\s+module\s+webhook,on:run_status_changed\s+env=HOME\s+ready/);
+    assert.match(
+      text.stdout,
+      /good\s+module\s+webhook,on:run_status_changed\s+env=HOME\s+env=HOME\s+none\s+\d+ MiB\s+ready/,
+    );
 
     // Without --name: each plugin loaded here, the same failures, no runtime history.
     const offline = await pluginsLs(ctx);

@@ -61,14 +61,16 @@ const PLUGINS_HELP = `Usage: hookhost plugins [options] [command]
 TS/JS and script plugins
 
 Options:
-  -h, --help       display help for command
+  -h, --help         display help for command
 
 Commands:
-  ls [options]     name, file, kind, effective permissions, state and last error
-                   of each plugin
-  types [options]  print the plugin API types (save as hookhost_plugin.ts and
-                   import them)
-  help [command]   display help for command
+  ls [options]       name, kind, permissions declared, granted and missing, RSS,
+                     state and last error of each plugin
+  install [options]  fill Deno's cache with what each module plugin imports
+                     (npm:, URLs), so it loads offline
+  types [options]    print the plugin API types (save as hookhost_plugin.ts and
+                     import them)
+  help [command]     display help for command
 `;
 
 const sub = (...names: string[]) => {

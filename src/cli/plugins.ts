@@ -4,7 +4,8 @@
  * @module
  */
 import type { Config, LocationOptions } from "../config/mod.ts";
-import { PluginManager, type PluginStatus } from "../plugins/mod.ts";
+import { discover, PluginManager, type PluginStatus } from "../plugins/mod.ts";
+import { HookhostError } from "../errors.ts";
 import { log } from "../output/log.ts";
 import { controlRequest, NotRunningError, sessionPaths } from "../session/mod.ts";
 import { checkName, config, context } from "./context.ts";
@@ -38,12 +39,26 @@ export async function pluginsLs(flags: LocationOptions & { name?: string; json?:
   }
   if (!rows.length) return console.log(`No plugins (${source})`);
   console.log(table(
-    ["NAME", "KIND", "HANDLES", "PERMISSIONS", "STATE", "FILE", "LAST ERROR"],
+    [
+      "NAME",
+      "KIND",
+      "HANDLES",
+      "DECLARED",
+      "GRANTED",
+      "MISSING",
+      "RSS",
+      "STATE",
+      "FILE",
+      "LAST ERROR",
+    ],
     rows.map((r) => [
       r.name,
       r.kind,
       r.handles.join(",") || "-",
+      r.declared ?? "-",
       r.permissions,
+      r.missing ?? "-",
+      r.rss === undefined ? "-" : `${Math.round(r.rss / (1024 * 1024))} MiB`,
       r.state,
       r.file,
       r.lastError ?? "",
@@ -75,6 +90,44 @@ export async function loadPlugins(
   } finally {
     await manager.stop();
     kv.close();
+  }
+}
+
+/**
+ * `plugins install`: `deno cache` of each module plugin, so that a plugin not granted `import`
+ * finds its `npm:` and remote modules in Deno's cache (it may not fetch them itself). Resolved as
+ * the plugin is, without hookhost's `deno.json`.
+ */
+export async function pluginsInstall(flags: LocationOptions): Promise<void> {
+  const ctx = await context(flags);
+  if (Deno.build.standalone) {
+    throw new HookhostError(
+      "plugins_install_needs_deno",
+      "The compiled binary cannot fill Deno's cache; run 'deno cache --no-config FILE' with Deno 2.9.6 for each plugin",
+    );
+  }
+  const modules = (await discover(ctx.paths.pluginsDir)).filter((f) => f.kind === "module");
+  const failed: string[] = [];
+  for (const f of modules) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["cache", "--no-config", "--quiet", f.module!],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (out.success) {
+      console.log(`Cached the imports of '${f.fileName}' (${f.module})`);
+    } else {
+      const why = new TextDecoder().decode(out.stderr).trim().split("\n")[0];
+      console.error(`hookhost: plugin '${f.fileName}': ${why}`);
+      failed.push(f.fileName);
+    }
+  }
+  if (!modules.length) console.error(`(no module plugins in ${ctx.paths.pluginsDir})`);
+  if (failed.length) {
+    throw new HookhostError(
+      "plugins_install_failed",
+      `Could not cache the imports of ${failed.map((n) => `'${n}'`).join(", ")}`,
+    );
   }
 }
 

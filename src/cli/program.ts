@@ -183,7 +183,8 @@ const plugins: CommandSpec = {
   commands: [
     command({
       name: "ls",
-      description: "name, file, kind, effective permissions, state and last error of each plugin",
+      description:
+        "name, kind, permissions declared, granted and missing, RSS, state and last error of each plugin",
       options: [
         {
           flags: "--name <name>",
@@ -192,6 +193,12 @@ const plugins: CommandSpec = {
         JSON_LINES,
       ],
       action: async (_, flags: Flags) => (await import("./plugins.ts")).pluginsLs(flags),
+    }),
+    command({
+      name: "install",
+      description:
+        "fill Deno's cache with what each module plugin imports (npm:, URLs), so it loads offline",
+      action: async (_, flags: Flags) => (await import("./plugins.ts")).pluginsInstall(flags),
     }),
     command({
       name: "types",

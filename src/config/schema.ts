@@ -194,6 +194,8 @@ export const PluginSettingsSchema = z.strictObject({
       z.maximum(3600, "must be from 0.001 to 3600 seconds"),
     ),
   ),
+  isolation: z.optional(z.enum(["process", "worker"], { error: 'must be "process" or "worker"' })),
+  memory: z.optional(whole("a number of MiB", 32, 1024 * 1024)),
 });
 
 /** `[limits]`: what any client may hold of the daemon, on every listener (docs/security.md). */
@@ -371,6 +373,10 @@ export interface PluginSettingsConfig extends AuthKeys, EnvKeys {
   permissions?: PluginPermissions;
   /** Seconds per handler call. */
   timeout?: number;
+  /** `process` (default) or `worker`. */
+  isolation?: "process" | "worker";
+  /** Memory limit of a process-isolated plugin, MiB (default 128). */
+  memory?: number;
 }
 
 /** The validated config. */

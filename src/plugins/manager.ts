@@ -11,7 +11,7 @@ import type { EventData } from "../events/execute.ts";
 import type { Message, NewMessage } from "../inbox/message.ts";
 import { discover, type Found } from "./discover.ts";
 import { ModulePlugin } from "./module_plugin.ts";
-import { describePermissions } from "./permissions.ts";
+import { describePermissions, effectivePermissions, missingPermissions } from "./permissions.ts";
 import { ctxService } from "./ctx_service.ts";
 import type { CallMethod } from "./protocol.ts";
 import type { PluginMessage, PluginPermissions } from "./types.ts";
@@ -22,6 +22,10 @@ export interface PluginSettings {
   permissions?: PluginPermissions;
   /** Handler timeout in seconds. */
   timeout?: number;
+  /** `process` (default) or `worker`. */
+  isolation?: "process" | "worker";
+  /** Memory limit of a process-isolated plugin in MiB (default 128). */
+  memory?: number;
 }
 
 /** Options of {@linkcode PluginManager}. */
@@ -34,7 +38,10 @@ export interface PluginManagerOptions {
   kv: Deno.Kv;
   /** The host's log. */
   log: Logger;
-  /** Operator settings by plugin name. */
+  /**
+   * Operator settings (`[plugins.NAME]`) by the plugin's file or folder name (without its
+   * extension), never by the name it declares.
+   */
   settings: (name: string) => PluginSettings | undefined;
   /** Default handler timeout in seconds (default 10). */
   defaultTimeout?: number;
@@ -58,8 +65,16 @@ export interface PluginStatus {
   kind: "module" | "script";
   /** What it handles: `webhook`, `message`, `on:EVENT`. */
   handles: string[];
-  /** Effective permissions (`none` for scripts: they run as the host's child processes). */
+  /** Granted permissions (`host (script)` for scripts: they run as the host's children). */
   permissions: string;
+  /** What a module plugin declares. */
+  declared?: string;
+  /** What it declares and was not granted (`none` when it has all it asked for). */
+  missing?: string;
+  /** `process` or `worker`, for a module plugin. */
+  isolation?: "process" | "worker";
+  /** Resident memory of its process in bytes, for a process-isolated plugin that runs. */
+  rss?: number;
   /** `ready`, `restarting`, `failed`, `stopped`. */
   state: string;
   /** Last error, if any. */
@@ -82,6 +97,15 @@ export interface Entry {
   error?: string;
 }
 
+/** What a module plugin declared, was granted, and asked for in vain, as `plugins ls` shows. */
+function grants(m: ModulePlugin): { declared: string; granted: string; missing: string } {
+  return {
+    declared: describePermissions(effectivePermissions(m.declared)),
+    granted: describePermissions(m.effective),
+    missing: describePermissions(missingPermissions(m.declared, m.effective)),
+  };
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Runs the plugins of a folder. */
@@ -93,6 +117,8 @@ export class PluginManager {
   #scan: Promise<void> | null = null;
   #again = false;
   #unsubscribe: (() => void) | null = null;
+  /** Plugins being stopped (replaced or removed), for `stop()` to wait for their processes. */
+  #stopping = new Set<Promise<void>>();
   /** Serves the plugins' `ctx` calls. */
   #ctx: (plugin: string, method: CallMethod, args: unknown[]) => Promise<unknown>;
 
@@ -123,8 +149,15 @@ export class PluginManager {
     this.#watcher?.close();
     await this.#watching;
     await this.#scan;
-    for (const e of this.#entries.values()) e.module?.stop();
+    for (const e of this.#entries.values()) this.#stopModule(e.module);
     this.#entries.clear();
+    await Promise.all(this.#stopping);
+  }
+
+  #stopModule(module: ModulePlugin | undefined): void {
+    if (!module) return;
+    const done = module.stop().finally(() => this.#stopping.delete(done));
+    this.#stopping.add(done);
   }
 
   #watch(): void {
@@ -177,7 +210,7 @@ export class PluginManager {
     const seen = new Set(found.map((f) => f.path));
     for (const [path, entry] of this.#entries) {
       if (!seen.has(path)) {
-        entry.module?.stop();
+        this.#stopModule(entry.module);
         this.#entries.delete(path);
         this.#o.log.info("plugin {name}: removed ({file})", { name: entry.name, file: path });
       }
@@ -192,25 +225,32 @@ export class PluginManager {
       const entry = await this.#load(f);
       const holder = entry.error ? undefined : this.#holder(entry.name, f.path);
       if (holder) {
-        entry.module?.stop();
+        this.#stopModule(entry.module);
         entry.module = undefined;
         entry.script = undefined;
         entry.clash = true;
         entry.error =
           `Plugin name '${entry.name}' is used by both ${holder.found.path} and ${f.path}`;
       }
-      old?.module?.stop();
+      this.#stopModule(old?.module);
       this.#entries.set(f.path, entry);
       if (entry.error) {
         this.#o.log.error("plugin {file}: {error}", { file: f.path, error: entry.error });
       } else {
         // One-off loads (plugins ls, config check) report only problems.
         const level = this.#o.watch === false ? "debug" : "info";
-        this.#o.log[level]("plugin {name}: {what} ({file})", {
-          name: entry.name,
-          what: old ? "reloaded" : "loaded",
-          file: f.path,
-        });
+        const m = entry.module;
+        this.#o.log[level](
+          m
+            ? "plugin {name}: {what} ({file}); declared {declared}, granted {granted}, missing {missing}"
+            : "plugin {name}: {what} ({file})",
+          {
+            name: entry.name,
+            what: old ? "reloaded" : "loaded",
+            file: f.path,
+            ...(m && grants(m)),
+          },
+        );
       }
     }
     // Removing the holder of a clashed name frees it within this same scan.
@@ -235,31 +275,34 @@ export class PluginManager {
     if (f.kind === "script") {
       return { found: f, name: f.fileName, script: this.#o.scriptHandler(f.fileName, f.path) };
     }
-    const settings = this.#o.settings;
+    const settings = this.#o.settings(f.fileName);
     const module = new ModulePlugin({
       fileName: f.fileName,
       module: f.module!,
       root: f.path,
       session: this.#o.session,
-      operator: (name) => settings(name)?.permissions,
-      timeoutMs: (this.#o.defaultTimeout ?? 10) * 1000,
-      // Settings are keyed by the name the plugin declares, known only after its probe.
-      timeoutFor: (name) => {
-        const seconds = settings(name)?.timeout;
-        return seconds === undefined ? undefined : seconds * 1000;
-      },
+      operator: settings?.permissions,
+      timeoutMs: (settings?.timeout ?? this.#o.defaultTimeout ?? 10) * 1000,
+      isolation: settings?.isolation,
+      memoryMiB: settings?.memory,
       onCall: (plugin, method, args) => this.#ctx(plugin, method, args),
       log: this.#o.log,
     });
+    const refuse = async (error: string): Promise<Entry> => {
+      await module.stop();
+      return { found: f, name: module.name, error };
+    };
     try {
       await module.start();
     } catch (e) {
-      module.stop();
-      return { found: f, name: module.name, error: (e as Error).message };
+      return await refuse((e as Error).message);
     }
-    if (!NAME.test(module.name)) {
-      module.stop();
-      return { found: f, name: module.name, error: `Invalid plugin name '${module.name}'` };
+    if (!NAME.test(module.name)) return await refuse(`Invalid plugin name '${module.name}'`);
+    // A declared name renames the route only: it cannot take another file's operator table.
+    if (module.name !== f.fileName && this.#o.settings(module.name)) {
+      return await refuse(
+        `It declares the name '${module.name}', which [plugins.${module.name}] names for another file`,
+      );
     }
     return { found: f, name: module.name, module };
   }
@@ -278,10 +321,16 @@ export class PluginManager {
       kind: e.found.kind,
       handles: e.module?.kinds ?? (e.found.kind === "script" ? ["webhook"] : []),
       permissions: e.module
-        ? describePermissions(e.module.effective)
+        ? grants(e.module).granted
         : e.found.kind === "script"
         ? "host (script)"
         : "none",
+      ...(e.module && {
+        declared: grants(e.module).declared,
+        missing: grants(e.module).missing,
+        isolation: e.module.isolation,
+        rss: e.module.rss,
+      }),
       state: e.error ? "failed" : e.module?.state ?? "ready",
       lastError: e.error ?? e.module?.lastError,
     })).sort((a, b) => a.name.localeCompare(b.name));

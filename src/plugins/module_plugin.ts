@@ -17,6 +17,8 @@ import type { CallMethod, FromWorker, ToWorker, WireResult } from "./protocol.ts
 import { type Invoke, WorkerChannel } from "./worker_channel.ts";
 import type { PluginPermissions } from "./types.ts";
 import { WORKER_URL } from "../assets.ts";
+import { mib, type PluginPort, PluginProcess } from "./plugin_process.ts";
+import { loadFrames } from "./frames.ts";
 
 /** A handler did not finish in time, or the plugin is not running. */
 export class PluginUnavailableError extends HookhostError {
@@ -36,12 +38,23 @@ export interface ModulePluginOptions {
   root: string;
   /** Session of the host (`ctx.session`). */
   session: string;
-  /** Operator's narrowing (`[plugins.NAME] permissions`), if any. */
-  operator?: (name: string) => PluginPermissions | undefined;
+  /**
+   * What the operator grants (`[plugins.NAME] permissions`, keyed by the file's name); the
+   * plugin gets at most this, and nothing without it.
+   */
+  operator?: PluginPermissions;
   /** Per-handler timeout in ms. */
   timeoutMs: number;
-  /** Per-handler timeout in ms for the declared name, overriding `timeoutMs` when defined. */
-  timeoutFor?: (name: string) => number | undefined;
+  /**
+   * `process` (default): the Worker runs in a process of its own, which a hang, its memory limit
+   * or `stop()` kill; `worker`: in this process, faster, but a Worker in a tight loop cannot be
+   * stopped and its memory is not bounded.
+   */
+  isolation?: "process" | "worker";
+  /** The memory limit of a process-isolated plugin in MiB (default 128): heap limit and RSS. */
+  memoryMiB?: number;
+  /** How to start a plugin process (default: hookhost itself, `selfCommand()`). */
+  command?: { command: [string, string[]]; inline: boolean };
   /** Serves the plugin's `ctx` calls. */
   onCall: (plugin: string, method: CallMethod, args: unknown[]) => Promise<unknown>;
   /** The host's log. */
@@ -49,6 +62,9 @@ export interface ModulePluginOptions {
 }
 
 const LOAD_TIMEOUT_MS = 10_000;
+/** A plugin process's memory limit unless `[plugins.NAME] memory` sets one. */
+export const DEFAULT_MEMORY_MIB = 128;
+const MEMORY_CHECK_MS = 1000;
 const MAX_BACKOFF_MS = 60_000;
 
 /** `NotCapable: Requires read access to "/etc/x", …` → `read /etc/x`. */
@@ -62,6 +78,11 @@ export class ModulePlugin {
   #o: ModulePluginOptions;
   /** The running Worker's channel. */
   #channel: WorkerChannel | null = null;
+  /** The running Worker, or the process it runs in. */
+  #port: PluginPort | null = null;
+  /** Processes started and not yet exited, probes included, for `stop()` to wait for. */
+  #processes = new Set<PluginProcess>();
+  #memoryTimer: ReturnType<typeof setInterval> | undefined;
   #failures = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -89,13 +110,14 @@ export class ModulePlugin {
 
   /** Loads the plugin: a probe to read its declaration, then its real Worker. */
   async start(): Promise<void> {
+    if (this.isolation === "process") await loadFrames();
     const probe = await this.#load(true);
     this.name = probe.name ?? this.#o.fileName;
     this.declared = probe.permissions;
     const problem = checkPermissions(probe.permissions);
     if (problem) throw new HookhostError("plugin_invalid", problem);
-    this.effective = effectivePermissions(probe.permissions, this.#o.operator?.(this.name));
-    this.#timeoutMs = this.#o.timeoutFor?.(this.name) ?? this.#o.timeoutMs;
+    // Deny by default: no operator table grants nothing.
+    this.effective = effectivePermissions(probe.permissions, this.#o.operator ?? null);
     await this.#load(false);
   }
 
@@ -104,7 +126,7 @@ export class ModulePlugin {
     return this.kinds.includes(kind);
   }
 
-  #spawn(probe: boolean): Worker {
+  #spawn(probe: boolean): PluginPort {
     const perms: Deno.PermissionOptionsObject = {};
     for (const kind of PERMISSION_KINDS) {
       const v = probe ? false : this.effective[kind];
@@ -113,11 +135,49 @@ export class ModulePlugin {
     // The module must be readable to be imported; that grant is revoked right after.
     const read = perms.read;
     if (read !== true) perms.read = [...(Array.isArray(read) ? read : []), this.#o.root];
-    return new Worker(WORKER_URL, {
-      type: "module",
-      name: `plugin ${this.#o.fileName}`,
-      deno: { permissions: perms },
+    if (this.isolation === "worker") {
+      const name = `plugin ${this.#o.fileName}`;
+      return new Worker(WORKER_URL, { type: "module", name, deno: { permissions: perms } });
+    }
+    const port = new PluginProcess({
+      name: this.#o.fileName,
+      permissions: perms,
+      memoryMiB: this.#memoryMiB,
+      command: this.#o.command,
+      onStderr: (line) => {
+        if (line.trim()) this.#o.log.info("plugin {name}: {line}", { name: this.name, line });
+      },
     });
+    this.#processes.add(port);
+    port.closed.then(() => this.#processes.delete(port));
+    return port;
+  }
+
+  /** `process` or `worker`. */
+  get isolation(): "process" | "worker" {
+    return this.#o.isolation ?? "process";
+  }
+
+  get #memoryMiB(): number {
+    return this.#o.memoryMiB ?? DEFAULT_MEMORY_MIB;
+  }
+
+  /** Resident memory of its process in bytes (undefined for a Worker, or while none runs). */
+  get rss(): number | undefined {
+    return this.#port instanceof PluginProcess ? this.#port.rss() : undefined;
+  }
+
+  /** Every second: a process over its memory limit is stopped and restarted. */
+  #watchMemory(): void {
+    clearInterval(this.#memoryTimer);
+    if (!(this.#port instanceof PluginProcess)) return;
+    this.#memoryTimer = setInterval(() => {
+      const rss = this.rss;
+      if (rss === undefined || rss <= this.#memoryMiB * 1024 * 1024) return;
+      this.#crashed(
+        `It used ${mib(rss)} MiB, over its memory limit of ${this.#memoryMiB} MiB; it was killed`,
+      );
+    }, MEMORY_CHECK_MS);
   }
 
   #load(probe: boolean): Promise<Extract<FromWorker, { t: "loaded" }>> {
@@ -169,8 +229,10 @@ export class ModulePlugin {
         read.some((p) => this.#o.root === p || this.#o.root.startsWith(p + "/")));
   }
 
-  #attach(worker: Worker): void {
+  #attach(worker: PluginPort): void {
     this.state = "ready";
+    this.#port = worker;
+    this.#watchMemory();
     const seconds = this.#timeoutMs / 1000;
     const channel = this.#channel = new WorkerChannel(worker, {
       timeoutMs: this.#timeoutMs,
@@ -255,6 +317,8 @@ export class ModulePlugin {
       new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}': ${reason}`)
     );
     this.#channel = null;
+    this.#port = null;
+    clearInterval(this.#memoryTimer);
     this.#failures++;
     const delay = Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS);
     this.state = "restarting";
@@ -275,14 +339,18 @@ export class ModulePlugin {
     }, delay);
   }
 
-  /** Terminates the Worker for good. */
-  stop(): void {
+  /** Terminates the Worker for good; settles once its process (if any) has exited. */
+  async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
+    clearInterval(this.#memoryTimer);
     this.#channel?.close(() =>
       new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}' stopped`)
     );
     this.#channel = null;
+    this.#port = null;
     this.state = "stopped";
+    for (const p of this.#processes) p.terminate();
+    await Promise.all([...this.#processes].map((p) => p.closed));
   }
 }

@@ -129,8 +129,6 @@ interface Harness {
   lines: string[];
   /** `ctx` calls the plugin made. */
   calls: { plugin: string; method: CallMethod; args: unknown[] }[];
-  /** Names the operator settings were asked for. */
-  asked: string[];
 }
 
 /**
@@ -147,7 +145,6 @@ async function withPlugin(
   const fileName = options.fileName ?? "plug";
   const file = join(dir, `${fileName}.ts`);
   const calls: Harness["calls"] = [];
-  const asked: string[] = [];
   const { log: captured, lines } = await captureLogs("test-plugins");
   let plugin: ModulePlugin | undefined;
   try {
@@ -169,15 +166,10 @@ async function withPlugin(
         return Promise.resolve(undefined);
       },
       ...options,
-      operator: options.operator &&
-        ((name) => {
-          asked.push(name);
-          return options.operator!(name);
-        }),
     });
-    await fn(plugin, { dir, file, lines, calls, asked });
+    await fn(plugin, { dir, file, lines, calls });
   } finally {
-    plugin?.stop();
+    await plugin?.stop();
     await reset();
     await Deno.remove(dir, { recursive: true });
   }
@@ -243,7 +235,7 @@ Deno.test("ModulePlugin.start() reads the declaration and gives the Worker exact
         on: { tick() {}, notAFunction: 1 },
         message() {},
       };`,
-      {},
+      { operator: { env: true, read: true } },
       async (plugin, h) => {
         await Deno.mkdir(join(h.dir, "data"));
         await Deno.writeTextFile(join(h.dir, "data", "file.txt"), "file contents");
@@ -338,30 +330,36 @@ Deno.test("ModulePlugin reports a denied read as `plugin NAME: permission denied
   );
 });
 
-Deno.test("ModulePlugin narrows the declaration with the operator's settings for its name", async () => {
+Deno.test("ModulePlugin gets what it declares and the operator grants, and nothing without a grant", async () => {
+  const source = `export default {
+    name: "narrowed",
+    permissions: { env: true, net: true },
+    webhook(request) {
+      return Deno.env.get(new URL(request.url).searchParams.get("var"));
+    },
+  };`;
   await withEnv(() =>
-    withPlugin(
-      `export default {
-        name: "narrowed",
-        permissions: { env: true, net: true },
-        webhook(request) {
-          return Deno.env.get(new URL(request.url).searchParams.get("var"));
-        },
-      };`,
-      { operator: (name) => name === "narrowed" ? { env: [VISIBLE] } : { env: true } },
-      async (plugin, h) => {
-        await plugin.start();
-        assert.deepEqual(h.asked, ["narrowed"], "asked by the declared name");
-        assert.deepEqual(plugin.effective.env, [VISIBLE]);
-        assert.equal(plugin.effective.net, false);
-        assert.equal(await text(plugin, `?var=${VISIBLE}`), "seen");
-        await assert.rejects(get(plugin, `?var=${HIDDEN}`), /Requires env access/);
-        assert.ok(
-          h.lines.includes(`error plugin narrowed: permission denied: env ${HIDDEN}`),
-          h.lines.join("\n"),
-        );
-      },
-    )
+    withPlugin(source, { operator: { env: [VISIBLE] } }, async (plugin, h) => {
+      await plugin.start();
+      assert.deepEqual(plugin.effective.env, [VISIBLE]);
+      assert.equal(plugin.effective.net, false);
+      assert.equal(await text(plugin, `?var=${VISIBLE}`), "seen");
+      await assert.rejects(get(plugin, `?var=${HIDDEN}`), /Requires env access/);
+      assert.ok(
+        h.lines.includes(`error plugin narrowed: permission denied: env ${HIDDEN}`),
+        h.lines.join("\n"),
+      );
+    })
+  );
+  await withEnv(() =>
+    withPlugin(source, {}, async (plugin) => {
+      await plugin.start();
+      assert.equal(plugin.state, "ready", "it loads, with nothing granted");
+      assert.deepEqual(plugin.declared, { env: true, net: true });
+      assert.equal(plugin.effective.env, false);
+      assert.equal(plugin.effective.net, false);
+      await assert.rejects(get(plugin, `?var=${VISIBLE}`), /Requires env access/);
+    })
   );
 });
 

@@ -66,18 +66,38 @@ function narrow(kind: PermissionKind, a: PermissionValue, b: PermissionValue): P
 }
 
 /**
- * The effective permissions: `declared` ∩ `operator` (when the operator said anything), every
- * kind filled in, absent = `false`.
+ * The effective permissions: `declared` ∩ `granted`, every kind filled in, absent = `false`.
+ * Deny by default: what the operator did not grant, a plugin does not get. With `granted`
+ * undefined, this is just `declared` filled in (what a plugin asks for).
  */
 export function effectivePermissions(
   declared: PluginPermissions | undefined,
-  operator?: PluginPermissions,
+  granted?: PluginPermissions | null,
 ): Effective {
   const out = {} as Effective;
   for (const kind of PERMISSION_KINDS) {
     const d = declared?.[kind] ?? false;
-    out[kind] = operator ? narrow(kind, d, operator[kind] ?? false) : d;
+    out[kind] = granted === undefined ? d : narrow(kind, d, granted?.[kind] ?? false);
     if (Array.isArray(out[kind]) && (out[kind] as string[]).length === 0) out[kind] = false;
+  }
+  return out;
+}
+
+/** What `declared` asks for beyond `effective`, kind by kind (`false` where nothing is missing). */
+export function missingPermissions(
+  declared: PluginPermissions | undefined,
+  effective: Effective,
+): Effective {
+  const out = {} as Effective;
+  for (const kind of PERMISSION_KINDS) {
+    const d = declared?.[kind] ?? false;
+    const e = effective[kind];
+    if (d === false || e === true) out[kind] = false;
+    else if (e === false || d === true) out[kind] = d;
+    else {
+      const left = d.filter((x) => !e.some((y) => within(x, y, kind)));
+      out[kind] = left.length ? left : false;
+    }
   }
   return out;
 }

@@ -16,6 +16,7 @@ import {
   unpackDone,
   type WireResult,
 } from "./protocol.ts";
+import type { PluginPort } from "./plugin_process.ts";
 
 /** A handler call before it has an id. */
 export type Invoke = Call extends infer C ? C extends Call ? Omit<C, "id"> : never : never;
@@ -46,7 +47,7 @@ interface Waiter {
 
 /** Calls to one Worker; see the module doc. */
 export class WorkerChannel {
-  #worker: Worker;
+  #worker: PluginPort;
   #o: WorkerChannelOptions;
   #nextId = 1;
   /** Calls awaiting an answer, oldest first (one timeout for all, so also by deadline). */
@@ -59,7 +60,7 @@ export class WorkerChannel {
   #closed = false;
 
   /** Takes over `worker`'s messages. */
-  constructor(worker: Worker, options: WorkerChannelOptions) {
+  constructor(worker: PluginPort, options: WorkerChannelOptions) {
     if (!(options.timeoutMs > 0)) throw new RangeError("timeoutMs must be > 0");
     this.#worker = worker;
     this.#o = options;

@@ -190,6 +190,9 @@ async function handle(msg: ToWorker): Promise<void> {
 }
 
 self.onmessage = (e: MessageEvent<ToWorker>) => void handle(e.data);
+// A plugin's console.log() would write into the host's stdout: the daemon's JSONL, or the frames
+// of a plugin process. Everything it prints goes to stderr instead, which is the host's log.
+console.log = console.info = console.debug = console.error;
 // A plugin's stray exception or rejection (in a timer, say) is reported, not fatal: the Worker
 // keeps serving, and Deno prints no stack trace of its own.
 self.addEventListener("error", (e) => {

@@ -1,0 +1,151 @@
+/**
+ * A hostile plugin against a real daemon (`hookhost run`, plugins in processes of their own, the
+ * default): a tight loop, memory without end. What a user checks: the answers, the CPU time of
+ * the daemon's process tree and the daemon's RSS from `/proc`, and that another plugin answers
+ * meanwhile (docs/plugins.md, "Permissions and isolation").
+ */
+import assert from "node:assert/strict";
+import { MIB, rss, tree, treeCpuMs } from "./_raw.ts";
+import { alive, pause, scaled, until } from "./_poll.ts";
+import { cli, envFor, request } from "./_helpers.ts";
+import { withDaemon } from "./_hostile.ts";
+
+const SERVER = '[server]\nbind = "127.0.0.1:0"\n\n';
+
+const OTHER = `export default { webhook: () => new Response("other") };`;
+
+/** The pid of plugin `name`'s process below `daemon` (its command line ends with the name). */
+function pluginPid(daemon: number, name: string): number | undefined {
+  return tree(daemon).find((p) => p.cmdline.trim().endsWith(`__plugin-host ${name}`))?.pid;
+}
+
+async function get(url: string): Promise<{ status: number; text: string }> {
+  const a = await request(url);
+  return { status: a.status, text: a.text };
+}
+
+Deno.test("a plugin in a tight loop answers 504, its process is killed so the tree stops using CPU, and it restarts; another plugin answers meanwhile", async () => {
+  const plugins = {
+    "spin.ts": `export default {
+      webhook(request) {
+        if (new URL(request.url).searchParams.has("spin")) while (true) {}
+        return new Response("fine");
+      },
+    };`,
+    "other.ts": OTHER,
+  };
+  const toml = SERVER + "[plugins.spin]\ntimeout = 1\n";
+  await withDaemon({ toml, hooks: [], plugins }, async ({ d, port }) => {
+    const base = `http://127.0.0.1:${await port("server")}/hooks`;
+    assert.deepEqual(await get(`${base}/spin`), { status: 200, text: "fine" });
+    const spinning = pluginPid(d.child.pid, "spin");
+    assert.ok(spinning, JSON.stringify(tree(d.child.pid)));
+
+    const hung = request(`${base}/spin?spin`);
+    // While it spins, the other plugin answers.
+    assert.deepEqual(await get(`${base}/other`), { status: 200, text: "other" });
+    const answer = await hung;
+    assert.equal(answer.status, 504, answer.text);
+    // Killed (a Worker's terminate() would have left the loop running), so the whole tree is
+    // idle: less than a fifth of a core over a second, where the loop took a whole one.
+    await until(() => !alive(spinning), () => `the spinning process ${spinning} is gone`);
+    const before = treeCpuMs(d.child.pid);
+    await pause(1000);
+    const used = treeCpuMs(d.child.pid) - before;
+    assert.ok(used < scaled(1000) / 5, `the daemon's tree used ${used} ms of CPU in 1 s`);
+
+    // Restarted with backoff (1 s first): it answers again, from a new process.
+    await until(
+      async () => (await get(`${base}/spin`)).status === 200,
+      () => `spin answering again; stderr:\n${d.stderr}`,
+    );
+    assert.notEqual(pluginPid(d.child.pid, "spin"), spinning);
+    assert.match(d.stderr, /plugin spin: A handler ran past its 1 s timeout/);
+    assert.match(d.stderr, /plugin spin: restarted/);
+  });
+});
+
+Deno.test("a plugin past its memory limit is killed and restarted, whether the heap or buffers grow; the daemon and another plugin are unaffected", async () => {
+  // One grows V8's heap (bounded by --max-old-space-size), one holds buffers outside it (seen
+  // in its RSS). Each grows only when asked, so that its restart can be seen answering.
+  const grow = (what: string) =>
+    `export default {
+      webhook(request) {
+        if (!new URL(request.url).searchParams.has("grow")) return new Response("fine");
+        const keep = (globalThis.keep = []);
+        setInterval(() => { for (let i = 0; i < 4; i++) keep.push(${what}); }, 5);
+        return new Response("growing");
+      },
+    };`;
+  const plugins = {
+    "heap.ts": grow("Array.from({ length: 100000 }, (_, j) => ({ j }))"),
+    "buffers.ts": grow("new Uint8Array(4 * 1024 * 1024).fill(1)"),
+    "other.ts": OTHER,
+  };
+  const toml = SERVER + "[plugins.heap]\nmemory = 96\n\n[plugins.buffers]\nmemory = 96\n";
+  await withDaemon({ toml, hooks: [], plugins }, async ({ d, port }) => {
+    const base = `http://127.0.0.1:${await port("server")}/hooks`;
+    const daemonBefore = rss(d.child.pid);
+    const pids = {
+      heap: pluginPid(d.child.pid, "heap"),
+      buffers: pluginPid(d.child.pid, "buffers"),
+    };
+    for (const name of ["heap", "buffers"] as const) {
+      assert.ok(pids[name], `${name} runs in its own process`);
+      assert.deepEqual(await get(`${base}/${name}?grow`), { status: 200, text: "growing" });
+    }
+    for (const name of ["heap", "buffers"] as const) {
+      await until(() => !alive(pids[name]!), () => `${name}'s process ${pids[name]} is gone`);
+      assert.deepEqual(await get(`${base}/other`), { status: 200, text: "other" });
+    }
+    await until(
+      () => /plugin heap: .*(ran out of memory|over its memory limit of 96 MiB)/.test(d.stderr),
+      () => `heap's end logged:\n${d.stderr}`,
+    );
+    await until(
+      () => /plugin buffers: It used \d+ MiB, over its memory limit of 96 MiB/.test(d.stderr),
+      () => `buffers' end logged:\n${d.stderr}`,
+    );
+    for (const name of ["heap", "buffers"]) {
+      await until(
+        async () => (await get(`${base}/${name}`)).text === "fine",
+        () => `${name} restarted; stderr:\n${d.stderr}`,
+      );
+    }
+    const grew = rss(d.child.pid) - daemonBefore;
+    assert.ok(grew < 32 * MIB, `the daemon's RSS grew by ${Math.round(grew / MIB)} MiB`);
+  });
+});
+
+Deno.test("plugin processes exit when their daemon is killed with SIGKILL", async () => {
+  const plugins = { "a.ts": OTHER, "b.ts": OTHER };
+  await withDaemon({ toml: SERVER, hooks: [], plugins, cleanExit: false }, async ({ d, port }) => {
+    await port("server");
+    const pids = ["a", "b"].map((n) => pluginPid(d.child.pid, n));
+    assert.ok(pids.every(Boolean), JSON.stringify(tree(d.child.pid)));
+    d.child.kill("SIGKILL");
+    for (const pid of pids) await until(() => !alive(pid!), () => `plugin process ${pid} exits`);
+  });
+});
+
+Deno.test('isolation = "worker" runs the plugin inside the daemon: no process of its own, plugins ls says so', async () => {
+  const plugins = { "inner.ts": OTHER, "outer.ts": OTHER };
+  const toml = SERVER + '[plugins.inner]\nisolation = "worker"\n';
+  await withDaemon({ toml, hooks: [], plugins }, async ({ d, dir, port }) => {
+    const base = `http://127.0.0.1:${await port("server")}/hooks`;
+    for (const name of ["inner", "outer"]) {
+      assert.deepEqual(await get(`${base}/${name}`), { status: 200, text: "other" });
+    }
+    assert.equal(pluginPid(d.child.pid, "inner"), undefined);
+    assert.ok(pluginPid(d.child.pid, "outer"));
+    const ls = await cli(["plugins", "ls", "--name", "hostile", "--json"], { env: envFor(dir) });
+    assert.equal(ls.code, 0, ls.stderr);
+    const rows = Object.fromEntries(
+      ls.stdout.trim().split("\n").map((l) => JSON.parse(l)).map((r) => [r.name, r]),
+    );
+    assert.equal(rows.inner.isolation, "worker");
+    assert.equal(rows.inner.rss, undefined);
+    assert.equal(rows.outer.isolation, "process");
+    assert.ok(rows.outer.rss > 0, JSON.stringify(rows.outer));
+  });
+});
