@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { MIB, rss, tree, treeCpuMs } from "./_raw.ts";
 import { alive, pause, scaled, until } from "./_poll.ts";
 import { cli, envFor, request } from "./_helpers.ts";
-import { withDaemon } from "./_hostile.ts";
+import { hook, withDaemon } from "./_hostile.ts";
 
 const SERVER = '[server]\nbind = "127.0.0.1:0"\n\n';
 
@@ -24,7 +24,7 @@ async function get(url: string): Promise<{ status: number; text: string }> {
   return { status: a.status, text: a.text };
 }
 
-Deno.test("a plugin in a tight loop answers 504, its process is killed so the tree stops using CPU, and it restarts; another plugin answers meanwhile", async () => {
+Deno.test("a plugin in a tight loop answers 504, its process is killed so the tree stops using CPU, and it restarts; another plugin and a script hook answer meanwhile", async () => {
   const plugins = {
     "spin.ts": `export default {
       webhook(request) {
@@ -34,16 +34,19 @@ Deno.test("a plugin in a tight loop answers 504, its process is killed so the tr
     };`,
     "other.ts": OTHER,
   };
-  const toml = SERVER + "[plugins.spin]\ntimeout = 1\n";
-  await withDaemon({ toml, hooks: [], plugins }, async ({ d, port }) => {
+  const toml = SERVER + hook() + "\n[plugins.spin]\ntimeout = 1\n";
+  await withDaemon({ toml, plugins }, async ({ d, port }) => {
     const base = `http://127.0.0.1:${await port("server")}/hooks`;
+    const scriptHook = `http://127.0.0.1:${await port("h")}/`;
     assert.deepEqual(await get(`${base}/spin`), { status: 200, text: "fine" });
     const spinning = pluginPid(d.child.pid, "spin");
     assert.ok(spinning, JSON.stringify(tree(d.child.pid)));
 
     const hung = request(`${base}/spin?spin`);
-    // While it spins, the other plugin answers.
+    // While it spins, the other plugin and a script hook answer.
     assert.deepEqual(await get(`${base}/other`), { status: 200, text: "other" });
+    const scripted = await request(scriptHook, { method: "POST", body: "during" });
+    assert.equal(scripted.status, 200, scripted.text);
     const answer = await hung;
     assert.equal(answer.status, 504, answer.text);
     // Killed (a Worker's terminate() would have left the loop running), so the whole tree is
@@ -114,6 +117,29 @@ Deno.test("a plugin past its memory limit is killed and restarted, whether the h
     }
     const grew = rss(d.child.pid) - daemonBefore;
     assert.ok(grew < 32 * MIB, `the daemon's RSS grew by ${Math.round(grew / MIB)} MiB`);
+  });
+});
+
+Deno.test("a plugin whose top-level code never ends is killed when loading times out (10 s) and reported failed", async () => {
+  const plugins = { "stuck.ts": "while (true) {}\nexport default {};\n", "other.ts": OTHER };
+  await withDaemon({ toml: SERVER, hooks: [], plugins }, async ({ d, dir, port }) => {
+    const base = `http://127.0.0.1:${await port("server")}/hooks`;
+    assert.deepEqual(await get(`${base}/other`), { status: 200, text: "other" });
+    await until(
+      () => d.stderr.includes("stuck.ts: Loading took longer than 10 s"),
+      () => `the load timeout logged:\n${d.stderr}`,
+    );
+    await until(() => pluginPid(d.child.pid, "stuck") === undefined, () => "stuck's process gone");
+    const before = treeCpuMs(d.child.pid);
+    await pause(1000);
+    const used = treeCpuMs(d.child.pid) - before;
+    assert.ok(used < scaled(1000) / 5, `the daemon's tree used ${used} ms of CPU in 1 s`);
+    assert.equal((await get(`${base}/stuck`)).status, 404);
+    const ls = await cli(["plugins", "ls", "--name", "hostile", "--json"], { env: envFor(dir) });
+    const stuck = ls.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((r) =>
+      r.file.endsWith("stuck.ts")
+    );
+    assert.equal(stuck?.state, "failed", ls.stdout);
   });
 });
 
