@@ -254,6 +254,14 @@ const cases: { name: string; toml: string; problems: Problem[] }[] = [
     }],
   },
   {
+    name: "[plugins.NAME] memory below 32 MiB and an unknown isolation",
+    toml: `[plugins.p]\nmemory = 8\nisolation = "thread"\n`,
+    problems: [
+      { line: 2, col: 1, path: "plugins.p.memory", message: "Must be from 32 to 1048576, got '8'" },
+      { line: 3, col: 1, path: "plugins.p.isolation", message: 'Must be "process" or "worker"' },
+    ],
+  },
+  {
     name: "TOML syntax error: two keys on one line",
     toml: `[[hooks]]\nname = "a"\nbind = "127.0.0.1:0" script = "./ok.sh"\n`,
     problems: [{ line: 3, col: 22, message: /end-of-line/ }],
