@@ -17,7 +17,7 @@ import type { CallMethod, FromWorker, ToWorker, WireResult } from "./protocol.ts
 import { type Invoke, WorkerChannel } from "./worker_channel.ts";
 import type { PluginPermissions } from "./types.ts";
 import { WORKER_URL } from "../assets.ts";
-import { mib, type PluginPort, PluginProcess } from "./plugin_process.ts";
+import { mib, type PluginPort, PluginProcess, ProcessEndedError } from "./plugin_process.ts";
 import { loadFrames } from "./frames.ts";
 
 /** A handler did not finish in time, or the plugin is not running. */
@@ -251,7 +251,8 @@ export class ModulePlugin {
     });
     worker.onerror = (e) => {
       e.preventDefault();
-      this.#crashed(`Uncaught error: ${e.message}`);
+      const ended = e.error instanceof ProcessEndedError;
+      this.#crashed(ended ? e.message : `Uncaught error: ${e.message}`);
     };
   }
 

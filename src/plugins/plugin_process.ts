@@ -108,6 +108,9 @@ const MIB = 1024 * 1024;
 /** Lines of a process's stderr logged at most (the rest is counted, not logged). */
 const STDERR_LINES = 200;
 
+/** The `error` of the event a {@linkcode PluginProcess} reports its end with. */
+export class ProcessEndedError extends Error {}
+
 /** One plugin process; see the module doc. */
 export class PluginProcess implements PluginPort {
   /** See {@linkcode PluginPort}. */
@@ -218,11 +221,11 @@ export class PluginProcess implements PluginPort {
     const why = /out of memory|heap limit/i.test(this.#stderr)
       ? "it ran out of memory"
       : `it ended with ${how}`;
-    this.#error(`The plugin's process ended: ${why}`);
+    this.#error(`Its process ended: ${why}`, new ProcessEndedError());
   }
 
-  #error(message: string): void {
-    this.onerror?.(new ErrorEvent("error", { message, cancelable: true }));
+  #error(message: string, error?: Error): void {
+    this.onerror?.(new ErrorEvent("error", { message, error, cancelable: true }));
   }
 }
 
