@@ -56,11 +56,26 @@ async function hooksTest(
 
 Deno.test("docs/event-hooks.md examples are all found", async () => {
   assert.deepEqual([...(await examples()).keys()], [
+    "count messages by source, in EnConvo's current format",
     "log every status change",
     "tell someone when a message fails",
     "post to a chat webhook",
     "several hooks on one event",
   ]);
+});
+
+Deno.test("docs/event-hooks.md example in the current format: its matcher picks webhooks, the disabled entry never runs", async () => {
+  const json = (await examples()).get("count messages by source, in EnConvo's current format")!;
+  const params = { commandKey: "webhook", session: "s", messageId: "m1", outcome: "completed" };
+  await hooksTest(json, "Stop", params, async (r, read) => {
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout.match(/^ok /gm)?.length, 1, r.stdout);
+    assert.deepEqual(JSON.parse(await read("hookhost-webhooks.jsonl")), {
+      outcome: "completed",
+      id: "m1",
+    });
+    await assert.rejects(read("hookhost-all.log"), Deno.errors.NotFound);
+  });
 });
 
 Deno.test("docs/event-hooks.md example 'log every status change' appends one JSON line per event", async () => {

@@ -494,6 +494,87 @@ Deno.test("daemon: built-in events run_status_changed, session_list_changed, hoo
   }
 });
 
+Deno.test("daemon: EnConvo's wrapped format, enabled: false skipped, SessionStart, UserPromptSubmit and Stop", async () => {
+  const tmp = await tempDir();
+  let d: InSession | undefined;
+  try {
+    const dir = tmp.path;
+    const rec = await recorder(dir);
+    await config(dir, "");
+    const on = (event: string, extra: Json = {}) => ({
+      ...extra,
+      hooks: [{ type: "command", command: `'${rec}' ${event}` }],
+    });
+    await writeHooks(dir, {
+      hooks: {
+        SessionStart: [on("SessionStart")],
+        // The matcher is tested against the message's source kind: only `inject` matches.
+        UserPromptSubmit: [
+          on("UserPromptSubmit", { matcher: "^inject$" }),
+          on("never", { matcher: "^webhook$" }),
+        ],
+        Stop: [on("Stop", { enabled: true }), on("disabled", { enabled: false })],
+      },
+    });
+    const check = await cli(["config", "check"], { env: envFor(dir) });
+    assert.equal(check.code, 0, check.stderr);
+    d = await daemon(dir, "lc");
+    const proc = d;
+    const wait = async (kind: string, n: number) => {
+      await until(
+        async () => (await recorded(dir, kind)).length >= n,
+        () => `${n} ${kind} event(s)\n${proc.stderr}`,
+      );
+      return await recorded(dir, kind);
+    };
+    const [start] = await wait("SessionStart", 1);
+    assert.deepEqual(start.params, { commandKey: "lc", session: "lc" });
+    const sent = await d.control({ op: "send", content: "hello" });
+    assert.ok(sent.ok, JSON.stringify(sent));
+    const [submit] = await wait("UserPromptSubmit", 1);
+    assert.deepEqual(submit.params, {
+      commandKey: "inject",
+      session: "lc",
+      messageId: sent.id,
+      source: "inject",
+      label: "inject",
+    });
+    const [stop] = await wait("Stop", 1);
+    assert.deepEqual(stop.params, { ...submit.params, outcome: "completed" });
+    assert.ok(submit.timestamp <= stop.timestamp);
+    await d.stop();
+    d = undefined;
+    assert.deepEqual(
+      await recorded(dir, "disabled"),
+      [],
+      "an entry with enabled: false never runs",
+    );
+    assert.deepEqual(await recorded(dir, "never"), [], "its matcher did not match 'inject'");
+  } finally {
+    await d?.stop();
+    await tmp.cleanup();
+  }
+});
+
+Deno.test("config check: a problem in the wrapped format is reported at its path below 'hooks'", async () => {
+  const tmp = await tempDir();
+  try {
+    await config(tmp.path, "");
+    await Deno.writeTextFile(
+      join(tmp.path, "hooks.json"),
+      `{\n  "hooks": {\n    "Stop": [{ "enabled": "no", "hooks": [] }]\n  }\n}\n`,
+    );
+    const check = await cli(["config", "check"], { env: envFor(tmp.path) });
+    assert.equal(check.code, 2, check.stderr);
+    assert.match(
+      check.stderr,
+      /hooks\.json:3:\d+: hooks\.Stop\[0\]\.enabled: Enabled must be true or false/,
+    );
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // event storm
 

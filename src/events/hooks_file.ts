@@ -9,7 +9,7 @@ import { dirname } from "../path.ts";
 import type { Logger } from "../output/log.ts";
 import { type ConfigProblem, formatProblem, sentenceCase, sortProblems } from "../errors.ts";
 import { formatPath } from "../config/locate.ts";
-import { HooksFileSchema } from "./hooks_schema.ts";
+import { eventsOf, HooksFileSchema } from "./hooks_schema.ts";
 import { JsonSyntaxError, locateJson, parseJsonWithPositions } from "./json_locate.ts";
 
 /** A hook that runs a shell command with the event JSON on stdin. */
@@ -73,27 +73,36 @@ export function parseHooksFile(
     if (!(e instanceof JsonSyntaxError)) throw e;
     return { problems: [{ file, ...e.position, message: `Invalid JSON: ${e.message}` }] };
   }
-  const result = HooksFileSchema.safeParse(parsed.value);
+  const { events, prefix } = eventsOf(parsed.value);
+  const result = HooksFileSchema.safeParse(events);
   if (!result.success) {
-    const problems = result.error.issues.map((issue): ConfigProblem => ({
-      file,
-      ...locateJson(parsed.positions, issue.path),
-      path: formatPath(issue.path) || undefined,
-      message: sentenceCase(issue.message),
-    }));
+    const problems = result.error.issues.map((issue): ConfigProblem => {
+      const path = [...prefix, ...issue.path];
+      return {
+        file,
+        ...locateJson(parsed.positions, path),
+        path: formatPath(path) || undefined,
+        message: sentenceCase(issue.message),
+      };
+    });
     return { problems: sortProblems(problems) };
   }
   const config: HooksConfig = new Map();
   for (const [event, groups] of Object.entries(result.data)) {
     config.set(
       event,
-      groups.map((group, g) => ({
-        matcher: group.matcher,
-        hooks: group.hooks.map((hook, h) => ({
-          ...hook,
-          where: formatPath([event, g, "hooks", h]),
-        })),
-      })),
+      // A disabled entry is checked like the others, then left out.
+      groups.flatMap((group, g) =>
+        group.enabled
+          ? [{
+            matcher: group.matcher,
+            hooks: group.hooks.map((hook, h) => ({
+              ...hook,
+              where: formatPath([...prefix, event, g, "hooks", h]),
+            })),
+          }]
+          : []
+      ),
     );
   }
   return { config, problems: [] };

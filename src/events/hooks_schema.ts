@@ -114,17 +114,31 @@ const matcher = z.pipe(
   }),
 );
 
-/** One `{matcher, hooks}` entry of an event. */
+/** One `{matcher, enabled?, hooks}` entry of an event; `enabled: false` keeps it but skips it. */
 const HookGroupSchema = z.object({
   matcher,
+  enabled: z._default(z.boolean({ error: "Enabled must be true or false" }), true),
   hooks: z.array(EventHookSchema, {
     error: (i) => (i.input === undefined ? "Missing 'hooks'" : "Expected an array"),
   }),
 }, { error: "Expected an object with 'hooks'" });
 
-/** The whole file: event name → its hook groups. */
+/** Event name → its hook groups: the legacy file, or the `hooks` object of the current one. */
 export const HooksFileSchema = z.record(
   z.string(),
   z.array(HookGroupSchema, { error: "Expected an array of {matcher, hooks} entries" }),
   { error: "Expected an object of event names to hook lists" },
 );
+
+/**
+ * Where the events are in a parsed file: EnConvo's current shape wraps them,
+ * `{"hooks": {"EVENT": […]}}` (as Codex and Claude Code do); the legacy shape is them,
+ * `{"EVENT": […]}`. A top-level `hooks` holding an object, not a list, is the wrapper: in the
+ * legacy shape an event's value is always a list.
+ */
+export function eventsOf(value: unknown): { events: unknown; prefix: string[] } {
+  const hooks = (value as { hooks?: unknown } | null)?.hooks;
+  const wrapped = typeof value === "object" && value !== null && !Array.isArray(value) &&
+    typeof hooks === "object" && hooks !== null && !Array.isArray(hooks);
+  return wrapped ? { events: hooks, prefix: ["hooks"] } : { events: value, prefix: [] };
+}

@@ -228,6 +228,19 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
             messageId: m.id,
           });
         }
+        // EnConvo's lifecycle names (Codex's set): a message taken for processing, then its end.
+        // Their matcher is tested against the message's source kind.
+        const lifecycle = runStatus === "running" ? "UserPromptSubmit" : "Stop";
+        if (bus.listens(lifecycle)) {
+          bus.emit(lifecycle, {
+            commandKey: m.source,
+            session: name,
+            messageId: m.id,
+            source: m.source,
+            label: m.label,
+            ...(lifecycle === "Stop" && { outcome: runStatus }),
+          });
+        }
         if (runStatus === "completed") wiring?.plugins?.manager.onMessage(m);
       },
       handler: settings.handler
@@ -285,6 +298,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
 
   const runOnce = async () => {
     bus.emit("session_list_changed", { commandKey: name, change: "started" });
+    if (bus.listens("SessionStart")) bus.emit("SessionStart", { commandKey: name, session: name });
     if (options.initial?.trim()) {
       await inject([{ source: "inject", content: options.initial.trim() }]);
     }
