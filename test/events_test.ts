@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { cli, config, envFor, receiver, script, tempDir } from "./_helpers.ts";
 import { alive, until } from "./_poll.ts";
 import { InSession } from "./_session.ts";
+import { withDaemon } from "./_hostile.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -759,4 +760,44 @@ Deno.test("emit: an http hook with secret_env is signed with Standard Webhooks h
     await server.shutdown();
     await tmp.cleanup();
   }
+});
+
+Deno.test("emit from the shell reaches a running daemon's plugins (on.EVENT), and its hooks.json runs once", async () => {
+  const plugin = `export default {
+    on: { async deployed(event, ctx) { await ctx.inject("deployed " + event.params.env); } },
+  };`;
+  await withDaemon({
+    toml: '[server]\nbind = "127.0.0.1:0"\n',
+    hooks: [],
+    plugins: { "watcher.ts": plugin },
+  }, async ({ d, dir, port }) => {
+    await port("server");
+    const rec = await recorder(dir);
+    await writeHooks(dir, {
+      deployed: [{ hooks: [{ type: "command", command: `'${rec}' deployed` }] }],
+    });
+    const emitted = await cli(["emit", "deployed", "--params", '{"env":"prod"}'], {
+      env: envFor(dir),
+    });
+    assert.equal(emitted.code, 0, emitted.stderr);
+    const injected = await d.waitFor((r) => r.type === "injected");
+    assert.equal(injected.content, "deployed prod");
+    assert.equal(injected.source_label, "plugin watcher");
+    // --name picks the daemon; an unknown one is not running, which is no error.
+    const named = await cli(
+      ["emit", "deployed", "--name", "hostile", "--params", '{"env":"dev"}'],
+      {
+        env: envFor(dir),
+      },
+    );
+    assert.equal(named.code, 0, named.stderr);
+    await d.waitFor((r) => r.type === "injected" && r.content === "deployed dev");
+    const nobody = await cli(["emit", "deployed", "--name", "nobody"], { env: envFor(dir) });
+    assert.equal(nobody.code, 0, nobody.stderr);
+    assert.equal(
+      (await recorded(dir, "deployed")).length,
+      3,
+      "the CLI ran hooks.json each time, the daemon not again",
+    );
+  });
 });

@@ -175,3 +175,82 @@ Deno.test('isolation = "worker" runs the plugin inside the daemon: no process of
     assert.ok(rows.outer.rss > 0, JSON.stringify(rows.outer));
   });
 });
+
+Deno.test("a plugin flooding stderr without newlines, or writing a huge frame header to stdout, costs the daemon nothing: another plugin answers, the writer is killed", async () => {
+  const plugins = {
+    // 8 MiB on stderr with no newline: the host keeps 4 KiB of it.
+    "noisy.ts": `export default { webhook() {
+      const b = new Uint8Array(1 << 20).fill(65);
+      setTimeout(async () => { for (let i = 0; i < 8; i++) await Deno.stderr.write(b); }, 0);
+      return new Response("started");
+    } };`,
+    // Its stdout is the frame channel when it runs inline: a frame of 1 GiB is refused at once.
+    "forger.ts": `export default { webhook() {
+      setTimeout(async () => {
+        const h = new Uint8Array(4);
+        new DataView(h.buffer).setUint32(0, (1 << 30) - 1, true);
+        await Deno.stdout.write(h);
+        for (let i = 0; i < 64; i++) await Deno.stdout.write(new Uint8Array(1 << 20));
+      }, 0);
+      return new Response("started");
+    } };`,
+    "other.ts": OTHER,
+  };
+  await withDaemon({ toml: SERVER, hooks: [], plugins }, async ({ d, port }) => {
+    const base = `http://127.0.0.1:${await port("server")}/hooks`;
+    const before = rss(d.child.pid);
+    const forger = pluginPid(d.child.pid, "forger");
+    for (const name of ["noisy", "forger"]) {
+      assert.deepEqual(await get(`${base}/${name}`), { status: 200, text: "started" });
+    }
+    for (let i = 0; i < 5; i++) {
+      assert.deepEqual(await get(`${base}/other`), { status: 200, text: "other" });
+    }
+    await until(() => !alive(forger!), () => `forger's process ${forger} is killed`);
+    await until(() => /plugin forger: .*over the limit/.test(d.stderr), () => d.stderr);
+    const grew = rss(d.child.pid) - before;
+    assert.ok(grew < 48 * MIB, `the daemon's RSS grew by ${Math.round(grew / MIB)} MiB`);
+    // Its unfinished line is held (4 KiB of it) until a newline or its end; it keeps serving.
+    assert.deepEqual(await get(`${base}/noisy`), { status: 200, text: "started" });
+    const long = d.stderr.split("\n").filter((l) => l.includes("plugin noisy:") && l.length > 4200);
+    assert.deepEqual(long, []);
+  });
+});
+
+Deno.test("a plugin spinning between calls is killed after its timeout; one allocating while it loads is killed at its memory limit", async () => {
+  const plugins = {
+    "idle-spin.ts": `setInterval(() => { const t = Date.now(); while (Date.now() - t < 50) {} }, 0);
+      export default { webhook: () => new Response("x") };`,
+    "load-hog.ts": `const keep = []; const t0 = Date.now();
+      while (Date.now() - t0 < 7000) keep.push(new Uint8Array(16 << 20).fill(1));
+      export default { webhook: () => new Response("x") };`,
+  };
+  const toml = SERVER + "[plugins.idle-spin]\ntimeout = 1\n\n[plugins.load-hog]\nmemory = 96\n";
+  await withDaemon({ toml, hooks: [], plugins }, async ({ d }) => {
+    await until(
+      () => /plugin idle-spin: It used a whole core for \d+ s with no call running/.test(d.stderr),
+      () => `idle-spin killed:\n${d.stderr}`,
+    );
+    await until(
+      () => /load-hog.ts: It used \d+ MiB, over its memory limit of 96 MiB/.test(d.stderr),
+      () => `load-hog killed while loading:\n${d.stderr}`,
+    );
+    const [, used] = /load-hog.ts: It used (\d+) MiB/.exec(d.stderr)!;
+    // Checked 4 times a second from the start: at most a few hundred MiB past the limit.
+    assert.ok(Number(used) < 600, `load-hog reached ${used} MiB`);
+  });
+});
+
+Deno.test("a plugin that replaces Deno.exit and spins in a timer still dies with its daemon", async () => {
+  const plugins = {
+    "clingy.ts": `Deno.exit = () => {}; setTimeout(() => { while (true) {} }, 500);
+      export default { webhook: () => new Response("x") };`,
+  };
+  await withDaemon({ toml: SERVER, hooks: [], plugins, cleanExit: false }, async ({ d, port }) => {
+    await port("server");
+    const pid = pluginPid(d.child.pid, "clingy");
+    assert.ok(pid, JSON.stringify(tree(d.child.pid)));
+    d.child.kill("SIGKILL");
+    await until(() => !alive(pid), () => `clingy's process ${pid} exits`);
+  });
+});

@@ -360,11 +360,17 @@ Deno.test("[plugins.NAME] is keyed by the file: a declared name renames the rout
         permissions: { env: true },
         webhook: () => new Response("innocent " + Deno.env.get("ALLOWED")),
       };`,
+      // Renamed: its table's signature check still guards its route.
+      "signed.ts": `export default {
+        name: "renamed",
+        webhook: () => new Response("unverified accepted"),
+      };`,
     },
     toml: `[plugins.file-name]\ntimeout = 1\npermissions = { env = ["ALLOWED"] }\n
 [plugins.evil]\npermissions = {}\n
-[plugins.innocent]\npermissions = { env = ["ALLOWED"] }\n`,
-    env: { ALLOWED: "yes", OTHER: "no" },
+[plugins.innocent]\npermissions = { env = ["ALLOWED"] }\n
+[plugins.signed]\nverify = "github"\nsecret_env = "GH_SECRET"\n`,
+    env: { ALLOWED: "yes", OTHER: "no", GH_SECRET: "s3cret" },
   }, async (ctx) => {
     const allowed = await request(`${ctx.base}/hooks/declared?var=ALLOWED`);
     assert.deepEqual([allowed.status, allowed.text], [200, "yes"]);
@@ -372,6 +378,8 @@ Deno.test("[plugins.NAME] is keyed by the file: a declared name renames the rout
     assert.equal(other.status, 500, "[plugins.file-name] did not apply: " + other.text);
     await logged(ctx.d, "plugin declared: permission denied: env OTHER\n");
 
+    const unsigned = await request(`${ctx.base}/hooks/renamed`, { method: "POST", body: "{}" });
+    assert.equal(unsigned.status, 401, `[plugins.signed] verify did not apply: ${unsigned.text}`);
     const innocent = await request(`${ctx.base}/hooks/innocent`);
     assert.deepEqual([innocent.status, innocent.text], [200, "innocent yes"]);
     await logged(

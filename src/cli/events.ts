@@ -8,9 +8,11 @@ import type { LocationOptions } from "../config/mod.ts";
 import { ConfigError, HookhostError, UsageError } from "../errors.ts";
 import { EventBus, type HookResult, HooksFile, parseHooksFile } from "../events/mod.ts";
 import { log } from "../output/log.ts";
-import { config, context } from "./context.ts";
+import { listSessions } from "../inbox/mod.ts";
+import { controlRequest, NotRunningError, runningPid, sessionPaths } from "../session/mod.ts";
+import { checkName, config, context, withKv } from "./context.ts";
 
-type Flags = LocationOptions & { params?: string };
+type Flags = LocationOptions & { params?: string; name?: string };
 
 /** Sample params for built-in events, used by `hooks test` when `--params` is not given. */
 const SAMPLES: Record<string, Record<string, unknown>> = {
@@ -66,12 +68,39 @@ async function bus(flags: Flags): Promise<{ bus: EventBus; file: string; exists:
   return { bus: events, file, exists };
 }
 
-/** `emit EVENT [--params JSON]`: exit 1 if any hook failed. */
+/**
+ * Hands the event to the plugins (`on.EVENT`) of the running daemon of `--name`, else of every
+ * running session in the state folder, through their control sockets. Their hooks.json is not
+ * run again: this process ran it.
+ */
+async function toDaemons(event: string, params: Record<string, unknown>, flags: Flags) {
+  const ctx = await context(flags);
+  const names = flags.name !== undefined
+    ? [checkName(flags.name)]
+    : await withKv(ctx, async (kv) => {
+      const running: string[] = [];
+      for (const s of await listSessions(kv)) {
+        if (await runningPid(ctx.paths.stateDir, s.name) !== null) running.push(s.name);
+      }
+      return running;
+    });
+  for (const name of names) {
+    try {
+      const socket = sessionPaths(ctx.paths.stateDir, name).socket;
+      await controlRequest(socket, { op: "emit", event, params });
+    } catch (e) {
+      if (!(e instanceof NotRunningError)) throw e;
+    }
+  }
+}
+
+/** `emit EVENT [--params JSON] [--name SESSION]`: exit 1 if any hook failed. */
 export async function emit(event: string, flags: Flags): Promise<void> {
   checkEventName(event);
   const params = parseParams(flags.params) ?? {};
   const { bus: events } = await bus(flags);
   const results = await events.emitAndWait(event, params);
+  await toDaemons(event, params, flags);
   const failed = results.filter((r) => !r.ok);
   if (failed.length) {
     throw new HookhostError(

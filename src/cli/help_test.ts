@@ -28,8 +28,8 @@ Commands:
   sessions [options]        list known sessions: running or not, pid, pending
                             messages per source
   inbox                     inspect a session's inbox and dead letters
-  emit [options] <event>    fire an event at the event hooks; waits for them
-                            (exit 1 if any failed)
+  emit [options] <event>    fire an event at the event hooks and running
+                            daemons' plugins; waits (exit 1 if a hook failed)
   hooks                     event hooks (hooks.json)
   plugins                   TS/JS and script plugins
   config                    configuration

@@ -153,9 +153,16 @@ const inbox: CommandSpec = {
 
 const emit = command({
   name: "emit",
-  description: "fire an event at the event hooks; waits for them (exit 1 if any failed)",
+  description:
+    "fire an event at the event hooks and running daemons' plugins; waits (exit 1 if a hook failed)",
   args: [EVENT],
-  options: [{ flags: "--params <json>", description: "event params, a JSON object" }],
+  options: [
+    { flags: "--params <json>", description: "event params, a JSON object" },
+    {
+      flags: "--name <name>",
+      description: "hand it to this session's daemon's plugins (default: every running one)",
+    },
+  ],
   action: async ([event], flags: Flags) => (await import("./events.ts")).emit(arg(event), flags),
 });
 

@@ -14,5 +14,6 @@ export {
   SpawnError,
 } from "./spawn.ts";
 export { childEnv, type ChildEnvOptions, KV_TOKEN, withEnv } from "./environment.ts";
+export { setprivPath } from "./wrappers.ts";
 // The base of SpawnError and ChildLostError: callers branch on its `code`.
 export { HookhostError } from "../errors.ts";

@@ -33,6 +33,15 @@ export function setsidPath(): string | null {
   return firstFile("setsid", ["/usr/bin/setsid", "/bin/setsid"]);
 }
 
+/**
+ * util-linux `setpriv`, when this machine has it (Linux only): `setpriv --pdeathsig KILL -- CMD`
+ * runs CMD so that the kernel kills it when its parent dies, however it dies.
+ */
+export function setprivPath(): string | null {
+  if (Deno.build.os !== "linux") return null;
+  return firstFile("setpriv", ["/usr/bin/setpriv", "/bin/setpriv"]);
+}
+
 /** `nice(1)` (coreutils, busybox or BSD), when this machine has it. */
 export function nicePath(): string | null {
   if (Deno.build.os === "windows") return null;

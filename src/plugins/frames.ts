@@ -23,8 +23,11 @@ function codec(): V8 {
   return v8;
 }
 
-/** A frame longer than this is refused (a stream out of step, not a message). */
-export const MAX_FRAME = 1 << 30;
+/**
+ * A frame longer than this is refused by default: what a plugin sends the host is at most this
+ * (its answer's body included), so that a plugin cannot make the daemon hold more.
+ */
+export const MAX_FRAME = 64 * 1024 * 1024;
 
 /** `msg` as one frame. */
 export function frame(msg: unknown): Uint8Array {
@@ -36,30 +39,57 @@ export function frame(msg: unknown): Uint8Array {
 }
 
 /**
- * The messages of `stream`, in order; ends when it does. Throws on a frame past
- * {@linkcode MAX_FRAME} or a stream that ends inside a frame.
+ * The messages of `stream`, in order; ends when it does. Throws on a frame longer than
+ * `maxFrame` (default {@linkcode MAX_FRAME}) or a stream that ends inside a frame. Chunks are
+ * kept as they arrive and copied once, into their frame: reading costs what was received, however
+ * the sender cut it.
  */
-export async function* readFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
-  let buf: Uint8Array = new Uint8Array(0);
+export async function* readFrames(
+  stream: ReadableStream<Uint8Array>,
+  options: { maxFrame?: number } = {},
+): AsyncGenerator<unknown> {
+  const max = options.maxFrame ?? MAX_FRAME;
+  const chunks: Uint8Array[] = [];
+  let have = 0;
+  /** The length of the frame being read, once its 4 bytes are in. */
+  let want = -1;
   for await (const chunk of stream) {
-    buf = buf.length ? concat(buf, chunk) : chunk;
-    let at = 0;
-    while (buf.length - at >= 4) {
-      const n = new DataView(buf.buffer, buf.byteOffset + at, 4).getUint32(0, true);
-      if (n > MAX_FRAME) throw new RangeError(`A frame of ${n} bytes is over the limit`);
-      if (buf.length - at - 4 < n) break;
-      yield codec().deserialize(buf.subarray(at + 4, at + 4 + n));
-      at += 4 + n;
+    if (!chunk.length) continue;
+    chunks.push(chunk);
+    have += chunk.length;
+    while (true) {
+      if (want < 0) {
+        if (have < 4) break;
+        const head = take(chunks, 4);
+        const n = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
+        have -= 4;
+        if (n > max) throw new RangeError(`A frame of ${n} bytes is over the limit of ${max}`);
+        want = n;
+      }
+      if (have < want) break;
+      const body = take(chunks, want);
+      have -= want;
+      want = -1;
+      yield codec().deserialize(body);
     }
-    buf = at === buf.length ? new Uint8Array(0) : buf.subarray(at);
   }
-  if (buf.length) throw new Error("The stream ended inside a frame");
+  if (have || want >= 0) throw new Error("The stream ended inside a frame");
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** The first `n` bytes of `chunks`, removed from them (one copy, none for a whole chunk). */
+function take(chunks: Uint8Array[], n: number): Uint8Array {
+  if (n === 0) return new Uint8Array(0);
+  if (chunks[0].length === n) return chunks.shift()!;
+  const out = new Uint8Array(n);
+  let at = 0;
+  while (at < n) {
+    const c = chunks[0];
+    const part = Math.min(c.length, n - at);
+    out.set(c.subarray(0, part), at);
+    at += part;
+    if (part === c.length) chunks.shift();
+    else chunks[0] = c.subarray(part);
+  }
   return out;
 }
 

@@ -336,6 +336,17 @@ export class PluginManager {
     })).sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /**
+   * Hands `data` to every plugin with an `on.EVENT` handler for it (an event from outside this
+   * process, such as `hookhost emit`); resolves with how many there were, once they finished.
+   */
+  async deliver(data: EventData): Promise<number> {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.module?.has(`on:${data.event}`)) n++;
+    await this.#onEvent(data);
+    return n;
+  }
+
   #onEvent(data: EventData): Promise<unknown> | void {
     const runs: Promise<unknown>[] = [];
     for (const e of this.#entries.values()) {

@@ -17,7 +17,7 @@ import type { CallMethod, FromWorker, ToWorker, WireResult } from "./protocol.ts
 import { type Invoke, WorkerChannel } from "./worker_channel.ts";
 import type { PluginPermissions } from "./types.ts";
 import { WORKER_URL } from "../assets.ts";
-import { mib, type PluginPort, PluginProcess, ProcessEndedError } from "./plugin_process.ts";
+import { type PluginPort, PluginProcess, ProcessEndedError } from "./plugin_process.ts";
 import { loadFrames } from "./frames.ts";
 
 /** A handler did not finish in time, or the plugin is not running. */
@@ -64,8 +64,34 @@ export interface ModulePluginOptions {
 const LOAD_TIMEOUT_MS = 10_000;
 /** A plugin process's memory limit unless `[plugins.NAME] memory` sets one. */
 export const DEFAULT_MEMORY_MIB = 128;
-const MEMORY_CHECK_MS = 1000;
+const CPU_CHECK_MS = 1000;
+/** The share of a core, over a window, that counts as spinning. */
+const CPU_BUSY_SHARE = 0.9;
 const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * The first symlink below folder `root` that leads outside it, if any. While a plugin loads it
+ * may read its folder, and Deno checks the path as written, not where a link leads.
+ */
+async function linkOutside(root: string): Promise<string | undefined> {
+  const info = await Deno.lstat(root).catch(() => null);
+  if (!info?.isDirectory) return undefined;
+  const real = await Deno.realPath(root);
+  const walk = async (dir: string, level: number): Promise<string | undefined> => {
+    for await (const e of Deno.readDir(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isSymlink) {
+        const target = await Deno.realPath(path).catch(() => null);
+        if (target === null || (target !== real && !target.startsWith(real + "/"))) return path;
+      } else if (e.isDirectory && level < 16) {
+        const found = await walk(path, level + 1);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return await walk(root, 0);
+}
 
 /** `NotCapable: Requires read access to "/etc/x", …` → `read /etc/x`. */
 export function deniedPermission(error: string): string | null {
@@ -82,7 +108,9 @@ export class ModulePlugin {
   #port: PluginPort | null = null;
   /** Processes started and not yet exited, probes included, for `stop()` to wait for. */
   #processes = new Set<PluginProcess>();
-  #memoryTimer: ReturnType<typeof setInterval> | undefined;
+  #cpuTimer: ReturnType<typeof setInterval> | undefined;
+  /** When a call was last in flight (`performance.now()`). */
+  #lastBusy = 0;
   #failures = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -111,6 +139,13 @@ export class ModulePlugin {
   /** Loads the plugin: a probe to read its declaration, then its real Worker. */
   async start(): Promise<void> {
     if (this.isolation === "process") await loadFrames();
+    const escape = await linkOutside(this.#o.root);
+    if (escape) {
+      throw new HookhostError(
+        "plugin_invalid",
+        `Its folder holds '${escape}', a symlink to outside it, which loading could read through`,
+      );
+    }
     const probe = await this.#load(true);
     this.name = probe.name ?? this.#o.fileName;
     this.declared = probe.permissions;
@@ -153,6 +188,11 @@ export class ModulePlugin {
     return port;
   }
 
+  /** The name of its file or folder, which keys its `[plugins.NAME]` table. */
+  get fileName(): string {
+    return this.#o.fileName;
+  }
+
   /** `process` or `worker`. */
   get isolation(): "process" | "worker" {
     return this.#o.isolation ?? "process";
@@ -167,17 +207,34 @@ export class ModulePlugin {
     return this.#port instanceof PluginProcess ? this.#port.rss() : undefined;
   }
 
-  /** Every second: a process over its memory limit is stopped and restarted. */
-  #watchMemory(): void {
-    clearInterval(this.#memoryTimer);
-    if (!(this.#port instanceof PluginProcess)) return;
-    this.#memoryTimer = setInterval(() => {
-      const rss = this.rss;
-      if (rss === undefined || rss <= this.#memoryMiB * 1024 * 1024) return;
-      this.#crashed(
-        `It used ${mib(rss)} MiB, over its memory limit of ${this.#memoryMiB} MiB; it was killed`,
-      );
-    }, MEMORY_CHECK_MS);
+  /**
+   * Every second: a process that used (nearly) a whole core for its `timeout` while no call of
+   * its was in flight (a spinning timer, a busy loop between requests) is stopped and restarted.
+   * Busy answering calls is not this: a call past its timeout is already.
+   */
+  #watchCpu(): void {
+    clearInterval(this.#cpuTimer);
+    const port = this.#port;
+    if (!(port instanceof PluginProcess)) return;
+    const window = Math.max(this.#timeoutMs, CPU_CHECK_MS);
+    const samples: { at: number; cpu: number }[] = [];
+    this.#cpuTimer = setInterval(() => {
+      const cpu = port.cpuMs();
+      if (cpu === undefined) return;
+      const at = performance.now();
+      samples.push({ at, cpu });
+      while (samples.length > 1 && at - samples[1].at >= window) samples.shift();
+      const first = samples[0];
+      const idle = !this.#channel?.pending && at - this.#lastBusy >= window;
+      if (!idle || at - first.at < window) return;
+      if (cpu - first.cpu >= CPU_BUSY_SHARE * (at - first.at)) {
+        this.#crashed(
+          `It used a whole core for ${
+            Math.round((at - first.at) / 1000)
+          } s with no call running; it was killed`,
+        );
+      }
+    }, CPU_CHECK_MS);
   }
 
   #load(probe: boolean): Promise<Extract<FromWorker, { t: "loaded" }>> {
@@ -232,7 +289,7 @@ export class ModulePlugin {
   #attach(worker: PluginPort): void {
     this.state = "ready";
     this.#port = worker;
-    this.#watchMemory();
+    this.#watchCpu();
     const seconds = this.#timeoutMs / 1000;
     const channel = this.#channel = new WorkerChannel(worker, {
       timeoutMs: this.#timeoutMs,
@@ -308,7 +365,8 @@ export class ModulePlugin {
         new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}' is ${this.state}`),
       );
     }
-    return channel.invoke(call);
+    this.#lastBusy = performance.now();
+    return channel.invoke(call).finally(() => (this.#lastBusy = performance.now()));
   }
 
   #crashed(reason: string): void {
@@ -319,7 +377,7 @@ export class ModulePlugin {
     );
     this.#channel = null;
     this.#port = null;
-    clearInterval(this.#memoryTimer);
+    clearInterval(this.#cpuTimer);
     this.#failures++;
     const delay = Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS);
     this.state = "restarting";
@@ -344,7 +402,7 @@ export class ModulePlugin {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
-    clearInterval(this.#memoryTimer);
+    clearInterval(this.#cpuTimer);
     this.#channel?.close(() =>
       new PluginUnavailableError("plugin_unavailable", `Plugin '${this.name}' stopped`)
     );

@@ -748,10 +748,37 @@ Deno.test("ModulePlugin loads a folder plugin whose mod.ts imports files beside 
         await folder.start();
         assert.equal(await text(folder), "hello from helper");
       } finally {
-        folder.stop();
+        await folder.stop();
       }
       // The same module with only its own file readable cannot reach the helper.
       await assert.rejects(plugin.start(), /helper\.ts|Requires read access/);
     },
   );
+});
+
+Deno.test("ModulePlugin refuses a folder plugin holding a symlink that leads outside its folder", async () => {
+  await withPlugin(`export default { webhook: () => "x" };`, {}, async (_, h) => {
+    const outside = await Deno.makeTempDir({ prefix: "hh-outside" });
+    try {
+      await Deno.writeTextFile(join(outside, "secret.txt"), "secret");
+      await Deno.mkdir(join(h.dir, "sub"));
+      await Deno.symlink(outside, join(h.dir, "sub", "up"));
+      const folder = new ModulePlugin({
+        fileName: "folder",
+        module: h.file,
+        root: h.dir,
+        session: "unit",
+        timeoutMs: 5_000,
+        log: getLogger(["test-plugins"]),
+        onCall: () => Promise.resolve(undefined),
+      });
+      try {
+        await assert.rejects(folder.start(), /sub\/up', a symlink to outside it/);
+      } finally {
+        await folder.stop();
+      }
+    } finally {
+      await Deno.remove(outside, { recursive: true });
+    }
+  });
 });

@@ -9,6 +9,7 @@
  * @module
  */
 import { SELF_ENTRY } from "../assets.ts";
+import { setprivPath } from "../exec/mod.ts";
 import { FrameWriter, readFrames } from "./frames.ts";
 
 /** What the host needs of a plugin's Worker; a `Worker` and a {@linkcode PluginProcess} are one. */
@@ -90,6 +91,17 @@ export function selfCommand(
   };
 }
 
+/**
+ * `command` so that the kernel kills it when the daemon dies, even by SIGKILL (`setpriv
+ * --pdeathsig KILL`, which execs it: its parent stays the daemon). A plugin runs in the relay's
+ * thread and can keep it from ever reading the end of its stdin; this does not depend on the
+ * plugin. Without `setpriv`, the relay's own exit at the end of stdin is all there is.
+ */
+function withParentDeath(command: [string, string[]]): [string, string[]] {
+  const setpriv = setprivPath();
+  return setpriv ? [setpriv, ["--pdeathsig", "KILL", "--", command[0], ...command[1]]] : command;
+}
+
 /** Options of {@linkcode PluginProcess}. */
 export interface PluginProcessOptions {
   /** The plugin's file name. */
@@ -107,8 +119,12 @@ export interface PluginProcessOptions {
 const MIB = 1024 * 1024;
 /** Lines of a process's stderr logged at most (the rest is counted, not logged). */
 const STDERR_LINES = 200;
+/** How often a process's RSS is compared with its memory limit. */
+const MEMORY_CHECK_MS = 250;
+/** Characters of stderr kept (its end, for why it died) and of one logged line. */
+const STDERR_TAIL = 4096;
 
-/** The `error` of the event a {@linkcode PluginProcess} reports its end with. */
+/** The `error` of the event a {@linkcode PluginProcess} reports its end (or its killing) with. */
 export class ProcessEndedError extends Error {}
 
 /** One plugin process; see the module doc. */
@@ -124,11 +140,12 @@ export class PluginProcess implements PluginPort {
   #stderr = "";
   /** Settles once the process has exited and its pipes are read. */
   readonly closed: Promise<void>;
+  #watch: ReturnType<typeof setInterval>;
 
   /** Starts the process and sends it `options`' spawn frame. */
   constructor(options: PluginProcessOptions) {
     const start = options.command ?? selfCommand(options.name, options.permissions);
-    const [cmd, args] = start.command;
+    const [cmd, args] = withParentDeath(start.command);
     const inherited = Deno.env.get("DENO_V8_FLAGS");
     // As the daemon's own flags (scripts/flags.ts): a small young generation holds less memory.
     const heap = `--max-semi-space-size=4,--max-old-space-size=${options.memoryMiB}`;
@@ -142,6 +159,17 @@ export class PluginProcess implements PluginPort {
     this.#out = new FrameWriter(this.#child.stdin.getWriter());
     const { name, permissions } = options;
     this.#out.send({ name, permissions, inline: start.inline } satisfies SpawnFrame);
+    // From its first moment, loading included: a plugin's top-level code can allocate too.
+    const limit = options.memoryMiB * MIB;
+    this.#watch = setInterval(() => {
+      const rss = this.rss();
+      if (this.#killed || rss === undefined || rss <= limit) return;
+      this.#error(
+        `It used ${mib(rss)} MiB, over its memory limit of ${options.memoryMiB} MiB; it was killed`,
+        new ProcessEndedError(),
+      );
+      this.terminate();
+    }, MEMORY_CHECK_MS);
     this.closed = Promise.all([
       this.#read(),
       this.#readStderr(options.onStderr),
@@ -161,6 +189,17 @@ export class PluginProcess implements PluginPort {
       const status = Deno.readTextFileSync(`/proc/${this.#child.pid}/status`);
       const kb = /^VmRSS:\s+(\d+) kB/m.exec(status);
       return kb ? Number(kb[1]) * 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** CPU time it has used in ms (user and system, from `/proc`), or undefined once it exited. */
+  cpuMs(): number | undefined {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${this.#child.pid}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms
     } catch {
       return undefined;
     }
@@ -199,21 +238,29 @@ export class PluginProcess implements PluginPort {
   async #readStderr(onLine?: (line: string) => void): Promise<void> {
     let partial = "";
     let lines = 0;
+    const line = (text: string) => {
+      // V8's report of a fatal error is dozens of lines of stack addresses: the first ones say it.
+      if (++lines <= STDERR_LINES) onLine?.(text);
+      else if (lines === STDERR_LINES + 1) onLine?.("(more output not logged)");
+    };
     for await (const chunk of this.#child.stderr.pipeThrough(new TextDecoderStream())) {
-      this.#stderr = (this.#stderr + chunk).slice(-4096);
+      this.#stderr = (this.#stderr + chunk.slice(-STDERR_TAIL)).slice(-STDERR_TAIL);
       if (!onLine) continue;
-      const parts = (partial + chunk).split("\n");
-      partial = parts.pop()!;
-      for (const line of parts) {
-        // V8's report of a fatal error is dozens of lines of stack addresses: the first ones say it.
-        if (++lines <= STDERR_LINES) onLine(line);
-        else if (lines === STDERR_LINES + 1) onLine("(more output not logged)");
+      // Only the new chunk is split, and a line is cut at STDERR_TAIL characters: what the
+      // plugin prints costs the host what it received, not its square.
+      let from = 0;
+      for (let nl = chunk.indexOf("\n"); nl >= 0; nl = chunk.indexOf("\n", from)) {
+        line((partial + chunk.slice(from, nl)).slice(0, STDERR_TAIL));
+        partial = "";
+        from = nl + 1;
       }
+      if (partial.length < STDERR_TAIL) partial += chunk.slice(from, from + STDERR_TAIL);
     }
-    if (partial && ++lines <= STDERR_LINES) onLine?.(partial);
+    if (partial) line(partial.slice(0, STDERR_TAIL));
   }
 
   #ended(status: Deno.CommandStatus): void {
+    clearInterval(this.#watch);
     void this.#out.close();
     if (this.#killed) return;
     this.#killed = true;

@@ -14,6 +14,10 @@ import { WORKER_URL } from "../assets.ts";
 import { FrameWriter, loadFrames, readFrames } from "./frames.ts";
 import { PROCESS_ERROR, type SpawnFrame } from "./plugin_process.ts";
 
+// Taken before any plugin code runs: an inline plugin shares this realm and could replace them.
+const exit: (code?: number) => never = Deno.exit.bind(Deno);
+const addSignalListener = Deno.addSignalListener.bind(Deno);
+
 /** What worker_main.ts uses of its global scope, given to it on this thread. */
 interface WorkerScope {
   postMessage: (msg: unknown) => void;
@@ -27,7 +31,7 @@ async function start(spawn: SpawnFrame, out: FrameWriter): Promise<(msg: unknown
     const scope = globalThis as unknown as WorkerScope;
     scope.postMessage = (msg) => out.send(msg);
     // A Worker's self.close() ends it; so it ends this process (the host restarts it).
-    scope.close = () => Deno.exit(0);
+    scope.close = () => exit(0);
     await import("./worker_main.ts");
     return (data) => void scope.onmessage?.(new MessageEvent("message", { data }));
   }
@@ -49,12 +53,13 @@ async function start(spawn: SpawnFrame, out: FrameWriter): Promise<(msg: unknown
 export async function pluginHostMain(): Promise<never> {
   // A terminal's Ctrl-C or a service manager's SIGTERM reaches the whole process group: the
   // host stops its plugins itself, in order, so this process waits for stdin to end instead.
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => {});
+  for (const signal of ["SIGINT", "SIGTERM"] as const) addSignalListener(signal, () => {});
   await loadFrames();
   const out = new FrameWriter(Deno.stdout.writable.getWriter());
   let deliver: ((msg: unknown) => void) | null = null;
   try {
-    for await (const msg of readFrames(Deno.stdin.readable)) {
+    // The host is trusted: its frames are bounded by its own limits (max_body), not by these.
+    for await (const msg of readFrames(Deno.stdin.readable, { maxFrame: 2 ** 31 })) {
       if (deliver) deliver(msg);
       else deliver = await start(msg as SpawnFrame, out);
     }
@@ -63,5 +68,5 @@ export async function pluginHostMain(): Promise<never> {
   }
   await out.close();
   // Exits even with the plugin spinning on another thread, which terminate() could not stop.
-  Deno.exit(0);
+  exit(0);
 }

@@ -23,8 +23,11 @@ export interface ServeOptions {
    * or already written to the output (see `SessionRunner.deliver()`).
    */
   inject: (plugin: string, content: string, also?: readonly Entry[]) => Promise<unknown>;
-  /** The steps (verify, dedupe) of plugin `name`'s route, from its `[plugins.NAME]` table. */
-  steps?: (name: string) => readonly Middleware[];
+  /**
+   * The steps (verify, dedupe) of a plugin's route, from its `[plugins.NAME]` table: by its
+   * file's name, never by the name it declares.
+   */
+  steps?: (fileName: string) => readonly Middleware[];
   /** Told about every request (for `hook_run` records and `hook_failed` events). */
   onRun?: (run: HookRun) => void;
   /** Where failures are logged. */
@@ -77,7 +80,7 @@ function webhookHandler(
 ): (request: Request) => Promise<Response> {
   const steps = [
     limitBody(options.maxBody, { ...options.body, signal: options.signal }),
-    ...options.steps?.(plugin.name) ?? [],
+    ...options.steps?.(plugin.fileName) ?? [],
   ];
   return compose(steps, async (ctx) => {
     const started = performance.now();

@@ -15,11 +15,12 @@ export type ControlRequest =
   | { op: "send"; content: string; source?: Source; label?: string }
   | { op: "ping" }
   | { op: "wake" }
-  | { op: "plugins" };
+  | { op: "plugins" }
+  | { op: "emit"; event: string; params: Record<string, unknown> };
 
 /** Answers. */
 export type ControlResponse =
-  | { ok: true; id?: string; pid?: number; name?: string; plugins?: unknown[] }
+  | { ok: true; id?: string; pid?: number; name?: string; plugins?: unknown[]; delivered?: number }
   | { ok: false; error: string };
 
 /** Nobody listens on the socket: the session is not running. */

@@ -1,5 +1,6 @@
 /**
- * What a session answers on its control channel (`hookhost send`, `ping`, `plugins`, `wake`),
+ * What a session answers on its control channel (`hookhost send`, `ping`, `plugins`, `wake`,
+ * `emit`),
  * apart from the socket that carries it (control.ts).
  *
  * @module
@@ -23,6 +24,8 @@ export interface ControlHandlerOptions {
   inject: (message: NewMessage) => Promise<{ id: string }>;
   /** The plugins' status rows (`plugins`). */
   plugins: () => unknown[];
+  /** Hands an event to the plugins' `on.EVENT` handlers (`emit`); how many got it. */
+  emitToPlugins?: (event: string, params: Record<string, unknown>) => Promise<number>;
   /** Process id `ping` reports; default `Deno.pid`. */
   pid?: number;
 }
@@ -44,6 +47,13 @@ export function controlHandler(
         return { ok: true, pid: options.pid ?? Deno.pid, name: session };
       case "plugins":
         return { ok: true, plugins: options.plugins() };
+      case "emit": {
+        if (typeof req.event !== "string" || typeof req.params !== "object" || !req.params) {
+          return { ok: false, error: "emit needs an event name and params" };
+        }
+        const delivered = await options.emitToPlugins?.(req.event, req.params) ?? 0;
+        return { ok: true, delivered };
+      }
       case "wake":
         if (options.daemon) await schedules.armForeign(session);
         await schedules.fireDue(session);

@@ -38,8 +38,8 @@ export interface PluginHostOptions {
    * committed with `also`.
    */
   webhook: (plugin: string, content: string, also?: readonly Entry[]) => Promise<unknown>;
-  /** The guard steps of plugin `name`'s route. */
-  steps: (name: string) => readonly Middleware[];
+  /** The guard steps of a plugin's route, by its file's name. */
+  steps: (fileName: string) => readonly Middleware[];
   /** Puts a message into `session`'s inbox (this or another session). */
   inject: (session: string, message: NewMessage) => Promise<Message>;
   /** Told about every request served. */
