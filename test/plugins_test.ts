@@ -404,6 +404,23 @@ Deno.test("[plugins.NAME] is keyed by the file: a declared name renames the rout
 // ---------------------------------------------------------------------------------------------
 // Live reload
 
+Deno.test("a plugins folder created after the daemon started is watched from then on", async () => {
+  await withDaemon({
+    prepare: (_, plugins) => Deno.remove(plugins, { recursive: true }),
+  }, async (ctx) => {
+    const url = `${ctx.base}/hooks/late`;
+    assert.equal((await request(url)).status, 404);
+    await logged(ctx.d, "does not exist yet; it is picked up once created");
+    await Deno.mkdir(ctx.plugins);
+    await Deno.writeTextFile(join(ctx.plugins, "late.ts"), answering("late v1"));
+    await answerUntil(url, (a) => a.status === 200 && a.text === "late v1");
+    // And it is watched as any plugins folder: a change is live.
+    await Deno.writeTextFile(join(ctx.plugins, "late.ts"), answering("late v2"));
+    await answerUntil(url, (a) => a.text === "late v2");
+    assert.doesNotMatch(ctx.d.stderr, /Cannot read plugins folder|Not watching/);
+  });
+});
+
 Deno.test("plugins are picked up, reloaded and dropped live, also on an atomic save", async () => {
   await withDaemon({ plugins: { "steady.ts": answering("steady") } }, async (ctx) => {
     const url = `${ctx.base}/hooks/hot`;

@@ -76,10 +76,16 @@ export async function* readFrames(
   if (have || want >= 0) throw new Error("The stream ended inside a frame");
 }
 
-/** The first `n` bytes of `chunks`, removed from them (one copy, none for a whole chunk). */
+/** The first `n` bytes of `chunks`, removed from them (copied only when they span chunks). */
 function take(chunks: Uint8Array[], n: number): Uint8Array {
   if (n === 0) return new Uint8Array(0);
-  if (chunks[0].length === n) return chunks.shift()!;
+  const first = chunks[0];
+  // Most frames lie inside one chunk: a view of it, no copy.
+  if (first.length >= n) {
+    if (first.length === n) chunks.shift();
+    else chunks[0] = first.subarray(n);
+    return first.subarray(0, n);
+  }
   const out = new Uint8Array(n);
   let at = 0;
   while (at < n) {

@@ -10,6 +10,7 @@ import type { EventBus } from "../events/bus.ts";
 import type { EventData } from "../events/execute.ts";
 import type { Message, NewMessage } from "../inbox/message.ts";
 import { discover, type Found } from "./discover.ts";
+import { dirname } from "../path.ts";
 import { ModulePlugin } from "./module_plugin.ts";
 import { describePermissions, effectivePermissions, missingPermissions } from "./permissions.ts";
 import { ctxService } from "./ctx_service.ts";
@@ -117,6 +118,7 @@ export class PluginManager {
   #scan: Promise<void> | null = null;
   #again = false;
   #unsubscribe: (() => void) | null = null;
+  #stopped = false;
   /** Plugins being stopped (replaced or removed), for `stop()` to wait for their processes. */
   #stopping = new Set<Promise<void>>();
   /** Serves the plugins' `ctx` calls. */
@@ -145,6 +147,7 @@ export class PluginManager {
 
   /** Stops watching and terminates every plugin. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     this.#unsubscribe?.();
     this.#watcher?.close();
     await this.#watching;
@@ -161,9 +164,11 @@ export class PluginManager {
   }
 
   #watch(): void {
+    if (this.#stopped) return;
     try {
       this.#watcher = Deno.watchFs(this.#o.dir, { recursive: true });
     } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return this.#awaitFolder();
       this.#o.log.warn("Not watching plugins folder {dir}: {reason}", {
         dir: this.#o.dir,
         reason: (e as Error).message,
@@ -182,6 +187,40 @@ export class PluginManager {
     })().catch(() => {});
   }
 
+  /**
+   * The plugins folder does not exist yet: watches its parent until it does, then loads what it
+   * holds and watches it as usual. (A folder created after the daemon started used to stay
+   * unwatched: every plugin put there answered 404 until a restart.)
+   */
+  #awaitFolder(): void {
+    const dir = this.#o.dir;
+    let watcher: Deno.FsWatcher;
+    try {
+      watcher = Deno.watchFs(dirname(dir), { recursive: false });
+    } catch (e) {
+      this.#o.log.warn("Not watching plugins folder {dir}: {reason}", {
+        dir,
+        reason: (e as Error).message,
+      });
+      return;
+    }
+    this.#o.log.info("Plugins folder {dir} does not exist yet; it is picked up once created", {
+      dir,
+    });
+    this.#watcher = watcher;
+    const exists = () => Deno.stat(dir).then((i) => i.isDirectory, () => false);
+    this.#watching = (async () => {
+      // Created between the failed watch above and this one: no event would tell.
+      if (!await exists()) {
+        for await (const _ of watcher) if (await exists()) break;
+      }
+      watcher.close();
+      if (this.#stopped) return;
+      this.#watch();
+      await this.rescan();
+    })().catch(() => {});
+  }
+
   /** Re-reads the folder and applies the differences. Concurrent calls coalesce. */
   rescan(): Promise<void> {
     if (this.#scan) {
@@ -193,6 +232,8 @@ export class PluginManager {
         this.#again = false;
         await this.#apply(
           await discover(this.#o.dir).catch((e) => {
+            // No folder (yet, or any more): no plugins.
+            if (e instanceof Deno.errors.NotFound) return [];
             this.#o.log.error("Cannot read plugins folder {dir}: {reason}", {
               dir: this.#o.dir,
               reason: (e as Error).message,

@@ -301,6 +301,7 @@ export class ModulePlugin {
       onTimeout: () =>
         this.#crashed(`A handler ran past its ${seconds} s timeout; the Worker was terminated`),
       onDone: (done) => {
+        this.#lastBusy = performance.now();
         if (done.ok) this.#failures = 0;
         else this.#report(done.error);
       },
@@ -366,7 +367,7 @@ export class ModulePlugin {
       );
     }
     this.#lastBusy = performance.now();
-    return channel.invoke(call).finally(() => (this.#lastBusy = performance.now()));
+    return channel.invoke(call);
   }
 
   #crashed(reason: string): void {
