@@ -1422,3 +1422,30 @@ Deno.test("shipped examples: github-push, notify-failures and echo.sh work as do
     await r.server.shutdown();
   }
 });
+
+Deno.test("a second daemon on a [server] bind already served says what to do, and exits 1", async () => {
+  const held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const tmp = await tempDir();
+  try {
+    await Deno.mkdir(join(tmp.path, "plugins"));
+    await config(tmp.path, `[server]\nbind = "127.0.0.1:${held.addr.port}"\n`);
+    const r = await cli([
+      "run",
+      "--name",
+      "second",
+      "--daemon",
+      "--plugins",
+      join(tmp.path, "plugins"),
+    ], {
+      env: envFor(tmp.path),
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /Plugin server cannot listen on '127\.0\.0\.1:\d+': .*another daemon may serve plugins there: give this one another \[server\] bind, or --plugins another folder/,
+    );
+  } finally {
+    held.close();
+    await tmp.cleanup();
+  }
+});

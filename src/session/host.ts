@@ -105,7 +105,12 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
       } catch (e) {
         if (e instanceof HookhostError) throw e;
         const what = hook === "server" ? "Plugin server" : `Hook '${hook}'`;
-        const hint = hook === "server" ? " (set [server] bind)" : "";
+        // Two sessions started from one folder both serve its plugins folder on [server] bind.
+        const hint = hook !== "server"
+          ? ""
+          : e instanceof Deno.errors.AddrInUse
+          ? "; another daemon may serve plugins there: give this one another [server] bind, or --plugins another folder"
+          : " (set [server] bind)";
         throw new HookhostError(
           "listen_failed",
           `${what} cannot listen on '${bind}': ${(e as Error).message}${hint}`,
