@@ -56,6 +56,20 @@ async function recorded(dir: string, kind: string): Promise<Json[]> {
   return out.sort((a, b) => a.timestamp - b.timestamp);
 }
 
+/** Waits until `recorder` saved `n` events of `kind` (saying what `d` logged if not). */
+function waitRecorded(
+  dir: string,
+  d: InSession,
+): (kind: string, n: number) => Promise<Json[]> {
+  return async (kind, n) => {
+    await until(
+      async () => (await recorded(dir, kind)).length >= n,
+      () => `${n} ${kind} event(s)\n${d.stderr}`,
+    );
+    return await recorded(dir, kind);
+  };
+}
+
 const EVENT_KEYS = ["event", "fullEvent", "params", "timestamp"];
 
 /** Opens a daemon session in-process with `dir`'s config and hooks.json; the caller stops it. */
@@ -421,14 +435,7 @@ Deno.test("daemon: built-in events run_status_changed, session_list_changed, hoo
       message_received: on("message_received"),
     });
     d = await daemon(dir, "bi", ["bad"]);
-    const proc = d;
-    const wait = async (kind: string, n: number) => {
-      await until(
-        async () => (await recorded(dir, kind)).length >= n,
-        () => `${n} ${kind} event(s)\n${proc.stderr}`,
-      );
-      return await recorded(dir, kind);
-    };
+    const wait = waitRecorded(dir, d);
 
     const [started] = await wait("session_list_changed", 1);
     assert.deepEqual(started.params, { commandKey: "bi", change: "started" });
@@ -520,14 +527,7 @@ Deno.test("daemon: EnConvo's wrapped format, enabled: false skipped, SessionStar
     const check = await cli(["config", "check"], { env: envFor(dir) });
     assert.equal(check.code, 0, check.stderr);
     d = await daemon(dir, "lc");
-    const proc = d;
-    const wait = async (kind: string, n: number) => {
-      await until(
-        async () => (await recorded(dir, kind)).length >= n,
-        () => `${n} ${kind} event(s)\n${proc.stderr}`,
-      );
-      return await recorded(dir, kind);
-    };
+    const wait = waitRecorded(dir, d);
     const [start] = await wait("SessionStart", 1);
     assert.deepEqual(start.params, { commandKey: "lc", session: "lc" });
     const sent = await d.control({ op: "send", content: "hello" });

@@ -729,21 +729,26 @@ Deno.test("ModulePlugin.start() fails with the reason when the plugin cannot loa
   });
 });
 
+/** A folder plugin over `h`'s temp folder: its module is `h.file`, its root the folder. */
+function folderPlugin(h: Harness): ModulePlugin {
+  return new ModulePlugin({
+    fileName: "folder",
+    module: h.file,
+    root: h.dir,
+    session: "unit",
+    timeoutMs: 5_000,
+    log: getLogger(["test-plugins"]),
+    onCall: () => Promise.resolve(undefined),
+  });
+}
+
 Deno.test("ModulePlugin loads a folder plugin whose mod.ts imports files beside it", async () => {
   await withPlugin(
     `import { greet } from "./helper.ts"; export default { webhook: () => greet() };`,
     { files: { "helper.ts": `export const greet = () => "hello from helper";` } },
     async (plugin, h) => {
       // Simulate a folder plugin: the root is the folder, the module mod-like file inside it.
-      const folder = new ModulePlugin({
-        fileName: "folder",
-        module: h.file,
-        root: h.dir,
-        session: "unit",
-        timeoutMs: 5_000,
-        log: getLogger(["test-plugins"]),
-        onCall: () => Promise.resolve(undefined),
-      });
+      const folder = folderPlugin(h);
       try {
         await folder.start();
         assert.equal(await text(folder), "hello from helper");
@@ -763,15 +768,7 @@ Deno.test("ModulePlugin refuses a folder plugin holding a symlink that leads out
       await Deno.writeTextFile(join(outside, "secret.txt"), "secret");
       await Deno.mkdir(join(h.dir, "sub"));
       await Deno.symlink(outside, join(h.dir, "sub", "up"));
-      const folder = new ModulePlugin({
-        fileName: "folder",
-        module: h.file,
-        root: h.dir,
-        session: "unit",
-        timeoutMs: 5_000,
-        log: getLogger(["test-plugins"]),
-        onCall: () => Promise.resolve(undefined),
-      });
+      const folder = folderPlugin(h);
       try {
         await assert.rejects(folder.start(), /sub\/up', a symlink to outside it/);
       } finally {
