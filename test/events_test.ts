@@ -801,3 +801,21 @@ Deno.test("emit from the shell reaches a running daemon's plugins (on.EVENT), an
     );
   });
 });
+
+Deno.test("daemon: event hook runs refused past queue_limit are counted per event in sessions --json, and logged", async () => {
+  const toml = "[events]\nmax_concurrent = 1\nqueue_limit = 1\n";
+  await withDaemon({ toml, hooks: [] }, async ({ d, dir }) => {
+    await d.waitFor((r) => r.type === "ready");
+    const slow = { type: "command", command: "sleep 1" };
+    await writeHooks(dir, { message_received: [{ hooks: [slow, slow, slow] }] });
+    const sent = await cli(["send", "--name", "hostile", "hi"], { env: envFor(dir) });
+    assert.equal(sent.code, 0, sent.stderr);
+    await until(() => /refused since the last such line, 1 in all/.test(d.stderr), () => d.stderr);
+    const ls = await cli(["sessions", "--json"], { env: envFor(dir) });
+    assert.equal(ls.code, 0, ls.stderr);
+    const row = ls.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((r) =>
+      r.name === "hostile"
+    );
+    assert.deepEqual(row.event_refusals, { message_received: 1 }, ls.stdout);
+  });
+});

@@ -688,8 +688,10 @@ Deno.test("sessions lists names, running, pid and pending per source; inbox ls s
       pid: null,
       pending: { schedule: 1, background: 0, skill: 1, inject: 1, webhook: 2 },
       jobs: 0,
+      event_refusals: {},
     });
     assert.equal(json.get("beta")?.running, true);
+    assert.deepEqual(json.get("beta")?.event_refusals, {}, "asked of the running daemon");
     assert.equal(json.get("beta")?.pid, betaPid);
     assert.deepEqual(json.get("beta")?.pending, {
       schedule: 0,

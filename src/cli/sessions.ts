@@ -6,10 +6,20 @@
  */
 import type { LocationOptions } from "../config/mod.ts";
 import { InboxStore, listSessions, SOURCES } from "../inbox/mod.ts";
-import { runningPid } from "../session/mod.ts";
+import { controlRequest, runningPid, sessionPaths } from "../session/mod.ts";
 import { JobStore } from "../webhook/job_store.ts";
 import { context, withKv } from "./context.ts";
 import { table } from "./table.ts";
+
+/** Event hook runs the daemon of `name` refused since it started, by event; `{}` if it cannot say. */
+async function refusals(stateDir: string, name: string): Promise<Record<string, number>> {
+  try {
+    const answer = await controlRequest(sessionPaths(stateDir, name).socket, { op: "ping" });
+    return answer.ok ? answer.refusals ?? {} : {};
+  } catch {
+    return {};
+  }
+}
 
 /** Runs the `sessions` command. */
 export async function sessions(flags: LocationOptions & { json?: boolean }): Promise<void> {
@@ -26,6 +36,8 @@ export async function sessions(flags: LocationOptions & { json?: boolean }): Pro
         pid,
         pending: await store.pending(s.name),
         jobs: await jobs.count(s.name),
+        // Only the running daemon knows (counted since it started).
+        event_refusals: pid === null ? {} : await refusals(ctx.paths.stateDir, s.name),
       });
     }
     return out;

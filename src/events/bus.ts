@@ -44,7 +44,11 @@ export class EventBus {
   /** Subscribers, each with the events it wants (all when absent). */
   #subscribers = new Map<Subscriber, ((event: string) => boolean) | undefined>();
   #background = new Set<Promise<unknown>>();
+  /** When a refusal was last logged (`now()`), and how many were refused by then. */
+  #overflowLoggedAt = -Infinity;
   #overflowLogged = 0;
+  /** Hook runs refused, by event. */
+  #refusedBy = new Map<string, number>();
 
   /** Fires at the hooks of `file` (none when `null`). */
   constructor(file: HooksFile | null, options: EventBusOptions) {
@@ -62,6 +66,11 @@ export class EventBus {
   /** Hook runs refused because the queue was full, since start. */
   get overflowed(): number {
     return this.#limiter.overflowed;
+  }
+
+  /** Hook runs refused since start, by event name. */
+  refusals(): Record<string, number> {
+    return Object.fromEntries(this.#refusedBy);
   }
 
   /** Most hook runs seen at once. */
@@ -176,18 +185,23 @@ export class EventBus {
       return result;
     } catch (e) {
       if (!(e instanceof QueueFullError)) throw e;
-      // Counted always; logged at most once per 1,000 so a storm does not flood the log.
-      if (this.#limiter.overflowed - this.#overflowLogged >= 1000 || this.#overflowLogged === 0) {
-        this.#overflowLogged = this.#limiter.overflowed;
+      // Counted always, by event; logged at most once a second while refusing, so a storm
+      // neither floods the log nor goes by with one line.
+      this.#refusedBy.set(data.event, (this.#refusedBy.get(data.event) ?? 0) + 1);
+      const at = this.#o.now();
+      if (at - this.#overflowLoggedAt >= 1000) {
+        this.#overflowLoggedAt = at;
         log.warn(
-          "event '{event}' hook {hook} not run: {reason}; {count} hook run(s) refused so far",
+          "event '{event}' hook {hook} not run: {reason}; {since} refused since the last such line, {count} in all",
           {
             event: data.event,
             hook: describe(hook),
             reason: e.message,
+            since: this.#limiter.overflowed - this.#overflowLogged,
             count: this.#limiter.overflowed,
           },
         );
+        this.#overflowLogged = this.#limiter.overflowed;
       }
       const refused: HookResult = {
         hook,

@@ -413,7 +413,32 @@ Deno.test("EventBus refuses, counts and logs hook runs past the queue limit", as
     assert.equal(bus.overflowed, 1);
     const warnings = lines.filter((l) => l.startsWith("warning"));
     assert.equal(warnings.length, 1, lines.join("\n"));
-    assert.match(warnings[0], /not run: .*queue is full.*; 1 hook run\(s\) refused so far/);
+    assert.match(
+      warnings[0],
+      /not run: .*queue is full.*; 1 refused since the last such line, 1 in all/,
+    );
+    assert.deepEqual(bus.refusals(), { ev: 1 });
+  });
+});
+
+Deno.test("EventBus logs refusals at least once a second while refusing, and counts them by event", async () => {
+  await withEnv(async ({ bus: make, lines }) => {
+    let clock = 0;
+    const cmd = { type: "command", command: "sleep 0.05" };
+    const bus = await make({ a: [{ hooks: Array(6).fill(cmd) }], b: [{ hooks: [cmd, cmd] }] }, {
+      maxConcurrent: 1,
+      queueLimit: 0,
+      now: () => clock,
+    });
+    // One runs, five are refused within the same second: one line.
+    assert.equal((await bus.emitAndWait("a")).filter((r) => !r.ok).length, 5);
+    clock = 1500;
+    assert.equal((await bus.emitAndWait("b")).filter((r) => !r.ok).length, 1);
+    const warnings = lines.filter((l) => l.startsWith("warning"));
+    assert.equal(warnings.length, 2, lines.join("\n"));
+    assert.match(warnings[0], /event 'a' .*; 5 refused since the last such line, 5 in all/);
+    assert.match(warnings[1], /event 'b' .*; 1 refused since the last such line, 6 in all/);
+    assert.deepEqual(bus.refusals(), { a: 5, b: 1 });
   });
 });
 

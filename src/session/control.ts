@@ -20,7 +20,15 @@ export type ControlRequest =
 
 /** Answers. */
 export type ControlResponse =
-  | { ok: true; id?: string; pid?: number; name?: string; plugins?: unknown[]; delivered?: number }
+  | {
+    ok: true;
+    id?: string;
+    pid?: number;
+    name?: string;
+    plugins?: unknown[];
+    delivered?: number;
+    refusals?: Record<string, number>;
+  }
   | { ok: false; error: string };
 
 /** Nobody listens on the socket: the session is not running. */

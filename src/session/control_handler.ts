@@ -24,6 +24,8 @@ export interface ControlHandlerOptions {
   inject: (message: NewMessage) => Promise<{ id: string }>;
   /** The plugins' status rows (`plugins`). */
   plugins: () => unknown[];
+  /** Event hook runs refused since start, by event (`ping`). */
+  refusals?: () => Record<string, number>;
   /** Hands an event to the plugins' `on.EVENT` handlers (`emit`); how many got it. */
   emitToPlugins?: (event: string, params: Record<string, unknown>) => Promise<number>;
   /** Process id `ping` reports; default `Deno.pid`. */
@@ -44,7 +46,12 @@ export function controlHandler(
         return { ok: true, id: m.id };
       }
       case "ping":
-        return { ok: true, pid: options.pid ?? Deno.pid, name: session };
+        return {
+          ok: true,
+          pid: options.pid ?? Deno.pid,
+          name: session,
+          refusals: options.refusals?.() ?? {},
+        };
       case "plugins":
         return { ok: true, plugins: options.plugins() };
       case "emit": {

@@ -294,6 +294,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     runner,
     inject: async (m) => (await inject([m]))[0] as { id: string },
     plugins: () => wiring.plugins?.manager.status() ?? [],
+    refusals: () => bus.refusals(),
     // The events file already ran in the emitting process: here only the plugins get it.
     emitToPlugins: (event, params) =>
       wiring.plugins?.manager.deliver(bus.data(event, params)) ?? Promise.resolve(0),

@@ -101,7 +101,7 @@ Deno.test("openSession daemon: control send is output; unknown hooks are 404; af
     const sent = await session.control({ op: "send", content: "from control", source: "skill" });
     assert.ok(sent.ok && typeof sent.id === "string", JSON.stringify(sent));
     const pong = await session.control({ op: "ping" });
-    assert.deepEqual(pong, { ok: true, pid: Deno.pid, name: "s" });
+    assert.deepEqual(pong, { ok: true, pid: Deno.pid, name: "s", refusals: {} });
     const bad = await session.control({ op: "send", content: "x", source: "nope" as "inject" });
     assert.deepEqual(bad, { ok: false, error: "Unknown source 'nope'" });
     const injected = await out.next("injected");
