@@ -6,6 +6,7 @@
  * @module
  */
 import { scaled, WAIT_MS } from "./_poll.ts";
+import { statFields } from "../src/exec/mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -156,8 +157,7 @@ function processes(): Map<number, { ppid: number; cpuMs: number; cmdline: string
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const f = statFields(Deno.readTextFileSync(`/proc/${e.name}/stat`));
       const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
       // utime and stime, in clock ticks of 10 ms.
       out.set(Number(e.name), {
@@ -184,6 +184,11 @@ export function tree(pid: number): { pid: number; cpuMs: number; cmdline: string
   };
   walk(pid);
   return out;
+}
+
+/** The pid of plugin `name`'s process below `daemon` (`hookhost __plugin-host NAME`). */
+export function pluginPid(daemon: number, name: string): number | undefined {
+  return tree(daemon).find((p) => p.cmdline.trim().endsWith(`__plugin-host ${name}`))?.pid;
 }
 
 /** CPU time (ms) that `pid` and the processes below it have used, live ones only. */

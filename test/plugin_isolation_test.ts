@@ -5,7 +5,7 @@
  * meanwhile (docs/plugins.md, "Permissions and isolation").
  */
 import assert from "node:assert/strict";
-import { MIB, rss, tree, treeCpuMs } from "./_raw.ts";
+import { MIB, pluginPid, rss, tree, treeCpuMs } from "./_raw.ts";
 import { alive, pause, scaled, until } from "./_poll.ts";
 import { cli, envFor, request } from "./_helpers.ts";
 import { hook, withDaemon } from "./_hostile.ts";
@@ -13,11 +13,6 @@ import { hook, withDaemon } from "./_hostile.ts";
 const SERVER = '[server]\nbind = "127.0.0.1:0"\n\n';
 
 const OTHER = `export default { webhook: () => new Response("other") };`;
-
-/** The pid of plugin `name`'s process below `daemon` (its command line ends with the name). */
-function pluginPid(daemon: number, name: string): number | undefined {
-  return tree(daemon).find((p) => p.cmdline.trim().endsWith(`__plugin-host ${name}`))?.pid;
-}
 
 async function get(url: string): Promise<{ status: number; text: string }> {
   const a = await request(url);

@@ -12,6 +12,7 @@ import { recordStart } from "../../src/inbox/sessions.ts";
 import { getLogger } from "@logtape/logtape";
 import { BUNDLE_FLAGS } from "../bundle.ts";
 import { runtimeFlags } from "../flags.ts";
+import { pluginPid } from "../../test/_raw.ts";
 import {
   detached,
   HOOKHOST,
@@ -313,22 +314,6 @@ export async function row2(dir: string, b: Budget): Promise<Row> {
     target: "≥ 10,000 req/s, none lost",
     met: rps >= 10_000 && lost === 0 && errors === 0,
   };
-}
-
-/** The pid of plugin `name`'s process below `daemon` (`hookhost __plugin-host NAME`). */
-function pluginPid(daemon: number, name: string): number | undefined {
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== daemon) continue;
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      if (cmd.at(-2) === name && cmd.at(-3) === "__plugin-host") return Number(e.name);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return undefined;
 }
 
 /**

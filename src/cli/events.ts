@@ -10,7 +10,7 @@ import { EventBus, type HookResult, HooksFile, parseHooksFile } from "../events/
 import { log } from "../output/log.ts";
 import { listSessions } from "../inbox/mod.ts";
 import { controlRequest, NotRunningError, runningPid, sessionPaths } from "../session/mod.ts";
-import { checkName, config, context, withKv } from "./context.ts";
+import { checkName, type CommandContext, config, context, withKv } from "./context.ts";
 
 type Flags = LocationOptions & { params?: string; name?: string };
 
@@ -48,7 +48,9 @@ function checkEventName(event: string): void {
 }
 
 /** Loads hooks.json strictly: a broken file is an error here, not a log line. */
-async function bus(flags: Flags): Promise<{ bus: EventBus; file: string; exists: boolean }> {
+async function bus(
+  flags: Flags,
+): Promise<{ bus: EventBus; file: string; exists: boolean; ctx: CommandContext }> {
   const ctx = await context(flags);
   const cfg = await config(ctx);
   const file = ctx.paths.eventsFile;
@@ -65,7 +67,7 @@ async function bus(flags: Flags): Promise<{ bus: EventBus; file: string; exists:
     maxConcurrent: cfg.events.max_concurrent,
     queueLimit: cfg.events.queue_limit,
   });
-  return { bus: events, file, exists };
+  return { bus: events, file, exists, ctx };
 }
 
 /**
@@ -73,10 +75,14 @@ async function bus(flags: Flags): Promise<{ bus: EventBus; file: string; exists:
  * running session in the state folder, through their control sockets. Their hooks.json is not
  * run again: this process ran it.
  */
-async function toDaemons(event: string, params: Record<string, unknown>, flags: Flags) {
-  const ctx = await context(flags);
-  const names = flags.name !== undefined
-    ? [checkName(flags.name)]
+async function toDaemons(
+  ctx: CommandContext,
+  event: string,
+  options: { params: Record<string, unknown>; name?: string },
+) {
+  const { params } = options;
+  const names = options.name !== undefined
+    ? [checkName(options.name)]
     : await withKv(ctx, async (kv) => {
       const running: string[] = [];
       for (const s of await listSessions(kv)) {
@@ -98,9 +104,9 @@ async function toDaemons(event: string, params: Record<string, unknown>, flags: 
 export async function emit(event: string, flags: Flags): Promise<void> {
   checkEventName(event);
   const params = parseParams(flags.params) ?? {};
-  const { bus: events } = await bus(flags);
+  const { bus: events, ctx } = await bus(flags);
   const results = await events.emitAndWait(event, params);
-  await toDaemons(event, params, flags);
+  await toDaemons(ctx, event, { params, name: flags.name });
   const failed = results.filter((r) => !r.ok);
   if (failed.length) {
     throw new HookhostError(

@@ -356,25 +356,21 @@ export class PluginManager {
 
   /** Every plugin, by name. */
   status(): PluginStatus[] {
-    return [...this.#entries.values()].map((e) => ({
-      name: e.name,
-      file: e.found.path,
-      kind: e.found.kind,
-      handles: e.module?.kinds ?? (e.found.kind === "script" ? ["webhook"] : []),
-      permissions: e.module
-        ? grants(e.module).granted
-        : e.found.kind === "script"
-        ? "host (script)"
-        : "none",
-      ...(e.module && {
-        declared: grants(e.module).declared,
-        missing: grants(e.module).missing,
-        isolation: e.module.isolation,
-        rss: e.module.rss,
-      }),
-      state: e.error ? "failed" : e.module?.state ?? "ready",
-      lastError: e.error ?? e.module?.lastError,
-    })).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.#entries.values()].map((e) => {
+      const m = e.module;
+      const g = m && grants(m);
+      return {
+        name: e.name,
+        file: e.found.path,
+        kind: e.found.kind,
+        handles: m?.kinds ?? (e.found.kind === "script" ? ["webhook"] : []),
+        permissions: g?.granted ?? (e.found.kind === "script" ? "host (script)" : "none"),
+        ...(m && g &&
+          { declared: g.declared, missing: g.missing, isolation: m.isolation, rss: m.rss }),
+        state: e.error ? "failed" : m?.state ?? "ready",
+        lastError: e.error ?? m?.lastError,
+      };
+    }).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**

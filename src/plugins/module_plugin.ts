@@ -114,7 +114,6 @@ export class ModulePlugin {
   #failures = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
-  #timeoutMs: number;
   /** The plugin's name (declared, else from the file). */
   name: string;
   /** `starting`, `ready`, `restarting`, `failed` or `stopped`. */
@@ -133,7 +132,6 @@ export class ModulePlugin {
     if (!(options.timeoutMs > 0)) throw new RangeError("timeoutMs must be > 0");
     this.#o = options;
     this.name = options.fileName;
-    this.#timeoutMs = options.timeoutMs;
   }
 
   /** Loads the plugin: a probe to read its declaration, then its real Worker. */
@@ -216,7 +214,7 @@ export class ModulePlugin {
     clearInterval(this.#cpuTimer);
     const port = this.#port;
     if (!(port instanceof PluginProcess)) return;
-    const window = Math.max(this.#timeoutMs, CPU_CHECK_MS);
+    const window = Math.max(this.#o.timeoutMs, CPU_CHECK_MS);
     const samples: { at: number; cpu: number }[] = [];
     this.#cpuTimer = setInterval(() => {
       const cpu = port.cpuMs();
@@ -290,9 +288,9 @@ export class ModulePlugin {
     this.state = "ready";
     this.#port = worker;
     this.#watchCpu();
-    const seconds = this.#timeoutMs / 1000;
+    const seconds = this.#o.timeoutMs / 1000;
     const channel = this.#channel = new WorkerChannel(worker, {
-      timeoutMs: this.#timeoutMs,
+      timeoutMs: this.#o.timeoutMs,
       timeoutError: () =>
         new PluginUnavailableError(
           "plugin_timeout",

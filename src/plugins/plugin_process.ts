@@ -1,7 +1,7 @@
 /**
  * A plugin's process, host side (`isolation = "process"`): hookhost itself started as
- * `hookhost __plugin-host` (process_main.ts), which runs the plugin in a Worker with its
- * permissions. It looks to the host like that Worker ({@linkcode PluginPort}): messages go over
+ * `hookhost __plugin-host NAME` (process_main.ts), which runs the plugin with its permissions
+ * (see {@linkcode selfCommand}). It looks to the host like a Worker ({@linkcode PluginPort}): messages go over
  * the child's stdin and stdout as frames (frames.ts); `terminate()` is SIGKILL, which stops a
  * tight loop that `Worker.terminate()` cannot; the heap is capped at the plugin's `memory` by
  * `--max-old-space-size`, and {@linkcode PluginProcess.rss} tells the host what it holds.
@@ -9,7 +9,7 @@
  * @module
  */
 import { SELF_ENTRY } from "../assets.ts";
-import { setprivPath } from "../exec/mod.ts";
+import { setprivPath, statFields } from "../exec/mod.ts";
 import { FrameWriter, readFrames } from "./frames.ts";
 
 /** What the host needs of a plugin's Worker; a `Worker` and a {@linkcode PluginProcess} are one. */
@@ -40,17 +40,6 @@ export interface SpawnFrame {
   inline: boolean;
 }
 
-const FLAG_OF: Record<string, string> = {
-  net: "--allow-net",
-  read: "--allow-read",
-  write: "--allow-write",
-  env: "--allow-env",
-  run: "--allow-run",
-  ffi: "--allow-ffi",
-  sys: "--allow-sys",
-  import: "--allow-import",
-};
-
 /**
  * `permissions` as `deno run` flags: nothing for what is denied (prompts are off), but for
  * `import`, whose default allows a few hosts, `--deny-import`, and `--cached-only` with it: a
@@ -60,8 +49,8 @@ const FLAG_OF: Record<string, string> = {
 export function permissionFlags(permissions: Deno.PermissionOptionsObject): string[] {
   const flags: string[] = [];
   for (const [kind, v] of Object.entries(permissions)) {
-    if (v === true) flags.push(FLAG_OF[kind]);
-    else if (Array.isArray(v) && v.length) flags.push(`${FLAG_OF[kind]}=${v.join(",")}`);
+    if (v === true) flags.push(`--allow-${kind}`);
+    else if (Array.isArray(v) && v.length) flags.push(`--allow-${kind}=${v.join(",")}`);
     else if (kind === "import") flags.push("--deny-import", "--cached-only");
   }
   return flags;
@@ -165,7 +154,9 @@ export class PluginProcess implements PluginPort {
       const rss = this.rss();
       if (this.#killed || rss === undefined || rss <= limit) return;
       this.#error(
-        `It used ${mib(rss)} MiB, over its memory limit of ${options.memoryMiB} MiB; it was killed`,
+        `It used ${
+          Math.round(rss / MIB)
+        } MiB, over its memory limit of ${options.memoryMiB} MiB; it was killed`,
         new ProcessEndedError(),
       );
       this.terminate();
@@ -197,9 +188,8 @@ export class PluginProcess implements PluginPort {
   /** CPU time it has used in ms (user and system, from `/proc`), or undefined once it exited. */
   cpuMs(): number | undefined {
     try {
-      const stat = Deno.readTextFileSync(`/proc/${this.#child.pid}/stat`);
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms
+      const f = statFields(Deno.readTextFileSync(`/proc/${this.#child.pid}/stat`));
+      return (Number(f[11]) + Number(f[12])) * 10; // utime and stime, clock ticks of 10 ms
     } catch {
       return undefined;
     }
@@ -274,9 +264,4 @@ export class PluginProcess implements PluginPort {
   #error(message: string, error?: Error): void {
     this.onerror?.(new ErrorEvent("error", { message, error, cancelable: true }));
   }
-}
-
-/** `bytes` in whole MiB, for messages. */
-export function mib(bytes: number): number {
-  return Math.round(bytes / MIB);
 }
