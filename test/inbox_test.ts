@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { scaled, until, WAIT_MS } from "./_poll.ts";
 import { runOnce } from "./_session.ts";
+import { holdWriteLock } from "./_kv.ts";
 import {
   cli,
   type CliResult,
@@ -217,6 +218,20 @@ Deno.test("large and non-ASCII messages come out byte for byte", async () => {
     assert.equal(rec.content, big + "!");
     assert.equal(await d.stop(), 0, d.stderr);
     assert.deepEqual(await sb.pending("big"), []);
+  });
+});
+
+Deno.test("send to a daemon while another process holds the KV write lock past Deno KV's busy wait is stored, without a stack trace", async () => {
+  await sandbox(async (sb) => {
+    const d = await sb.daemon("a");
+    const lock = await holdWriteLock(join(sb.dir, "state", "hookhost.kv"), 8);
+    if (!lock) return; // no python3 to hold the lock with
+    const res = await cli(["send", "--name", "a", "while locked"], { env: sb.env });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await lock.done, "");
+    await d.waitFor((r) => r.type === "injected" && r.content === "while locked");
+    assert.equal(await d.stop(), 0, d.stderr);
+    assert.doesNotMatch(d.stderr + res.stderr, /locked|Error|\n\s+at /);
   });
 });
 

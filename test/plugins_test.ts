@@ -1444,6 +1444,10 @@ Deno.test("a second daemon on a [server] bind already served says what to do, an
       r.stderr,
       /Plugin server cannot listen on '127\.0\.0\.1:\d+': .*another daemon may serve plugins there: give this one another \[server\] bind, or --plugins another folder/,
     );
+    // It never started, so it is not listed as a session that ran.
+    const ls = await cli(["sessions", "--json"], { env: envFor(tmp.path) });
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.doesNotMatch(ls.stdout, /"second"/);
   } finally {
     held.close();
     await tmp.cleanup();

@@ -210,6 +210,50 @@ Deno.test("schedule: a repeating schedule that fell behind fires once, not in a 
   });
 });
 
+Deno.test("schedule: a stopped session's schedule fires neither through another session's daemon nor in a burst later", async () => {
+  await withEnv(async (env) => {
+    await createSession(env, "a");
+    await add(env, ["--name", "a", "--every", "1s", "a tick"]);
+    const d = await daemon(env, "b");
+    let id = "";
+    try {
+      // b's own schedule is the clock: by its third firing a's timers have come due in b's queue.
+      id = await add(env, ["--name", "b", "--every", "1s", "b tick"]);
+      await d.waitForCount(isSchedule, 3);
+    } finally {
+      if (id) await cli(["schedule", "rm", id], { env });
+      assert.equal(await d.stop(), 0, d.stderr);
+    }
+    assert.ok(d.records.filter(isSchedule).every((r) => r.content === "b tick"));
+    const ls = await cli(["inbox", "ls", "--name", "a", "--json"], { env });
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.equal(ls.stdout.trim(), "", "nothing fired into a while it was stopped");
+    // a's own run fires what fell behind once.
+    const recs = await oneShot(env, "a");
+    assert.deepEqual(recs.filter(isSchedule).map((r) => r.content), ["a tick"]);
+  });
+});
+
+Deno.test("schedule: two running daemons each fire their own schedules, whichever dequeues the timer", async () => {
+  await withEnv(async (env) => {
+    const a = await daemon(env, "a");
+    const b = await daemon(env, "b");
+    const ids: string[] = [];
+    try {
+      ids.push(await add(env, ["--name", "a", "--every", "1s", "a tick"]));
+      ids.push(await add(env, ["--name", "b", "--every", "1s", "b tick"]));
+      // One KV queue serves both processes: a timer of a's taken by b wakes a to fire it.
+      await Promise.all([a.waitForCount(isSchedule, 3), b.waitForCount(isSchedule, 3)]);
+    } finally {
+      for (const id of ids) await cli(["schedule", "rm", id], { env });
+      assert.equal(await a.stop(), 0, a.stderr);
+      assert.equal(await b.stop(), 0, b.stderr);
+    }
+    assert.ok(a.records.filter(isSchedule).every((r) => r.content === "a tick"));
+    assert.ok(b.records.filter(isSchedule).every((r) => r.content === "b tick"));
+  });
+});
+
 Deno.test("schedule add: bad input → exit 2 with a clear one-line message, nothing stored", async () => {
   await withEnv(async (env) => {
     await createSession(env, "v");

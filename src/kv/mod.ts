@@ -4,6 +4,13 @@
  * @module
  */
 export { openKv } from "./open.ts";
+export {
+  isBusy,
+  retryBusy,
+  type RetryBusyOptions,
+  retryBusyWrites,
+  StorageBusyError,
+} from "./busy.ts";
 export { isStorageError, StorageHealth, type StorageHealthOptions } from "./storage_health.ts";
 export { checkOwnEntry, privateDir, privateFiles, UnsafeStateError } from "./private_dir.ts";
 export { type IdFactory, monotonicUlid, newId } from "./ids.ts";

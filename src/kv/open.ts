@@ -6,11 +6,13 @@
 import { dirname } from "../path.ts";
 import { HookhostError } from "../errors.ts";
 import { privateDir, privateFiles } from "./private_dir.ts";
+import { retryBusyWrites } from "./busy.ts";
 
 /**
  * Opens KV at `location`: `:memory:`, a file path, or an `http(s)://` URL (KV Connect, token in
  * `DENO_KV_ACCESS_TOKEN`). A file's folder is created 0700 and refused when others may write
- * to it ({@linkcode privateDir}); the file (and SQLite's journal files beside it) is 0600.
+ * to it ({@linkcode privateDir}); the file (and SQLite's journal files beside it) is 0600. A
+ * file's writes retry when another process holds its write lock ({@linkcode retryBusyWrites}).
  */
 export async function openKv(location: string): Promise<Deno.Kv> {
   const remote = /^https?:\/\//i.test(location);
@@ -22,7 +24,8 @@ export async function openKv(location: string): Promise<Deno.Kv> {
     await privateFiles([location, `${location}-wal`, `${location}-shm`]);
   }
   try {
-    return await Deno.openKv(location);
+    const kv = await Deno.openKv(location);
+    return file ? retryBusyWrites(kv) : kv;
   } catch (e) {
     throw new HookhostError(
       "kv_open_failed",

@@ -21,4 +21,5 @@ export {
   ScheduleStore,
   type ScheduleStoreOptions,
   type TimerMessage,
+  type TimerOutcome,
 } from "./store.ts";

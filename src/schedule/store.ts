@@ -43,6 +43,14 @@ export interface TimerMessage {
   token: string;
 }
 
+/** What {@linkcode ScheduleStore.onTimer} did with a timer it acted on. */
+export interface TimerOutcome {
+  /** The schedule's session. */
+  session: string;
+  /** Whether it fired here; `false` when it is due but another session's, left to its own run. */
+  fired: boolean;
+}
+
 /** Deno KV refuses queue delays beyond 30 days; longer waits re-arm on the way. */
 const MAX_DELAY_MS = 30 * 86_400_000;
 /** Kept inline in one KV value (see the inbox store). */
@@ -207,12 +215,22 @@ export class ScheduleStore {
   }
 
   /**
-   * Handles a timer from the KV queue: fires its schedule when due and the timer is current,
-   * re-arms a long wait that the 30-day delay cap cut short. Returns the session fired into.
+   * Handles a timer from the KV queue (which delivers to whichever process on the database
+   * dequeues it): fires its schedule when due and the timer is current, re-arms a long wait that
+   * the 30-day delay cap cut short. With `options.session`, a due schedule of another session is
+   * not fired here: only a session's own runs fire its schedules, so a stopped session's pile up
+   * nowhere and fire once when it next runs ({@linkcode fireDue}). Returns what happened.
    */
-  async onTimer(timer: TimerMessage): Promise<string | null> {
+  async onTimer(
+    timer: TimerMessage,
+    options: { session?: string } = {},
+  ): Promise<TimerOutcome | null> {
     const entry = await this.#kv.get<ScheduleRecord>([SCHEDULE, timer.id]);
     if (!entry.value || entry.value.token !== timer.token) return null;
+    const owner = entry.value.session;
+    if (options.session && owner !== options.session && entry.value.next_at <= this.#now()) {
+      return { session: owner, fired: false };
+    }
     if (entry.value.next_at > this.#now()) {
       const moved = { ...entry.value, token: this.#ids() };
       const op = this.#kv.atomic().check(entry as Deno.KvEntry<ScheduleRecord>).set(
@@ -223,6 +241,7 @@ export class ScheduleStore {
       await op.commit();
       return null;
     }
-    return await this.#fire(entry as Deno.KvEntry<ScheduleRecord>);
+    const fired = await this.#fire(entry as Deno.KvEntry<ScheduleRecord>);
+    return fired ? { session: fired, fired: true } : null;
   }
 }

@@ -165,7 +165,10 @@ Deno.test("ScheduleStore.onTimer() ignores a stale token and fires on the curren
     assert.deepEqual(await inbox.list("a"), []);
     assert.deepEqual(await getRecord(kv, r.id), r);
 
-    assert.equal(await store.onTimer({ kind: "hookhost.schedule", id: r.id, token: r.token }), "a");
+    assert.deepEqual(
+      await store.onTimer({ kind: "hookhost.schedule", id: r.id, token: r.token }),
+      { session: "a", fired: true },
+    );
     assert.deepEqual((await inbox.list("a")).map((m) => m.content), ["tick"]);
     // The timer that just fired is now stale itself: a duplicate delivery changes nothing.
     assert.equal(
@@ -221,10 +224,29 @@ Deno.test("ScheduleStore.armForeign() takes over timers armed by another process
       await first.onTimer({ kind: "hookhost.schedule", id: r.id, token: r.token }),
       null,
     );
-    assert.equal(
+    assert.deepEqual(
       await second.onTimer({ kind: "hookhost.schedule", id: r.id, token: taken.token }),
-      "a",
+      { session: "a", fired: true },
     );
+  });
+});
+
+Deno.test("ScheduleStore.onTimer() of a session's daemon leaves another session's due schedule unfired", async () => {
+  await withKv(async (kv) => {
+    const clock = fakeClock();
+    const store = new ScheduleStore(kv, { now: clock.now });
+    const inbox = new InboxStore(kv);
+    const r = await store.add("a", { kind: "every", ms: MIN }, "tick");
+    const timer = { kind: "hookhost.schedule", id: r.id, token: r.token } as const;
+    clock.t = T0 + 5 * MIN;
+    // Session b's daemon dequeued a's timer: it names the owner and fires nothing.
+    assert.deepEqual(await store.onTimer(timer, { session: "b" }), { session: "a", fired: false });
+    assert.deepEqual(await inbox.list("a"), []);
+    assert.deepEqual(await getRecord(kv, r.id), r);
+    // a's own run fires it once, though five runs were missed.
+    assert.deepEqual(await store.fireDue("a"), new Set(["a"]));
+    assert.deepEqual((await inbox.list("a")).map((m) => m.content), ["tick"]);
+    assert.equal((await getRecord(kv, r.id))?.next_at, T0 + 6 * MIN);
   });
 });
 

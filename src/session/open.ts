@@ -208,7 +208,6 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     sink = createSink(options.format ?? "text", { session: name, writer: options.writer, now });
     const output = sink;
     cleanup.push(() => output.flush());
-    await recordStart(kv, name, { pid: Deno.pid, now: now() });
     sink.write({ type: "ready", pid: Deno.pid });
 
     const settings = config.session;
@@ -301,6 +300,8 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
   });
 
   const runOnce = async () => {
+    // Recorded only now, with every listener bound: a daemon that failed to start is not listed.
+    await recordStart(kv, name, { pid: Deno.pid, now: clock() });
     bus.emit("session_list_changed", { commandKey: name, change: "started" });
     if (bus.listens("SessionStart")) bus.emit("SessionStart", { commandKey: name, session: name });
     if (options.initial?.trim()) {
@@ -312,9 +313,22 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       cleanup.push(() => jobsDone.catch(() => {}));
       kv.listenQueue(async (msg) => {
         if (!isTimer(msg)) return;
-        const fired = await schedules.onTimer(msg);
-        if (fired === name) runner.wake();
-        else if (fired) await options.wake?.(fired);
+        try {
+          const timer = await schedules.onTimer(msg, { session: name });
+          if (timer?.fired) runner.wake();
+          // Another session's schedule is due: a running daemon of it fires it when woken (its
+          // `wake` fires due schedules); a stopped one fires it once at its next run.
+          else if (timer) await options.wake?.(timer.session);
+        } catch (e) {
+          // Thrown, it would reach stderr as Deno's "Exception in queue handler" stack trace.
+          logger.error("Schedule '{id}' could not fire: {error}; trying again in 1 s", {
+            id: msg.id,
+            error: (e as Error)?.message ?? String(e),
+          });
+          // The same timer again (its token is still current); failing that, it stays due and
+          // fires at the session's next start.
+          await kv.enqueue(msg, { delay: 1000 }).catch(() => {});
+        }
       });
       await schedules.armForeign(name);
       await runner.run(signal);
