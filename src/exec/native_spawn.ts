@@ -12,6 +12,9 @@ import { ChildLostError } from "./errors.ts";
 import { niceArgs, niceFailure, nicePath } from "./wrappers.ts";
 import { LimitedBuffer } from "../bytes.ts";
 
+/** `RunOptions.waitDelayMs` when unset: short, since most scripts close their output as they exit. */
+export const DEFAULT_WAIT_DELAY_MS = 500;
+
 /**
  * posix_spawn failed: `errno` says why (`ENOENT`, `EACCES`, …). When `nice(1)` could not exec the
  * command (see {@linkcode RunOptions.nice}), it is `ENOENT` for its exit 127, `EACCES` for 126.
@@ -444,6 +447,18 @@ export class NativeSpawner {
       let pidfd = -1;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let retry: ReturnType<typeof setTimeout> | undefined;
+      // The wait delay (RunOptions.waitDelayMs): once exited, output quiet this long ends the run.
+      let quiet: ReturnType<typeof setTimeout> | undefined;
+      let graced = false;
+      const waitDelay = options.waitDelayMs ?? DEFAULT_WAIT_DELAY_MS;
+      const armQuiet = () => {
+        if (status === null || lost !== null) return;
+        clearTimeout(quiet);
+        quiet = setTimeout(() => {
+          graced = true;
+          finish();
+        }, waitDelay);
+      };
 
       const closeFd = (fd: number) => {
         if (!open.delete(fd)) return;
@@ -452,8 +467,9 @@ export class NativeSpawner {
       };
       const finish = () => {
         if (lost === null && (status === null || open.has(stdout) || open.has(stderr))) {
-          // Once killed, descendants that escaped the group must not hold the answer back.
-          if (!(status !== null && killed)) return;
+          // Once killed, descendants that escaped the group must not hold the answer back; once
+          // exited, nor do descendants still holding the pipes, past the wait delay.
+          if (!(status !== null && (killed || graced))) return;
         }
         for (const fd of [...open]) closeFd(fd);
         if (pidfd >= 0) {
@@ -463,6 +479,7 @@ export class NativeSpawner {
         }
         clearTimeout(timer);
         clearTimeout(retry);
+        clearTimeout(quiet);
         options.signal?.removeEventListener("abort", onAbort);
         // A lost child is not waited for any longer: descendants may hold its pipes forever.
         if (lost) return reject(lost);
@@ -492,6 +509,7 @@ export class NativeSpawner {
           lib.close(pidfd);
           pidfd = -2;
         }
+        armQuiet();
         finish();
       };
       // Without pidfds (Linux < 5.3), the exit is polled once the pipes are closed.
@@ -525,7 +543,7 @@ export class NativeSpawner {
           closeFd(fd);
           if (pidfd === -1 && !open.has(stdout) && !open.has(stderr)) pollExit();
           finish();
-        }
+        } else armQuiet();
       };
       reactor.watch(stdout, C.EPOLLIN, reader(stdout, out));
       reactor.watch(stderr, C.EPOLLIN, reader(stderr, err));

@@ -71,7 +71,12 @@ for (const pidfds of [true, false]) {
       };
       const before = cpu();
       const started = Date.now();
-      const r = await spawner.run("/bin/sh", { args: ["-c", "echo hi; sleep 1 &"] }, killGroup);
+      const r = await spawner.run(
+        "/bin/sh",
+        // A wait delay longer than the descendant: the run waits for it to close stdout.
+        { args: ["-c", "echo hi; sleep 1 &"], waitDelayMs: 5_000 },
+        killGroup,
+      );
       const wall = Date.now() - started;
       const used = cpu() - before;
       assert.equal(r.code, 0);

@@ -6,12 +6,12 @@
  * @module
  */
 import { libc } from "./libc.ts";
-import { NativeSpawner } from "./native_spawn.ts";
+import { DEFAULT_WAIT_DELAY_MS, NativeSpawner } from "./native_spawn.ts";
 import { ChildLostError, SpawnError } from "./errors.ts";
 import { niceArgs, niceFailure, nicePath, setsidPath } from "./wrappers.ts";
 import { LimitedBuffer } from "../bytes.ts";
 
-export { ChildLostError, setsidPath, SpawnError };
+export { ChildLostError, DEFAULT_WAIT_DELAY_MS, setsidPath, SpawnError };
 
 /** Options of {@linkcode Spawner.run}. */
 export interface RunOptions {
@@ -33,6 +33,13 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Kills the process group when aborted. */
   signal?: AbortSignal;
+  /**
+   * Once the process has exited, how long its stdout and stderr may stay open and quiet before
+   * they are closed and the run is answered with what it wrote (like Go's `exec.Cmd.WaitDelay`):
+   * a background child that kept them is not waited out to the timeout, nor killed. Each
+   * output read starts the wait anew. Default {@linkcode DEFAULT_WAIT_DELAY_MS}.
+   */
+  waitDelayMs?: number;
   /** Output kept per stream; more is read and discarded. Default 64 MiB. */
   maxOutputBytes?: number;
   /**
@@ -84,6 +91,7 @@ async function collect(
   stream: ReadableStream<Uint8Array>,
   max: number,
   stop: AbortSignal,
+  onData: () => void,
 ): Promise<Uint8Array> {
   const kept = new LimitedBuffer(max);
   const reader = stream.getReader();
@@ -97,6 +105,7 @@ async function collect(
     }));
     if (done || !chunk) break;
     kept.add(chunk);
+    onData();
   }
   stop.removeEventListener("abort", cancel);
   return kept.bytes();
@@ -224,8 +233,10 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
   }
   const max = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const stop = new AbortController();
-  const stdout = collect(child.stdout, max, stop.signal);
-  const stderr = collect(child.stderr, max, stop.signal);
+  let lastOutput = performance.now();
+  const onData = () => (lastOutput = performance.now());
+  const stdout = collect(child.stdout, max, stop.signal, onData);
+  const stderr = collect(child.stderr, max, stop.signal, onData);
   let writing: Promise<void> = Promise.resolve();
   if (options.stdin !== undefined) {
     const bytes = typeof options.stdin === "string"
@@ -271,8 +282,13 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
       await Promise.all([stdout, stderr, writing]);
       throw new ChildLostError(command, { pid: child.pid, cause: e });
     }
-    // Descendants may still hold the pipes open; a kill (timeout or abort) ends the wait.
-    const [out, err] = await Promise.all([stdout, stderr, writing]);
+    // Descendants may still hold the pipes open: a kill (timeout or abort) ends the wait, and so
+    // does the wait delay once the output went quiet.
+    const [out, err] = await settled(Promise.all([stdout, stderr, writing]), {
+      quietMs: options.waitDelayMs ?? DEFAULT_WAIT_DELAY_MS,
+      lastOutput: () => lastOutput,
+      stop,
+    });
     if (setsid && status.code === 127 && !timedOut && startFailure(err)) {
       throw new SpawnError(command, new Error(startFailure(err)!));
     }
@@ -292,6 +308,30 @@ export async function runCommand(command: string, options: RunOptions = {}): Pro
     clearTimeout(timer);
     signal?.removeEventListener("abort", kill);
   }
+}
+
+/**
+ * `done` (the readers), or what they read once nothing came for `quietMs` after the exit: then
+ * `stop` closes them.
+ */
+async function settled<T>(
+  done: Promise<T>,
+  options: { quietMs: number; lastOutput: () => number; stop: AbortController },
+): Promise<T> {
+  const exited = performance.now();
+  let over = false;
+  void done.finally(() => (over = true)).catch(() => {});
+  while (!over && !options.stop.signal.aborted) {
+    const left = Math.max(exited, options.lastOutput()) + options.quietMs - performance.now();
+    if (left <= 0) {
+      options.stop.abort();
+      break;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
+  return await done;
 }
 
 /** The default spawner: real processes through `Deno.Command`. */

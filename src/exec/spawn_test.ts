@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { runCommand, type RunOptions, runProcess, type RunResult, SpawnError } from "./spawn.ts";
 import { libc } from "./libc.ts";
 import { hasTerminal, statFields } from "./native_spawn.ts";
-import { alive, eventually, exists } from "../../test/_poll.ts";
+import { alive, eventually, exists, scaled } from "../../test/_poll.ts";
 
 const decoder = new TextDecoder();
 
@@ -212,6 +212,42 @@ for (const [name, run] of implementations) {
         assert.match(e.message, /No such file or directory/);
         return true;
       });
+    });
+  });
+
+  Deno.test(`${name}() answers an exited script whose background child keeps stdout once it is quiet, leaving the child alone`, async () => {
+    await withTempDir(async (dir) => {
+      const pidFile = join(dir, "child.pid");
+      // The child inherits stdout and keeps it; the script exits 0 at once.
+      const path = await script(dir, "bg.sh", `echo hello\nsleep 30 &\necho $! > ${pidFile}`);
+      const started = Date.now();
+      const result = await run(path, { timeoutMs: 20_000, waitDelayMs: 300 });
+      const elapsed = Date.now() - started;
+      const child = Number((await Deno.readTextFile(pidFile)).trim());
+      try {
+        assert.equal(result.timedOut, false);
+        assert.equal(result.code, 0);
+        assert.equal(decoder.decode(result.stdout), "hello\n");
+        assert.ok(elapsed >= 300 && elapsed < 15_000, `took ${elapsed} ms`);
+        assert.ok(alive(child), "the background child was killed");
+      } finally {
+        Deno.kill(child, "SIGKILL");
+      }
+    });
+  });
+
+  Deno.test(`${name}() keeps reading an exited script's background output while it keeps coming`, async () => {
+    await withTempDir(async (dir) => {
+      // Output every 100 ms for 1 s after the exit, inside a longer wait delay: all of it is kept.
+      const path = await script(
+        dir,
+        "trickle.sh",
+        `(for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.1; echo $i; done) &\necho start`,
+      );
+      const result = await run(path, { timeoutMs: 20_000, waitDelayMs: scaled(1_000) });
+      assert.equal(result.timedOut, false);
+      assert.equal(result.code, 0);
+      assert.equal(decoder.decode(result.stdout), "start\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n");
     });
   });
 

@@ -168,6 +168,24 @@ Deno.test("scriptHookHandler() answers 500 when the Spawner throws SpawnError", 
   });
 });
 
+Deno.test("scriptHookHandler() answers a script that exited 0 leaving a child on stdout with its output, not 504", async () => {
+  await withHarness(async (h) => {
+    const pidFile = join(h.dir, "child.pid");
+    // A forgotten `&` without redirection: the child holds stdout for 30 s.
+    const script = await h.script("bg.sh", `echo deployed\nsleep 30 &\necho $! > ${pidFile}`);
+    const response = await h.handler({ script, timeout: 20 })(post("x"));
+    const child = Number((await Deno.readTextFile(pidFile)).trim());
+    try {
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      assert.deepEqual(h.injected, ["deployed"]);
+      assert.deepEqual(h.runs.map((r) => [r.status, r.exit_code]), [[200, 0]]);
+    } finally {
+      Deno.kill(child, "SIGKILL");
+    }
+  });
+});
+
 Deno.test("scriptHookHandler() answers 504 and kills the script past its timeout", async () => {
   await withHarness(async (h) => {
     // The background subshell holds stdout open: answering before 3 s needs the group killed.
