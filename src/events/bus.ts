@@ -41,6 +41,8 @@ export class EventBus {
   #file: HooksFile | null;
   #o: Required<Omit<EventBusOptions, "signal">> & { signal?: AbortSignal };
   #limiter: Limiter;
+  /** One more cap per target (a command, an http origin), inside the global one. */
+  #targets = new Map<string, Limiter>();
   /** Subscribers, each with the events it wants (all when absent). */
   #subscribers = new Map<Subscriber, ((event: string) => boolean) | undefined>();
   #background = new Set<Promise<unknown>>();
@@ -65,7 +67,10 @@ export class EventBus {
 
   /** Hook runs refused because the queue was full, since start. */
   get overflowed(): number {
-    return this.#limiter.overflowed;
+    // Counted where refused, synchronously: a storm's first log line already sees all of it.
+    let n = this.#limiter.overflowed;
+    for (const t of this.#targets.values()) n += t.overflowed;
+    return n;
   }
 
   /** Hook runs refused since start, by event name. */
@@ -163,10 +168,38 @@ export class EventBus {
     return (await Promise.all(runs)).filter((r): r is HookResult => r !== null);
   }
 
+  /**
+   * The limiter of `hook`'s target: its command line, or its URL's origin. Each target may use
+   * half the global slots (at least one), so one slow target cannot take them all.
+   */
+  #target(hook: EventHook): Limiter {
+    let key: string;
+    if (hook.type === "command") key = `command ${hook.command}`;
+    else {
+      try {
+        key = `http ${new URL(hook.url).origin}`;
+      } catch {
+        key = `http ${hook.url}`;
+      }
+    }
+    let limiter = this.#targets.get(key);
+    if (!limiter) {
+      const share = Math.max(1, Math.floor(this.#o.maxConcurrent / 2));
+      limiter = new Limiter(share, this.#o.queueLimit);
+      this.#targets.set(key, limiter);
+    }
+    return limiter;
+  }
+
   async #runOne(hook: EventHook, data: EventData, wait: boolean): Promise<HookResult | null> {
     const { log, spawner, signal } = this.#o;
     try {
-      const result = await this.#limiter.run(() => runEventHook(hook, data, { spawner, signal }));
+      // A run first takes a slot of its target, then a global one: runs that hang on one target
+      // (an http endpoint that never answers) hold at most its share of the global slots, and
+      // runs waiting for that target hold none, so other hooks keep running meanwhile.
+      const result = await this.#target(hook).run(() =>
+        this.#limiter.run(() => runEventHook(hook, data, { spawner, signal }))
+      );
       if (!result.ok) {
         log.error("event '{event}' hook {hook} ({where}) failed: {error}{output}", {
           event: data.event,
@@ -197,11 +230,11 @@ export class EventBus {
             event: data.event,
             hook: describe(hook),
             reason: e.message,
-            since: this.#limiter.overflowed - this.#overflowLogged,
-            count: this.#limiter.overflowed,
+            since: this.overflowed - this.#overflowLogged,
+            count: this.overflowed,
           },
         );
-        this.#overflowLogged = this.#limiter.overflowed;
+        this.#overflowLogged = this.overflowed;
       }
       const refused: HookResult = {
         hook,

@@ -400,6 +400,40 @@ Deno.test("EventBus with maxConcurrent 1 runs hooks one at a time", async () => 
   });
 });
 
+Deno.test("EventBus: http hooks hung on one target do not hold back other hooks", async () => {
+  await withEnv(async ({ bus: make }) => {
+    const release = Promise.withResolvers<void>();
+    const r = receiver(async () => {
+      await release.promise;
+      return new Response("late");
+    });
+    try {
+      const hung = { type: "http", url: `${r.url}/hang`, timeout: 20 };
+      const bus = await make({
+        slow: [{ hooks: Array(30).fill(hung) }],
+        fast: [{ hooks: [{ type: "command", command: "echo done" }] }],
+      }, { maxConcurrent: 8 });
+      let slowDone = 0;
+      const slow = bus.emitAndWait("slow").then((results) => {
+        slowDone = results.length;
+        return results;
+      });
+      // The target's share of the slots (4 of 8) is taken by hung requests.
+      while (r.requests.length < 4) await new Promise((ok) => setTimeout(ok, 10));
+      const [fast] = await bus.emitAndWait("fast");
+      assert.equal(fast.ok, true);
+      assert.equal(fast.output, "done");
+      assert.equal(slowDone, 0, "the command hook waited for the hung http hooks");
+      assert.equal(r.requests.length, 4, "one target took more than its share");
+      release.resolve();
+      assert.ok((await slow).every((x) => x.ok));
+    } finally {
+      release.resolve();
+      await r.server.shutdown();
+    }
+  });
+});
+
 Deno.test("EventBus refuses, counts and logs hook runs past the queue limit", async () => {
   await withEnv(async ({ bus: make, lines }) => {
     const cmd = { type: "command", command: "sleep 0.1" };
