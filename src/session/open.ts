@@ -301,7 +301,10 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
 
   const runOnce = async () => {
     // Recorded only now, with every listener bound: a daemon that failed to start is not listed.
-    await recordStart(kv, name, { pid: Deno.pid, now: clock() });
+    // A full disk here is the storage's problem (503 until it clears), not a reason to stop.
+    await recordStart(kv, name, { pid: Deno.pid, now: clock() }).catch((e) => {
+      if (!storage.failed(e)) throw e;
+    });
     bus.emit("session_list_changed", { commandKey: name, change: "started" });
     if (bus.listens("SessionStart")) bus.emit("SessionStart", { commandKey: name, session: name });
     if (options.initial?.trim()) {
@@ -344,7 +347,9 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     await bus.idle();
     sink.write({ type: "status", message: `Session '${name}' stopped` });
     await sink.flush();
-    await recordStop(kv, name, clock());
+    await recordStop(kv, name, clock()).catch((e) => {
+      if (!storage.failed(e)) throw e;
+    });
   };
   let running: Promise<void> | null = null;
   let released: Promise<void> | null = null;
