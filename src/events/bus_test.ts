@@ -408,7 +408,8 @@ Deno.test("EventBus: http hooks hung on one target do not hold back other hooks"
       return new Response("late");
     });
     try {
-      const hung = { type: "http", url: `${r.url}/hang`, timeout: 20 };
+      // hooks.json timeouts are ms: these outlast the test.
+      const hung = { type: "http", url: `${r.url}/hang`, timeout: 20_000 };
       const bus = await make({
         slow: [{ hooks: Array(30).fill(hung) }],
         fast: [{ hooks: [{ type: "command", command: "echo done" }] }],

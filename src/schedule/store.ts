@@ -227,10 +227,6 @@ export class ScheduleStore {
   ): Promise<TimerOutcome | null> {
     const entry = await this.#kv.get<ScheduleRecord>([SCHEDULE, timer.id]);
     if (!entry.value || entry.value.token !== timer.token) return null;
-    const owner = entry.value.session;
-    if (options.session && owner !== options.session && entry.value.next_at <= this.#now()) {
-      return { session: owner, fired: false };
-    }
     if (entry.value.next_at > this.#now()) {
       const moved = { ...entry.value, token: this.#ids() };
       const op = this.#kv.atomic().check(entry as Deno.KvEntry<ScheduleRecord>).set(
@@ -241,6 +237,8 @@ export class ScheduleStore {
       await op.commit();
       return null;
     }
+    const owner = entry.value.session;
+    if (options.session && owner !== options.session) return { session: owner, fired: false };
     const fired = await this.#fire(entry as Deno.KvEntry<ScheduleRecord>);
     return fired ? { session: fired, fired: true } : null;
   }

@@ -126,6 +126,10 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
         : logger.info("Storage works again; acknowledging messages"),
   });
   storage.start();
+  /** Rethrows `e` unless it is the storage's failure, which `storage` then reports (503s). */
+  const storageProblem = (e: unknown) => {
+    if (!storage.failed(e)) throw e;
+  };
   const cleanup: (() => Promise<void> | void)[] = [() => shutdown.dispose(), () => storage.stop()];
   const release = async () => {
     shutdown.abort();
@@ -302,9 +306,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
   const runOnce = async () => {
     // Recorded only now, with every listener bound: a daemon that failed to start is not listed.
     // A full disk here is the storage's problem (503 until it clears), not a reason to stop.
-    await recordStart(kv, name, { pid: Deno.pid, now: clock() }).catch((e) => {
-      if (!storage.failed(e)) throw e;
-    });
+    await recordStart(kv, name, { pid: Deno.pid, now: clock() }).catch(storageProblem);
     bus.emit("session_list_changed", { commandKey: name, change: "started" });
     if (bus.listens("SessionStart")) bus.emit("SessionStart", { commandKey: name, session: name });
     if (options.initial?.trim()) {
@@ -347,9 +349,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     await bus.idle();
     sink.write({ type: "status", message: `Session '${name}' stopped` });
     await sink.flush();
-    await recordStop(kv, name, clock()).catch((e) => {
-      if (!storage.failed(e)) throw e;
-    });
+    await recordStop(kv, name, clock()).catch(storageProblem);
   };
   let running: Promise<void> | null = null;
   let released: Promise<void> | null = null;
