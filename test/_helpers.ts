@@ -199,6 +199,8 @@ export interface HookSpec {
   max_body?: number;
   methods?: string[];
   queue?: number;
+  max_attempts?: number;
+  retry_backoff?: number | number[];
 }
 
 /** `[[hooks]]` tables for `hooks`. */
@@ -211,6 +213,10 @@ export function hooksToml(hooks: HookSpec[]): string {
     if (h.timeout !== undefined) lines.push(`timeout = ${h.timeout}`);
     if (h.max_body !== undefined) lines.push(`max_body = ${h.max_body}`);
     if (h.queue !== undefined) lines.push(`queue = ${h.queue}`);
+    if (h.max_attempts !== undefined) lines.push(`max_attempts = ${h.max_attempts}`);
+    if (h.retry_backoff !== undefined) {
+      lines.push(`retry_backoff = ${JSON.stringify(h.retry_backoff)}`);
+    }
     if (h.methods !== undefined) lines.push(`methods = ${JSON.stringify(h.methods)}`);
     return lines.join("\n") + "\n";
   }).join("\n");

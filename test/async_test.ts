@@ -389,13 +389,13 @@ Deno.test("a one-shot run of a session runs the jobs a killed daemon left pendin
 // ---------------------------------------------------------------------------------------------
 // Failures
 
-Deno.test("a failing async script gives hook_run 500 with its exit code, logs its stderr, fires hook_failed, and is not retried", async () => {
+Deno.test("a failing async script with max_attempts = 1 gives hook_run 500 with its exit code, logs its stderr, fires hook_failed, is not retried and is listed by `jobs dead`", async () => {
   await withSetup({
     scripts: {
       "flaky.sh": `cat\necho run >> "$DIR/fail-runs"\necho "boom from the script" >&2\nexit 3`,
       "record.sh": `f=$(mktemp "$DIR/.rec.XXXXXX")\ncat > "$f"\nmv "$f" "$f.failed.json"`,
     },
-    hooks: [{ name: "flaky", script: "./flaky.sh", mode: "async" }],
+    hooks: [{ name: "flaky", script: "./flaky.sh", mode: "async", max_attempts: 1 }],
   }, async ({ dir, session }) => {
     await Deno.writeTextFile(
       join(dir, "hooks.json"),
@@ -408,6 +408,8 @@ Deno.test("a failing async script gives hook_run 500 with its exit code, logs it
     const job = acceptedJob(await post(base, "fail"));
     const run = await d.waitFor((r) => isRun("flaky")(r) && r.job === job);
     assertJobRun(run, "flaky", job, 500, 3);
+    assert.equal(run.attempt, 1, JSON.stringify(run));
+    assert.equal(run.dead, true, JSON.stringify(run));
     assert.ok(
       await eventually(() => d.stderr.includes("boom from the script")),
       `stderr not logged:\n${d.stderr}`,
@@ -447,6 +449,122 @@ Deno.test("a failing async script gives hook_run 500 with its exit code, logs it
     assert.equal(res.code, 0, res.stderr);
     assert.deepEqual(parseJsonl(res.stdout).filter(isRun("flaky")), [], res.stdout);
     assert.deepEqual(await fileLines(join(dir, "fail-runs")), ["run"]);
+    const dead = await cli(["jobs", "dead", "--name", "as4", "--json"], { env: envFor(dir) });
+    assert.equal(dead.code, 0, dead.stderr);
+    const [row, ...more] = parseJsonl(dead.stdout);
+    assert.deepEqual(more, [], dead.stdout);
+    assert.deepEqual(
+      [row.id, row.hook, row.attempts, row.error, row.body, row.method],
+      [job, "flaky", 1, "exit code 3", "fail", "POST"],
+    );
+  });
+});
+
+/** Waits for `d`'s `hook_run` record of `job`'s run number `attempt`. */
+function jobRun(d: Proc | InSession, job: string, attempt: number): Promise<Rec> {
+  return d.waitFor((r) => r.type === "hook_run" && r.job === job && r.attempt === attempt);
+}
+
+Deno.test("a failed async job runs again after each retry_backoff delay, is dead after max_attempts, stays dead across a restart, and `jobs replay` makes the running daemon run it", async () => {
+  await withSetup({
+    scripts: {
+      "flaky.sh":
+        `body=$(cat)\necho "$body" >> "$DIR/runs"\n[ -f "$DIR/ok" ] || { echo "down" >&2; exit 5; }\necho "done $body"`,
+    },
+    hooks: [{
+      name: "flaky",
+      script: "./flaky.sh",
+      mode: "async",
+      max_attempts: 3,
+      retry_backoff: [0.2, 0.4],
+    }],
+  }, async ({ dir, env, daemon }) => {
+    const d1 = daemon("as6", ["flaky"]);
+    const job = acceptedJob(await post(`http://${await d1.addr("flaky")}`, "order-1"));
+    const runs = [await jobRun(d1, job, 1), await jobRun(d1, job, 2), await jobRun(d1, job, 3)];
+    for (const r of runs) assertJobRun(r, "flaky", job, 500, 5);
+    // Each retry waited until the time its failed run before it gave, and that time was the
+    // delay after it: the second delay (0.4 s) comes after the second run, which came after the
+    // first due time.
+    const at = (r: Rec) => Date.parse(r.ts);
+    const [first, second] = runs.map((r) => Date.parse(r.retry_at));
+    assert.ok(at(runs[1]) >= first && at(runs[2]) >= second, JSON.stringify(runs));
+    assert.ok(second - first >= 400, JSON.stringify(runs));
+    assert.equal(runs[2].dead, true, JSON.stringify(runs[2]));
+    assert.equal(runs[2].retry_at, undefined);
+    assert.match(d1.stderr, /job \S+ failed 3 of 3 runs and is dead; `hookhost jobs replay`/);
+    await stopOk(d1);
+    assert.deepEqual(await fileLines(join(dir, "runs")), ["order-1", "order-1", "order-1"]);
+
+    // Dead, not pending, across the restart of the daemon.
+    const ls = await cli(["jobs", "ls", "--name", "as6"], { env });
+    assert.equal(ls.stdout, "No pending jobs in 'as6'\n", ls.stderr);
+    const table = await cli(["jobs", "dead", "--name", "as6"], { env });
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(
+      table.stdout,
+      new RegExp(`^${job}\\s+flaky\\s+\\S+Z\\s+3\\s+exit code 5\\s+order-1$`, "m"),
+    );
+    const d2 = daemon("as6", ["flaky"]);
+    await d2.addr("flaky");
+    assert.equal(
+      (await cli(["jobs", "dead", "--name", "as6", "--json"], { env })).stdout.split("\n").length,
+      2,
+    );
+
+    await Deno.writeTextFile(join(dir, "ok"), "");
+    const unknown = await cli(["jobs", "replay", "--name", "as6", "01NOPE"], { env });
+    assert.equal(unknown.code, 1, unknown.stderr);
+    assert.equal(unknown.stderr, "hookhost: No dead job '01NOPE' in session 'as6'\n");
+    const replay = await cli(["jobs", "replay", "--name", "as6", job], { env });
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.equal(replay.stdout, "Replayed 1 job(s) in 'as6'\n");
+    const again = await jobRun(d2, job, 1);
+    assertJobRun(again, "flaky", job, 200, 0);
+    await d2.waitFor((r) => isInjected(r) && r.content === "done order-1");
+    const none = await cli(["jobs", "dead", "--name", "as6"], { env });
+    assert.equal(none.stdout, "No dead jobs in 'as6'\n", none.stderr);
+    await stopOk(d2);
+  });
+});
+
+Deno.test("a job waiting for its next run when the daemon is killed is listed by `jobs ls` and runs once at the next start", async () => {
+  await withSetup({
+    scripts: {
+      "flaky.sh":
+        `body=$(cat)\necho "$body" >> "$DIR/runs"\n[ -f "$DIR/ok" ] || exit 6\necho "done $body"`,
+    },
+    hooks: [{ name: "flaky", script: "./flaky.sh", mode: "async", retry_backoff: 0.3 }],
+  }, async ({ dir, env, daemon }) => {
+    const d1 = daemon("as7", ["flaky"]);
+    const job = acceptedJob(await post(`http://${await d1.addr("flaky")}`, "late"));
+    const failed = await jobRun(d1, job, 1);
+    assert.equal(failed.status, 500, JSON.stringify(failed));
+    await d1.stop("SIGKILL");
+    // Killed before its next run or after it: what `jobs ls` shows says which.
+    const runsBefore = (await fileLines(join(dir, "runs"))).length;
+    const ls = await cli(["jobs", "ls", "--name", "as7", "--json"], { env });
+    assert.equal(ls.code, 0, ls.stderr);
+    const [row, ...more] = parseJsonl(ls.stdout);
+    assert.deepEqual(more, [], ls.stdout);
+    assert.deepEqual([row.id, row.hook, row.attempts, row.error, row.body], [
+      job,
+      "flaky",
+      runsBefore,
+      "exit code 6",
+      "late",
+    ]);
+    assert.equal(typeof row.due, "number", ls.stdout);
+
+    await Deno.writeTextFile(join(dir, "ok"), "");
+    const d2 = daemon("as7", ["flaky"]);
+    const run = await jobRun(d2, job, runsBefore + 1);
+    assertJobRun(run, "flaky", job, 200, 0);
+    await d2.waitFor((r) => isInjected(r) && r.content === "done late");
+    const empty = await cli(["jobs", "ls", "--name", "as7"], { env });
+    assert.equal(empty.stdout, "No pending jobs in 'as7'\n", empty.stderr);
+    await stopOk(d2);
+    assert.equal((await fileLines(join(dir, "runs"))).length, runsBefore + 1);
   });
 });
 
@@ -546,6 +664,34 @@ const configCases: { name: string; table: string; line: number; path: string; me
       line: 6,
       path: "hooks[0].concurrency",
       message: "Must be from 1 to 1024, got '0'",
+    },
+    {
+      name: "max_attempts on a sync hook is refused",
+      table: `script = "./ok.sh"\nmax_attempts = 3`,
+      line: 5,
+      path: "hooks[0].max_attempts",
+      message: `'max_attempts' applies to mode = "async" hooks: a sync hook's sender retries`,
+    },
+    {
+      name: "max_attempts 0 on an async hook is refused",
+      table: `script = "./ok.sh"\nmode = "async"\nmax_attempts = 0`,
+      line: 6,
+      path: "hooks[0].max_attempts",
+      message: "Must be from 1 to 1000, got '0'",
+    },
+    {
+      name: "a retry_backoff delay of 0 is refused, naming its index",
+      table: `script = "./ok.sh"\nmode = "async"\nretry_backoff = [5, 0]`,
+      line: 6,
+      path: "hooks[0].retry_backoff[1]",
+      message: "Must be from 0.001 to 86400 seconds, got '0'",
+    },
+    {
+      name: "an empty retry_backoff list is refused",
+      table: `script = "./ok.sh"\nmode = "async"\nretry_backoff = []`,
+      line: 6,
+      path: "hooks[0].retry_backoff",
+      message: "Must list at least one delay",
     },
     {
       name: "concurrency 1025 on an async hook is refused",

@@ -28,6 +28,7 @@ Commands:
   sessions [options]        list known sessions: running or not, pid, pending
                             messages per source
   inbox                     inspect a session's inbox and dead letters
+  jobs                      inspect async hooks' jobs and dead jobs
   emit [options] <event>    fire an event at the event hooks and running
                             daemons' plugins; waits (exit 1 if a hook failed)
   hooks                     event hooks (hooks.json)

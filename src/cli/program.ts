@@ -151,6 +151,35 @@ const inbox: CommandSpec = {
   ],
 };
 
+const HOOK_FILTER = { flags: "--hook <hook>", description: "only this hook's" };
+
+const jobs: CommandSpec = {
+  name: "jobs",
+  description: "inspect async hooks' jobs and dead jobs",
+  commands: [
+    command({
+      name: "ls",
+      description: "jobs not done: queued, or waiting to run again after failed runs",
+      options: [NAME, HOOK_FILTER, JSON_LINES],
+      action: async (_, flags: Flags) => (await import("./jobs.ts")).jobsLs(flags),
+    }),
+    command({
+      name: "dead",
+      description: "jobs whose script failed max_attempts times",
+      options: [NAME, HOOK_FILTER, JSON_LINES],
+      action: async (_, flags: Flags) => (await import("./jobs.ts")).jobsDead(flags),
+    }),
+    command({
+      name: "replay",
+      description: "run dead jobs again with fresh attempts (all, or the ids given)",
+      args: [{ usage: "[ids...]", description: "dead job ids" }],
+      options: [NAME],
+      action: async ([ids], flags: Flags) =>
+        (await import("./jobs.ts")).jobsReplay(ids as string[], flags),
+    }),
+  ],
+};
+
 const emit = command({
   name: "emit",
   description:
@@ -235,5 +264,5 @@ export const PROGRAM: CommandSpec = {
     ...LOCATIONS,
     { flags: "-V, --version", description: "output the version number", prints: VERSION },
   ],
-  commands: [run, send, schedule, sessions, inbox, emit, hooks, plugins, config],
+  commands: [run, send, schedule, sessions, inbox, jobs, emit, hooks, plugins, config],
 };

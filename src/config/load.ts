@@ -154,6 +154,14 @@ export function validateConfig(
     if (hook.mode === "async" && hook.plugin !== undefined) {
       at(["hooks", i, "mode"], "An async hook needs a script; a plugin answers its own requests");
     }
+    for (const key of ["max_attempts", "retry_backoff"]) {
+      if (hook[key] !== undefined && hook.mode !== "async") {
+        at(
+          ["hooks", i, key],
+          `'${key}' applies to mode = "async" hooks: a sync hook's sender retries`,
+        );
+      }
+    }
     if (hook.concurrency !== undefined && hook.plugin !== undefined) {
       at(["hooks", i, "concurrency"], "Concurrency applies to scripts; a plugin runs in-process");
     }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { loadConfig, validateConfig } from "./load.ts";
+import { DEFAULT_ASYNC_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, retryDelay } from "./schema.ts";
 
 const FILE = "/etc/hookhost/hookhost.toml";
 
@@ -236,4 +237,23 @@ Deno.test("loadConfig() throws ConfigError listing every problem", async () => {
     assert.ok(missing instanceof ConfigError);
     assert.match(missing.message, /none\.toml: Cannot read config/);
   });
+});
+
+Deno.test("retryDelay() walks a retry_backoff list (its last delay repeating) or doubles a number up to a day", () => {
+  const ms = (backoff: number | number[], runs: number) =>
+    Array.from({ length: runs }, (_, i) => retryDelay(backoff, i + 1));
+  assert.deepEqual(ms(DEFAULT_RETRY_SCHEDULE as number[], 8), [
+    5_000,
+    300_000,
+    1_800_000,
+    7_200_000,
+    18_000_000,
+    36_000_000,
+    36_000_000,
+    36_000_000,
+  ]);
+  assert.equal(DEFAULT_ASYNC_ATTEMPTS, 7, "one run per delay, plus the first");
+  assert.deepEqual(ms([0.2, 0.4], 3), [200, 400, 400]);
+  assert.deepEqual(ms(1.5, 4), [1_500, 3_000, 6_000, 12_000]);
+  assert.equal(retryDelay(3600, 30), 86_400_000);
 });

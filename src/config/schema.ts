@@ -108,6 +108,12 @@ const tlsShape = { tls_cert: nonEmpty("tls_cert"), tls_key: nonEmpty("tls_key") 
 /** Requests a sync hook (or script plugin) lets wait for a slot unless `queue` says otherwise. */
 export const DEFAULT_SYNC_QUEUE = 64;
 
+/** A delay before a retry, in seconds. */
+const delay = z.number().check(
+  z.minimum(0.001, "must be from 0.001 to 86400 seconds"),
+  z.maximum(86400, "must be from 0.001 to 86400 seconds"),
+);
+
 /** One `[[hooks]]` entry. */
 export const HookSchema = z.strictObject({
   ...authShape,
@@ -134,6 +140,12 @@ export const HookSchema = z.strictObject({
   concurrency: z.optional(whole("a whole number", 1, 1024)),
   queue: z._default(whole("a whole number", 0, 1_000_000), DEFAULT_SYNC_QUEUE),
   max_pending: z._default(whole("a whole number", 1, 100_000_000), 100_000),
+  max_attempts: z.optional(whole("a whole number", 1, 1000)),
+  retry_backoff: z.optional(
+    z.union([delay, z.array(delay).check(z.minLength(1, "must list at least one delay"))], {
+      error: "must be a number of seconds, or a list of them",
+    }),
+  ),
   methods: z._default(
     z.array(
       z.string({ error: "must be a list of HTTP methods" }).check(
@@ -150,6 +162,26 @@ export const DEFAULT_SYNC_CONCURRENCY: number = 2 * (navigator.hardwareConcurren
 
 /** Scripts an async hook runs at once unless `concurrency` says otherwise: one, so outputs reach the inbox in the order requests arrived. */
 export const DEFAULT_ASYNC_CONCURRENCY = 1;
+
+/**
+ * Seconds an async hook's job waits after its 1st, 2nd, … failed run unless `retry_backoff`
+ * says otherwise (the last repeats): Svix's schedule.
+ */
+export const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5, 300, 1800, 7200, 18000, 36000];
+
+/** Runs an async hook's job gets unless `max_attempts` says otherwise: one per delay, plus one. */
+export const DEFAULT_ASYNC_ATTEMPTS: number = DEFAULT_RETRY_SCHEDULE.length + 1;
+
+/**
+ * Ms to wait after the `failed`th failed run: a list gives each delay in seconds (its last
+ * repeats); a number is the first, doubling each time, at most a day.
+ */
+export function retryDelay(backoff: number | readonly number[], failed: number): number {
+  const seconds = typeof backoff === "number"
+    ? Math.min(backoff * 2 ** (failed - 1), 86400)
+    : backoff[Math.min(failed, backoff.length) - 1];
+  return Math.round(seconds * 1000);
+}
 
 /** The `[session]` table. */
 export const SessionSchema = z.strictObject({
@@ -317,6 +349,16 @@ export interface HookConfig extends AuthKeys, EnvKeys, TlsKeys {
   queue: number;
   /** Jobs of an async hook stored and not yet run, at most (default 100000); beyond, 503. */
   max_pending: number;
+  /**
+   * Runs an async hook's job gets before it becomes a dead letter, 1 to 1000 (default
+   * {@linkcode DEFAULT_ASYNC_ATTEMPTS}); async hooks only.
+   */
+  max_attempts?: number;
+  /**
+   * Seconds before each retry of an async hook's job: a list (the last repeats; default
+   * {@linkcode DEFAULT_RETRY_SCHEDULE}) or the first delay, doubling; async hooks only.
+   */
+  retry_backoff?: number | number[];
   /** Methods the hook answers (default `["POST"]`; `["*"]` any); others get 405 with `Allow`. */
   methods: string[];
   /** Line of the entry's `[[hooks]]` header in the config file, when known. */

@@ -20,6 +20,10 @@ export const JOB = "j";
 export const JOB_CHUNK = "jc";
 /** `["jd", session, hook, batchId, jobId]` → that job has run and its outcome is stored. */
 export const JOB_DONE = "jd";
+/** `["jr", session, hook, due, jobId]` → a job whose run failed, waiting for its next attempt. */
+export const JOB_RETRY = "jr";
+/** `["jx", session, hook, jobId]` → a job whose attempts ran out (an async hook's dead letter). */
+export const JOB_DEAD = "jx";
 /** `["dd", session, hook, deliveryId]` → the answer a delivery got, kept for `dedupe_window`. */
 export const DEDUPE = "dd";
 /** `["probe", session]` → time of the last write that checked the storage works again. */

@@ -20,6 +20,8 @@ export interface ControlHandlerOptions {
   schedules: ScheduleStore;
   /** The runner (`wake` wakes it). */
   runner: SessionRunner;
+  /** Also told on `wake`: async hooks look for jobs due again (`jobs replay`). */
+  onWake?: () => void;
   /** Stores one message durably in this session's inbox. */
   inject: (message: NewMessage) => Promise<{ id: string }>;
   /** The plugins' status rows (`plugins`). */
@@ -65,6 +67,7 @@ export function controlHandler(
         if (options.daemon) await schedules.armForeign(session);
         await schedules.fireDue(session);
         runner.wake();
+        options.onWake?.();
         return { ok: true };
       default:
         return { ok: false, error: `Unknown op '${(req as { op?: unknown }).op}'` };

@@ -9,11 +9,14 @@
 import type { Logger } from "../output/log.ts";
 import {
   type Config,
+  DEFAULT_ASYNC_ATTEMPTS,
   DEFAULT_ASYNC_CONCURRENCY,
+  DEFAULT_RETRY_SCHEDULE,
   DEFAULT_SYNC_CONCURRENCY,
   DEFAULT_SYNC_QUEUE,
   type EnvKeys,
   type HookConfig,
+  retryDelay,
 } from "../config/schema.ts";
 import type { EventBus } from "../events/mod.ts";
 import type { Spawner } from "../exec/spawn.ts";
@@ -89,6 +92,8 @@ export interface HookHandlers {
    * A failed runner is logged at once and stops the others; the promise then rejects.
    */
   runJobs(signal: AbortSignal, options?: { untilIdle?: boolean }): Promise<void>;
+  /** Has async hooks look for jobs due again (dead letters replayed by `jobs replay`). */
+  recheckJobs(): void;
   /** Stops the plugins. */
   stop(): Promise<void>;
 }
@@ -213,6 +218,10 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       async = new JobRunner({
         session: name,
         hook: { name: hook.name, script: hook.script, timeout: hook.timeout },
+        attempts: {
+          max: hook.max_attempts ?? DEFAULT_ASYNC_ATTEMPTS,
+          delay: (failed) => retryDelay(hook.retry_backoff ?? DEFAULT_RETRY_SCHEDULE, failed),
+        },
         concurrency: hook.concurrency ?? DEFAULT_ASYNC_CONCURRENCY,
         jobs,
         store,
@@ -270,6 +279,9 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       return handler
         ? handler(req)
         : Promise.resolve(new Response(`No hook named '${hookName}'\n`, { status: 404 }));
+    },
+    recheckJobs() {
+      for (const r of jobRunners) r.recheck();
     },
     runJobs(signal, o = {}) {
       if (o.untilIdle) return Promise.all(jobRunners.map((r) => r.run(signal, o))).then(() => {});

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { processSpawner } from "../exec/spawn.ts";
 import { InboxStore } from "../inbox/store.ts";
-import { JOB } from "../kv/keys.ts";
+import { JOB, JOB_CHUNK, JOB_DEAD, JOB_DONE, JOB_RETRY } from "../kv/keys.ts";
 import { JobStore } from "../webhook/job_store.ts";
 import { JobRunner, type JobRunnerOptions } from "./job_runner.ts";
 import { countKeys } from "../../test/_kv.ts";
@@ -84,7 +84,7 @@ Deno.test("JobRunner.run() runs jobs oldest first, stores outputs and deletes fi
   });
 });
 
-Deno.test("JobRunner.run() reports a failed script once and does not run it again", async () => {
+Deno.test("JobRunner.run() with one attempt reports a failed script once, makes it a dead letter and does not run it again", async () => {
   await withJobs(async (h) => {
     const script = await h.script("fail.sh", "echo broken >&2; exit 3");
     const id = await h.post("x");
@@ -93,6 +93,145 @@ Deno.test("JobRunner.run() reports a failed script once and does not run it agai
     assert.deepEqual(h.runs, [{ status: 500, job: id }]);
     assert.equal(await h.jobs.count("s", "h"), 0);
     assert.equal((await h.store.list("s")).length, 0);
+    const [dead, ...more] = await h.jobs.retries.dead("s");
+    assert.deepEqual(more, []);
+    assert.equal(dead.id, id);
+    assert.equal(dead.attempts, 1);
+    assert.equal(dead.error, "exit code 3");
+    assert.equal(await countKeys(h.kv, [JOB]), 0, "its batch is gone");
+  });
+});
+
+/** A runner's runs with their attempt fields, and a clock the test moves. */
+function retrying(h: Harness, script: string, attempts: JobRunnerOptions["attempts"]) {
+  const clock = { now: 1_000_000 };
+  const runs: { status: number; attempt: number; retry_at?: string; dead?: true }[] = [];
+  const runner = () =>
+    h.runner(script, {
+      attempts,
+      now: () => clock.now,
+      onRun: ({ status, attempt, retry_at, dead }) =>
+        runs.push({
+          status,
+          attempt,
+          ...(retry_at ? { retry_at } : {}),
+          ...(dead ? { dead } : {}),
+        }),
+    });
+  const once = () => runner().run(new AbortController().signal, { untilIdle: true });
+  return { clock, runs, once };
+}
+
+Deno.test("JobRunner.run() runs a failed job again once its backoff has passed (a new runner on the same KV finds it), and its success leaves no key behind", async () => {
+  await withJobs(async (h) => {
+    const marker = join(await Deno.makeTempDir({ prefix: "hh-retry" }), "ok");
+    const script = await h.script(
+      "flaky.sh",
+      `[ -f ${marker} ] || exit 7; printf "got %s" "$(cat)"`,
+    );
+    const delays: number[] = [];
+    const r = retrying(h, script, { max: 3, delay: (n) => (delays.push(n), n * 10_000) });
+    const id = await h.post("payload");
+    await r.once();
+    assert.deepEqual(r.runs, [{
+      status: 500,
+      attempt: 1,
+      retry_at: new Date(1_010_000).toISOString(),
+    }]);
+    assert.deepEqual(delays, [1]);
+    assert.equal(await h.jobs.count("s", "h"), 1, "still pending");
+    const [waiting] = await h.jobs.retries.waiting("s");
+    assert.deepEqual([waiting.id, waiting.retry], [id, {
+      attempts: 1,
+      due: 1_010_000,
+      error: "exit code 7",
+    }]);
+
+    // Not due yet: nothing runs.
+    r.clock.now += 9_999;
+    await r.once();
+    assert.equal(r.runs.length, 1);
+
+    await Deno.writeTextFile(marker, "");
+    r.clock.now += 1;
+    await r.once();
+    assert.deepEqual(r.runs.slice(1), [{ status: 200, attempt: 2 }]);
+    assert.deepEqual((await h.store.list("s")).map((m) => m.content), ["got payload"]);
+    assert.equal(await h.jobs.count("s", "h"), 0);
+    for (const prefix of [JOB, JOB_DONE, JOB_RETRY, JOB_DEAD, JOB_CHUNK]) {
+      assert.equal(await countKeys(h.kv, [prefix]), 0, `keys under ${prefix}`);
+    }
+  });
+});
+
+Deno.test("JobRunner.run() makes a job dead after max_attempts failed runs, keeping its large body, and a replayed job runs with that body and fresh attempts", async () => {
+  await withJobs(async (h) => {
+    const marker = join(await Deno.makeTempDir({ prefix: "hh-dead" }), "ok");
+    const script = await h.script(
+      "flaky.sh",
+      `[ -f ${marker} ] || { echo "not yet" >&2; exit 9; }; wc -c | tr -d ' '`,
+    );
+    const r = retrying(h, script, { max: 2, delay: () => 1_000 });
+    const body = "b".repeat(200_000);
+    const id = await h.post(body);
+    assert.ok(await countKeys(h.kv, [JOB_CHUNK]) > 1, "the body is in chunks");
+    await r.once();
+    r.clock.now += 1_000;
+    await r.once();
+    r.clock.now += 60_000;
+    await r.once();
+    assert.deepEqual(r.runs, [
+      { status: 500, attempt: 1, retry_at: new Date(1_001_000).toISOString() },
+      { status: 500, attempt: 2, dead: true },
+    ]);
+    assert.equal(await h.jobs.count("s", "h"), 0, "a dead job is not pending");
+    const [dead] = await h.jobs.retries.dead("s", "h");
+    assert.deepEqual([dead.id, dead.hook, dead.attempts, dead.error, dead.failed_at], [
+      id,
+      "h",
+      2,
+      "exit code 9",
+      1_001_000,
+    ]);
+    assert.ok(await countKeys(h.kv, [JOB_CHUNK]) > 1, "a dead job keeps its body");
+
+    await assert.rejects(
+      () => h.jobs.retries.replay("s", { ids: ["nope"], now: r.clock.now }),
+      /No dead job 'nope' in session 's'/,
+    );
+    await Deno.writeTextFile(marker, "");
+    assert.deepEqual(await h.jobs.retries.replay("s", { now: r.clock.now }), [id]);
+    assert.deepEqual(await h.jobs.retries.dead("s"), []);
+    await r.once();
+    assert.deepEqual(r.runs.slice(2), [{ status: 200, attempt: 1 }]);
+    assert.deepEqual((await h.store.list("s")).map((m) => m.content), ["200000"]);
+    for (const prefix of [JOB, JOB_DONE, JOB_RETRY, JOB_DEAD, JOB_CHUNK]) {
+      assert.equal(await countKeys(h.kv, [prefix]), 0, `keys under ${prefix}`);
+    }
+  });
+});
+
+Deno.test("JobRunner.run() wakes for a retry when it is due, while running as a daemon", async () => {
+  await withJobs(async (h) => {
+    const script = await h.script("count.sh", `cat >/dev/null; exit 4`);
+    const stop = new AbortController();
+    let runs = 0;
+    const dead = Promise.withResolvers<void>();
+    const runner = h.runner(script, {
+      // Real time: the second run comes about 50 ms after the first, without a wake.
+      attempts: { max: 2, delay: () => 50 },
+      onRun: (run) => {
+        runs++;
+        if (run.dead) dead.resolve();
+      },
+    });
+    const running = runner.run(stop.signal);
+    await h.post("x");
+    runner.wake();
+    await dead.promise;
+    stop.abort();
+    await running;
+    assert.equal(runs, 2);
   });
 });
 

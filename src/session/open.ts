@@ -295,6 +295,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     daemon,
     schedules,
     runner,
+    onWake: () => wiring.recheckJobs(),
     inject: async (m) => (await inject([m]))[0] as { id: string },
     plugins: () => wiring.plugins?.manager.status() ?? [],
     refusals: () => bus.refusals(),

@@ -7,7 +7,9 @@
  * that commit is what an async hook's `202` waits for. A body too large to share a value goes to
  * `["jc", session, hook, jobId, n]` chunks, written before its batch. A finished job gets a done
  * marker `["jd", session, hook, batchId, jobId]` (in the same commit as its output, if any);
- * once every job of a batch is done, the batch and its markers are deleted.
+ * once every job of a batch is done, the batch and its markers are deleted. A job whose run failed
+ * moves out of its batch (its marker says `"moved"`) to a retry record or a dead letter
+ * (job_retries.ts), keeping its chunks.
  *
  * @module
  */
@@ -15,6 +17,7 @@ import type { Entry } from "../inbox/group_commit.ts";
 import { type IdFactory, newId } from "../kv/ids.ts";
 import { JOB, JOB_CHUNK, JOB_DONE } from "../kv/keys.ts";
 import { concatBytes } from "../bytes.ts";
+import { JobRetries, retryKey, type RetryState } from "./job_retries.ts";
 
 /** What a script hook needs of a request, to run it later. */
 export interface JobRequest {
@@ -34,8 +37,10 @@ export interface JobRequest {
 export interface Job extends JobRequest {
   /** Monotonic ULID: the order of acceptance. */
   id: string;
-  /** The batch it was stored in. */
+  /** The batch it was stored in (`""` once it moved out for a retry). */
   batch: string;
+  /** Set when it runs again after failed runs: it is then kept in a retry record. */
+  retry?: RetryState;
   /** When it was accepted (Unix ms). */
   ts: number;
   /** Set when the body is stored in chunks: `body` is then empty until {@linkcode JobStore.loadBody}. */
@@ -52,10 +57,15 @@ export interface JobBatch {
   size: number;
 }
 
-interface StoredJob extends Omit<JobRequest, "body"> {
+/** A job as KV keeps it. */
+export interface StoredJob extends Omit<JobRequest, "body"> {
+  /** Monotonic ULID. */
   id: string;
+  /** When it was accepted (Unix ms). */
   ts: number;
+  /** The body, unless it is in chunks. */
   body?: Uint8Array;
+  /** How many chunks hold the body, when it is in chunks. */
   chunks?: number;
 }
 
@@ -93,6 +103,8 @@ function estimate(job: StoredJob): number {
 export class JobStore {
   /** The KV database. */
   readonly kv: Deno.Kv;
+  /** Its jobs' retry records and dead letters. */
+  readonly retries: JobRetries;
   #ids: IdFactory;
   #now: () => number;
   #queues = new Map<string, { session: string; hook: string; items: Queued[] }>();
@@ -103,6 +115,7 @@ export class JobStore {
     this.kv = kv;
     this.#ids = options.ids ?? newId;
     this.#now = options.now ?? Date.now;
+    this.retries = new JobRetries(kv);
   }
 
   /**
@@ -254,7 +267,7 @@ export class JobStore {
     });
     for await (const e of iter) n += e.value.jobs.length;
     for await (const _ of this.kv.list({ prefix: [JOB_DONE, session, ...tail] })) n--;
-    return n;
+    return n + await this.retries.count(session, hook);
   }
 
   /** `job`'s body, read from its chunks when it has them. */
@@ -266,14 +279,24 @@ export class JobStore {
     return concatBytes(parts);
   }
 
-  /** The write that marks `job` done, to commit together with its output. */
+  /**
+   * The write that marks `job` done, to commit together with its output: its batch's done
+   * marker, or the delete of its retry record.
+   */
   doneMarker(session: string, hook: string, job: Job): Entry {
+    if (job.retry) {
+      return { key: retryKey(session, hook, job), value: null, size: 100, delete: true };
+    }
     return { key: [JOB_DONE, session, hook, job.batch, job.id], value: true, size: 100 };
   }
 
   /** Marks `job` done on its own (a run with no output to store). */
   async markDone(session: string, hook: string, job: Job): Promise<void> {
-    const result = await this.kv.set(this.doneMarker(session, hook, job).key, true);
+    const marker = this.doneMarker(session, hook, job);
+    const op = this.kv.atomic();
+    if (marker.delete) op.delete(marker.key);
+    else op.set(marker.key, true);
+    const result = await op.commit();
     if (!result.ok) throw new Error("KV commit was rejected");
   }
 
@@ -281,13 +304,15 @@ export class JobStore {
   async removeBatch(session: string, hook: string, batch: string): Promise<void> {
     const entry = await this.kv.get<{ jobs: StoredJob[] }>([JOB, session, hook, batch]);
     const op = this.kv.atomic().delete([JOB, session, hook, batch]);
+    const moved = new Set<string>();
     for await (const m of this.kv.list({ prefix: [JOB_DONE, session, hook, batch] })) {
       op.delete(m.key);
+      if (m.value === "moved") moved.add(m.key[4] as string);
     }
     await op.commit();
     // After the batch: a crash between leaves unreferenced chunks, never a half job.
     for (const job of entry.value?.jobs ?? []) {
-      if (!job.chunks) continue;
+      if (!job.chunks || moved.has(job.id)) continue;
       const chunks = this.kv.atomic();
       for (let n = 0; n < job.chunks; n++) chunks.delete([JOB_CHUNK, session, hook, job.id, n]);
       await chunks.commit();

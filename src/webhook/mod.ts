@@ -31,7 +31,9 @@ export {
   type ScriptOutcome,
 } from "./script_hook.ts";
 export { asyncHookHandler, type AsyncHookOptions } from "./async_hook.ts";
-export { type Job, type JobBatch, type JobRequest, JobStore } from "./job_store.ts";
+export { type Job, type JobBatch, type JobRequest, JobStore, type StoredJob } from "./job_store.ts";
+export { type DeadJob, JobRetries, type RetryState } from "./job_retries.ts";
+export { deadJobs, type JobRow, pendingJobs } from "./job_list.ts";
 export { listen, type Listener, type ListenOptions, type TlsFiles } from "./server.ts";
 export { type GuardKeys, type GuardOptions, guardSteps } from "./guard.ts";
 export { verifyStep, type VerifyStepOptions } from "./verify_step.ts";
