@@ -1250,6 +1250,7 @@ Deno.test("a plugin that fails to load is reported with file and reason and does
       permissions: "env=HOME",
       missing: "none",
       isolation: "process",
+      restarts: 0,
       state: "ready",
     });
     assert.ok(rss > 1024 * 1024 && rss < 256 * 1024 * 1024, `good's RSS: ${rss}`);

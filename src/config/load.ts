@@ -7,7 +7,7 @@
 import { isAbsolute, resolve } from "../path.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError, type ConfigProblem, sentenceCase, sortProblems } from "../errors.ts";
-import { type BindAddress, bindsClash, parseBind } from "./bind.ts";
+import { type BindAddress, bindsClash, isLoopback, parseBind } from "./bind.ts";
 import { formatPath, indexPositions, locate } from "./locate.ts";
 import { checkMatch, checkTls, readSecrets } from "./auth_check.ts";
 import { type Config, ConfigSchema, type HookConfig } from "./schema.ts";
@@ -172,6 +172,20 @@ export function validateConfig(
       ? (raw as { server: Record<string, unknown> }).server
       : {}) as Record<string, unknown>;
   if (typeof rawServer.bind === "string") checkBind(["server", "bind"], rawServer.bind, "server");
+  const rawAdmin = table((raw as { admin?: unknown }).admin);
+  if (typeof rawAdmin.bind === "string") {
+    checkBind(["admin", "bind"], rawAdmin.bind, "admin");
+    let open = false;
+    try {
+      open = !isLoopback(parseBind(rawAdmin.bind));
+    } catch { /* reported by checkBind */ }
+    if (open && rawAdmin.token_env === undefined) {
+      at(
+        ["admin", "token_env"],
+        `Admin bind '${rawAdmin.bind}' is reachable from other machines: set 'token_env' to the variable holding its token`,
+      );
+    }
+  }
   const serverTls = checkTls(rawServer, ["server"], { report: at, abs });
   const pluginSecrets = new Map<string, string[] | undefined>();
   for (const [name, settings] of Object.entries(table((raw as { plugins?: unknown }).plugins))) {
@@ -217,6 +231,7 @@ export function validateConfig(
       events: parsed.data.events,
       limits: parsed.data.limits,
       server,
+      ...(parsed.data.admin ? { admin: parsed.data.admin } : {}),
       plugins,
       file: options.file,
       dir: options.dir,

@@ -15,6 +15,7 @@ export { loadConfig, validateConfig, type ValidationResult } from "./load.ts";
 // The type of ValidationResult.problems (and of parseHooksFile's problems).
 export type { ConfigProblem } from "../errors.ts";
 export type {
+  AdminConfig,
   AuthKeys,
   Config,
   EnvKeys,

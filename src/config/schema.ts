@@ -249,9 +249,19 @@ export const ServerSchema = z.strictObject({
   max_body: maxBody(),
 });
 
+/** Where the admin listener binds unless `[admin] bind` says otherwise. */
+export const DEFAULT_ADMIN_BIND = "127.0.0.1:9180";
+
+/** `[admin]`: health, readiness, metrics and the status page of a daemon. */
+export const AdminSchema = z.strictObject({
+  bind: z._default(requiredString("bind"), DEFAULT_ADMIN_BIND),
+  token_env: nonEmpty("token_env"),
+});
+
 /** The whole config document. */
 export const ConfigSchema = z.strictObject({
   server: z.optional(ServerSchema),
+  admin: z.optional(AdminSchema),
   limits: z._default(LimitsSchema, LimitsSchema.parse({})),
   plugins: z._default(z.record(z.string(), PluginSettingsSchema), {}),
   hooks: z._default(z.array(HookSchema, { error: "must be an array of tables ([[hooks]])" }), []),
@@ -261,6 +271,17 @@ export const ConfigSchema = z.strictObject({
 
 // The types below are written out rather than `z.infer`red so the docs show their fields (an
 // inferred type shows as zod's internals); `_SchemaChecks` keeps them and the schemas in step.
+
+/** `[admin]` after validation. */
+export interface AdminConfig {
+  /** `host:port` of the admin listener (default {@linkcode DEFAULT_ADMIN_BIND}). */
+  bind: string;
+  /**
+   * Variable holding the token every request but `/healthz` must bring
+   * (`Authorization: Bearer …`); required for a bind other machines can reach.
+   */
+  token_env?: string;
+}
 
 /** A `[[hooks.match]]` condition: exactly one of `header`, `query`, `json`, and of `equals`, `regex`, `one_of`. */
 export interface MatchCondition {
@@ -425,6 +446,8 @@ export interface PluginSettingsConfig extends AuthKeys, EnvKeys {
 export interface Config {
   /** `[server]`, when the file has one (plugins are served on its bind). */
   server?: ServerConfig;
+  /** `[admin]`, when the file has one: a daemon serves its admin listener. */
+  admin?: AdminConfig;
   /** Limits of every listener. */
   limits: LimitsConfig;
   /** Operator settings by plugin name. */
@@ -467,6 +490,7 @@ type _SchemaChecks = [
   Assert<Same<SessionConfig, z.output<typeof SessionSchema>>>,
   Assert<Same<EventsConfig, z.output<typeof EventsSchema>>>,
   Assert<Same<ServerConfig, z.output<typeof ServerSchema>>>,
+  Assert<Same<AdminConfig, z.output<typeof AdminSchema>>>,
   Assert<Same<LimitsConfig, z.output<typeof LimitsSchema>>>,
   Assert<Same<Omit<PluginSettingsConfig, "secrets">, z.output<typeof PluginSettingsSchema>>>,
   Assert<Same<MatchCondition, z.output<typeof MatchSchema>>>,

@@ -51,6 +51,8 @@ export class EventBus {
   #overflowLogged = 0;
   /** Hook runs refused, by event. */
   #refusedBy = new Map<string, number>();
+  /** Hook runs finished and failed, by event. */
+  #ranBy = new Map<string, { runs: number; failures: number }>();
 
   /** Fires at the hooks of `file` (none when `null`). */
   constructor(file: HooksFile | null, options: EventBusOptions) {
@@ -76,6 +78,17 @@ export class EventBus {
   /** Hook runs refused since start, by event name. */
   refusals(): Record<string, number> {
     return Object.fromEntries(this.#refusedBy);
+  }
+
+  /** Hook runs since start by event name: finished, failed (of those) and refused. */
+  stats(): Record<string, { runs: number; failures: number; refused: number }> {
+    const out: Record<string, { runs: number; failures: number; refused: number }> = {};
+    for (const [event, r] of this.#ranBy) out[event] = { ...r, refused: 0 };
+    for (const [event, n] of this.#refusedBy) {
+      const ran = this.#ranBy.get(event) ?? { runs: 0, failures: 0 };
+      out[event] = { ...ran, refused: n };
+    }
+    return out;
   }
 
   /** Most hook runs seen at once. */
@@ -200,6 +213,11 @@ export class EventBus {
       const result = await this.#target(hook).run(() =>
         this.#limiter.run(() => runEventHook(hook, data, { spawner, signal }))
       );
+      const ran = this.#ranBy.get(data.event) ?? { runs: 0, failures: 0 };
+      this.#ranBy.set(data.event, {
+        runs: ran.runs + 1,
+        failures: ran.failures + (result.ok ? 0 : 1),
+      });
       if (!result.ok) {
         log.error("event '{event}' hook {hook} ({where}) failed: {error}{output}", {
           event: data.event,

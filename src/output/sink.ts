@@ -44,6 +44,8 @@ export interface SinkOptions {
   writer?: { write(p: Uint8Array): Promise<number> };
   /** Clock for `ts`; default `Date.now`. */
   now?: () => number;
+  /** Told about every record written (the admin listener's metrics). */
+  observe?: (record: OutputRecord) => void;
 }
 
 /** Creates a sink printing `format` (`jsonl` or `text`). */
@@ -113,6 +115,7 @@ export function createSink(format: Format, options: SinkOptions): OutputSink {
 
   return {
     write(record) {
+      options.observe?.(record);
       const line = render(record);
       buffer.push(line);
       queued += line.length + 1;

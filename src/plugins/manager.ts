@@ -76,6 +76,8 @@ export interface PluginStatus {
   isolation?: "process" | "worker";
   /** Resident memory of its process in bytes, for a process-isolated plugin that runs. */
   rss?: number;
+  /** Crashes followed by a restart, since start (module plugins). */
+  restarts?: number;
   /** `ready`, `restarting`, `failed`, `stopped`. */
   state: string;
   /** Last error, if any. */
@@ -366,7 +368,13 @@ export class PluginManager {
         handles: m?.kinds ?? (e.found.kind === "script" ? ["webhook"] : []),
         permissions: g?.granted ?? (e.found.kind === "script" ? "host (script)" : "none"),
         ...(m && g &&
-          { declared: g.declared, missing: g.missing, isolation: m.isolation, rss: m.rss }),
+          {
+            declared: g.declared,
+            missing: g.missing,
+            isolation: m.isolation,
+            rss: m.rss,
+            restarts: m.restarts,
+          }),
         state: e.error ? "failed" : m?.state ?? "ready",
         lastError: e.error ?? m?.lastError,
       };

@@ -120,6 +120,8 @@ export class ModulePlugin {
   state = "starting";
   /** Last error, if any. */
   lastError: string | undefined;
+  /** Times it crashed (hung, over its memory, exited) and was restarted, since start. */
+  restarts = 0;
   /** What it declared. */
   declared: PluginPermissions | undefined;
   /** What its Worker holds. */
@@ -378,6 +380,7 @@ export class ModulePlugin {
     this.#port = null;
     clearInterval(this.#cpuTimer);
     this.#failures++;
+    this.restarts++;
     const delay = Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS);
     this.state = "restarting";
     this.#o.log.error("plugin {name}: {reason}; restarting in {delay} ms", {

@@ -6,13 +6,13 @@
  * @module
  */
 import type { Config, TlsKeys } from "../config/schema.ts";
-import { HookhostError, UsageError } from "../errors.ts";
+import { EXIT_USAGE, HookhostError, UsageError } from "../errors.ts";
 import type { Spawner } from "../exec/spawn.ts";
 import { openKv } from "../kv/mod.ts";
 import type { Format } from "../output/mod.ts";
 import { listen, type Listener, type TlsFiles } from "../webhook/server.ts";
 import { type ControlServer, serveControl, wakeSession } from "./control.ts";
-import { SessionLock, sessionPaths } from "./lock.ts";
+import { runningPid, SessionLock, sessionPaths } from "./lock.ts";
 import { openSession } from "./open.ts";
 import { DEFAULT_SERVER_BIND } from "./plugin_host.ts";
 import { log } from "../output/log.ts";
@@ -73,6 +73,21 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
   const { name, config } = options;
   let control: ControlServer | null = null;
   const listeners: Listener[] = [];
+  // Only a daemon with [admin] loads the admin area (and prom-client).
+  const admin = config.admin && options.daemon ? await import("../admin/mod.ts") : null;
+  const metrics = admin ? new admin.AdminMetrics() : null;
+  const token = config.admin?.token_env === undefined
+    ? undefined
+    : Deno.env.get(config.admin.token_env);
+  if (admin && config.admin?.token_env !== undefined && !token) {
+    throw new HookhostError(
+      "admin_token_missing",
+      `[admin] token_env names '${config.admin.token_env}', which is not set or empty`,
+      { exitCode: EXIT_USAGE },
+    );
+  }
+  const bound: { hook: string; listener: Listener }[] = [];
+  let allBound = false;
   const local = options.kv !== ":memory:" && !/^https?:\/\//i.test(options.kv);
   const session = await openSession({
     ...options,
@@ -80,6 +95,7 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
     // The KV file and the lock: deleting either (or the state folder) is noticed.
     storageFiles: local ? [options.kv, sessionPaths(options.stateDir, name).lock] : [],
     wake: (target) => wakeSession(options.stateDir, target),
+    observe: metrics ? (r) => metrics.observe(r) : undefined,
     onStopAccepting: async () => {
       await control?.close();
       await Promise.all(listeners.map((l) => l.shutdown()));
@@ -118,6 +134,7 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
         );
       }
       listeners.push(listener);
+      bound.push({ hook, listener });
       session.record({
         type: "listening",
         hook,
@@ -126,6 +143,39 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
       });
       const open = openListenerWarning(config, hook, bind);
       if (open) log("webhook").warn("{warning}", { warning: open });
+    }
+    allBound = true;
+    if (admin && metrics && config.admin) {
+      const source = session.admin({
+        listeners: () =>
+          bound.map((b) => ({
+            hook: b.hook,
+            addr: b.listener.addr,
+            in_flight: b.listener.inFlight,
+          })),
+        serving: () => (allBound ? [] : ["listeners not bound yet"]),
+        running: async (other) => (await runningPid(options.stateDir, other)) !== null,
+      });
+      let listener: Listener;
+      try {
+        listener = listen(config.admin.bind, admin.adminHandler({ source, metrics, token }), {
+          log: log("admin"),
+          // Its own small share: a flood of admin connections leaves the hooks their fds.
+          connections: {
+            headerTimeout: config.limits.header_timeout,
+            idleTimeout: config.limits.idle_timeout,
+            maxConnections: 64,
+          },
+        });
+      } catch (e) {
+        throw new HookhostError(
+          "listen_failed",
+          `Admin listener cannot listen on '${config.admin.bind}': ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      listeners.push(listener);
+      session.record({ type: "listening", hook: "admin", addr: listener.addr });
     }
     await session.run();
   } finally {

@@ -7,6 +7,10 @@
  *
  * @module
  */
+import { type AdminParts, adminSource } from "./admin_source.ts";
+import type { AdminSource } from "../admin/snapshot.ts";
+import { BodyBudget } from "../webhook/body_limit.ts";
+import { JobStore } from "../webhook/job_store.ts";
 import { type Config, type EnvKeys, secretEnvNames } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
 import { EventBus, HooksFile } from "../events/mod.ts";
@@ -57,6 +61,8 @@ export interface OpenSessionOptions {
   signal?: AbortSignal;
   /** Wakes another session's daemon after a message was stored for it; default nothing. */
   wake?: (session: string) => Promise<void>;
+  /** Told about every record written (the admin listener's metrics); default nothing. */
+  observe?: (record: OutputRecord) => void;
   /**
    * Called once as the session stops accepting work: closes the caller's sockets and waits for
    * their requests in flight (cut short 2 s after the grace period ends). Default nothing.
@@ -83,6 +89,8 @@ export interface OpenSession {
   control(req: ControlRequest): Promise<ControlResponse>;
   /** Writes a record to the session's output (e.g. `listening` once a hook is bound). */
   record(record: OutputRecord): void;
+  /** The session as an admin listener sees it, with what only its host knows. */
+  admin(host: Pick<AdminParts, "listeners" | "serving" | "running">): AdminSource;
   /**
    * Runs the session: the initial message, due schedules, then the inbox until it is drained
    * (one-shot) or until stopped (daemon). Call once; rejects if the runner fails.
@@ -146,6 +154,9 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
   let wiring: HookHandlers;
   let runner: SessionRunner;
   let schedules: ScheduleStore;
+  let store: InboxStore;
+  const startedAt = clock();
+  const bodyBudget = new BodyBudget(config.limits.max_body_in_flight);
   let bus: EventBus;
   let sink: ReturnType<typeof createSink>;
   /** Stores messages; `announced` when their `message_received` has already fired. */
@@ -203,13 +214,18 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     // Every write of a message into this session's inbox (an add, a schedule firing) holds
     // direct delivery back until the runner has seen it.
     const onAdd = (session: string): () => void => (session === name ? runner.hold() : () => {});
-    const store = new InboxStore(kv, { onAdd, now });
+    store = new InboxStore(kv, { onAdd, now });
     schedules = new ScheduleStore(kv, {
       now,
       onFired: (session, m) => session === name && received(m),
       onAdd,
     });
-    sink = createSink(options.format ?? "text", { session: name, writer: options.writer, now });
+    sink = createSink(options.format ?? "text", {
+      session: name,
+      writer: options.writer,
+      now,
+      observe: options.observe,
+    });
     const output = sink;
     cleanup.push(() => output.flush());
     sink.write({ type: "ready", pid: Deno.pid });
@@ -283,6 +299,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       inject,
       wake: options.wake ?? (() => Promise.resolve()),
       hardStop: hardStop,
+      bodyBudget,
     });
     cleanup.push(() => wiring.stop());
   } catch (e) {
@@ -381,6 +398,23 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       return control(req);
     },
     record: (r) => sink.write(r),
+    admin: (host) =>
+      adminSource({
+        ...host,
+        session: name,
+        startedAt,
+        kv,
+        store,
+        jobs: new JobStore(kv),
+        schedules,
+        storage,
+        bus,
+        budget: bodyBudget,
+        plugins: () => wiring.plugins?.manager.status() ?? [],
+        serving: () => [...(shutdown.accepting ? [] : ["stopping"]), ...host.serving()],
+        wake: () => control({ op: "wake" }).then(() => {}),
+        now: clock,
+      }),
     run() {
       if (running || released) throw new Error("run() was already called, or the session stopped");
       running = runOnce().finally(() => released ??= release());

@@ -17,6 +17,8 @@ export interface Listener {
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
+  /** Requests being answered right now. */
+  readonly inFlight: number;
 }
 
 /** PEM files of an HTTPS listener. */
@@ -71,14 +73,16 @@ export function listen(
   const addr = parseBind(bind);
   const log = options.log;
   let guard: ConnGuard | undefined;
+  let inFlight = 0;
   const serveHandler = async (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
-    if (!guard) return handler(req);
-    const conn = guard.requested(info.remoteAddr);
+    inFlight++;
+    const conn = guard?.requested(info.remoteAddr);
     let answer: Response | null = null;
     try {
       return answer = await handler(req);
     } finally {
-      guard.answered(conn, answer);
+      inFlight--;
+      if (conn !== undefined) guard!.answered(conn, answer);
     }
   };
   let stopped = false;
@@ -156,7 +160,16 @@ export function listen(
     table?.close();
     done.resolve();
   };
-  if (!files) return { addr: shown, shutdown: () => stop([]), finished: done.promise };
+  if (!files) {
+    return {
+      addr: shown,
+      shutdown: () => stop([]),
+      finished: done.promise,
+      get inFlight() {
+        return inFlight;
+      },
+    };
+  }
 
   const old: Promise<void>[] = [];
   const timer = setInterval(() => {
@@ -194,6 +207,9 @@ export function listen(
       return stop(old);
     },
     finished: done.promise,
+    get inFlight() {
+      return inFlight;
+    },
   };
 }
 
