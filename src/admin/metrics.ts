@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { EXPOSITION_TYPE, HistogramMetric, Metric } from "./exposition.ts";
+import { EXPOSITION_TYPE, HistogramMetric, type Labels, Metric } from "./exposition.ts";
 import type { RunRow, Snapshot } from "./snapshot.ts";
 
 /** A record as the daemon writes it (only `hook_run` and `injected` are counted). */
@@ -65,79 +65,86 @@ export class AdminMetrics {
   /** The exposition text, with the gauges (and counters kept elsewhere) of `s`. */
   render(s: Snapshot): string {
     const out = [this.#requests.render(), this.#duration.render(), this.#injected.render()];
-    const metric = (name: string, help: string, type: "counter" | "gauge") => {
+    /** One metric read from the snapshot: `fill` sets its samples. */
+    const read = (
+      name: string,
+      help: string,
+      type: "counter" | "gauge",
+      fill: (set: (labels: Labels, v: number) => void) => void,
+    ) => {
       const m = new Metric(name, help, type);
-      out.push("");
-      return m;
+      fill((labels, v) => m.set(labels, v));
+      out.push(m.render());
     };
-    const add = (m: Metric) => (out[out.length - 1] = m.render());
-    let m = metric(
+    read(
       "hookhost_ready",
       "1 when the daemon is ready (listeners, KV, plugins).",
       "gauge",
+      (set) => set({}, s.not_ready.length ? 0 : 1),
     );
-    m.set({}, s.not_ready.length ? 0 : 1);
-    add(m);
-    m = metric("hookhost_inbox_depth", "Pending messages, by session and source.", "gauge");
-    for (const r of s.sessions) {
-      for (const [source, n] of Object.entries(r.pending)) m.set({ session: r.name, source }, n);
-    }
-    add(m);
-    const perSession = (name: string, help: string, key: "dead" | "jobs" | "dead_jobs") => {
-      const g = metric(name, help, "gauge");
-      for (const r of s.sessions) g.set({ session: r.name }, r[key]);
-      add(g);
-    };
+    read("hookhost_inbox_depth", "Pending messages, by session and source.", "gauge", (set) => {
+      for (const r of s.sessions) {
+        for (const [source, n] of Object.entries(r.pending)) set({ session: r.name, source }, n);
+      }
+    });
+    const perSession = (name: string, help: string, key: "dead" | "jobs" | "dead_jobs") =>
+      read(name, help, "gauge", (set) => {
+        for (const r of s.sessions) set({ session: r.name }, r[key]);
+      });
     perSession("hookhost_dead_letters", "Inbox dead letters, by session.", "dead");
     perSession("hookhost_jobs_pending", "Async hooks' jobs not done, by session.", "jobs");
     perSession("hookhost_jobs_dead", "Async hooks' dead jobs, by session.", "dead_jobs");
-    const events = (name: string, help: string, key: "runs" | "failures" | "refused") => {
-      const c = metric(name, help, "counter");
-      for (const [event, n] of Object.entries(s.events)) c.set({ event }, n[key]);
-      add(c);
-    };
-    events("hookhost_event_hook_runs_total", "Event hook runs finished, by event.", "runs");
-    events(
+    const perEvent = (name: string, help: string, key: "runs" | "failures" | "refused") =>
+      read(name, help, "counter", (set) => {
+        for (const [event, n] of Object.entries(s.events)) set({ event }, n[key]);
+      });
+    perEvent("hookhost_event_hook_runs_total", "Event hook runs finished, by event.", "runs");
+    perEvent(
       "hookhost_event_hook_failures_total",
       "Event hook runs that failed, by event.",
       "failures",
     );
-    events(
+    perEvent(
       "hookhost_event_hook_refusals_total",
       "Event hook runs refused (queue full), by event.",
       "refused",
     );
-    m = metric(
+    read(
       "hookhost_plugin_restarts_total",
       "Plugin crashes followed by a restart.",
       "counter",
+      (set) => {
+        for (const p of s.plugins) set({ plugin: p.name }, p.restarts ?? 0);
+      },
     );
-    for (const p of s.plugins) m.set({ plugin: p.name }, p.restarts ?? 0);
-    add(m);
-    m = metric(
+    read(
       "hookhost_plugin_resident_memory_bytes",
       "Resident memory of a plugin's process.",
       "gauge",
+      (set) => {
+        for (const p of s.plugins) if (p.rss !== undefined) set({ plugin: p.name }, p.rss);
+      },
     );
-    for (const p of s.plugins) if (p.rss !== undefined) m.set({ plugin: p.name }, p.rss);
-    add(m);
-    m = metric("hookhost_body_bytes_in_flight", "Request body bytes held in memory.", "gauge");
-    m.set({}, s.body_bytes_in_flight);
-    add(m);
-    m = metric(
+    read(
+      "hookhost_body_bytes_in_flight",
+      "Request body bytes held in memory.",
+      "gauge",
+      (set) => set({}, s.body_bytes_in_flight),
+    );
+    read(
       "hookhost_http_requests_in_flight",
       "Requests being answered, by listener.",
       "gauge",
+      (set) => {
+        for (const l of s.listeners) set({ hook: l.hook }, l.in_flight);
+      },
     );
-    for (const l of s.listeners) m.set({ hook: l.hook }, l.in_flight);
-    add(m);
-    m = metric(
+    read(
       "hookhost_resident_memory_bytes",
       "Resident memory of the daemon's process.",
       "gauge",
+      (set) => set({}, s.rss),
     );
-    m.set({}, s.rss);
-    add(m);
     return out.join("");
   }
 

@@ -7,7 +7,7 @@ import type { LocationOptions } from "../config/mod.ts";
 import { InboxStore } from "../inbox/mod.ts";
 import { wakeSession } from "../session/mod.ts";
 import { checkName, context, requireSession, withKv } from "./context.ts";
-import { preview, table } from "./table.ts";
+import { preview, printRows } from "./table.ts";
 
 type Flags = LocationOptions & { name?: string; json?: boolean };
 
@@ -19,15 +19,12 @@ export async function inboxLs(flags: Flags): Promise<void> {
     await requireSession(kv, name);
     return await new InboxStore(kv).list(name);
   });
-  if (flags.json) {
-    for (const m of messages) console.log(JSON.stringify(m));
-    return;
-  }
-  if (!messages.length) return console.log(`Inbox of '${name}' is empty`);
-  console.log(table(
-    ["ID", "SOURCE", "LABEL", "ATTEMPTS", "CONTENT"],
-    messages.map((m) => [m.id, m.source, m.label, String(m.attempts), preview(m.content)]),
-  ));
+  printRows(messages, {
+    json: flags.json,
+    empty: `Inbox of '${name}' is empty`,
+    headers: ["ID", "SOURCE", "LABEL", "ATTEMPTS", "CONTENT"],
+    cells: (m) => [m.id, m.source, m.label, String(m.attempts), preview(m.content)],
+  });
 }
 
 /** `inbox dead`: messages whose handler attempts ran out. */
@@ -38,22 +35,19 @@ export async function inboxDead(flags: Flags): Promise<void> {
     await requireSession(kv, name);
     return await new InboxStore(kv).dead(name);
   });
-  if (flags.json) {
-    for (const m of dead) console.log(JSON.stringify(m));
-    return;
-  }
-  if (!dead.length) return console.log(`No dead letters in '${name}'`);
-  console.log(table(
-    ["ID", "SOURCE", "FAILED", "ATTEMPTS", "ERROR", "CONTENT"],
-    dead.map((m) => [
+  printRows(dead, {
+    json: flags.json,
+    empty: `No dead letters in '${name}'`,
+    headers: ["ID", "SOURCE", "FAILED", "ATTEMPTS", "ERROR", "CONTENT"],
+    cells: (m) => [
       m.id,
       m.source,
       new Date(m.failed_at).toISOString(),
       String(m.attempts),
       preview(m.error, 50),
       preview(m.content, 40),
-    ]),
-  ));
+    ],
+  });
 }
 
 /** `inbox replay`: dead letters back into the inbox (all, or those named). */

@@ -8,7 +8,7 @@ import { wakeSession } from "../session/mod.ts";
 import { deadJobs, type JobRow, pendingJobs } from "../webhook/job_list.ts";
 import { JobStore } from "../webhook/job_store.ts";
 import { checkName, context, requireSession, withKv } from "./context.ts";
-import { preview, table } from "./table.ts";
+import { preview, printRows } from "./table.ts";
 
 type Flags = LocationOptions & { name?: string; hook?: string; json?: boolean };
 
@@ -28,43 +28,37 @@ async function read(flags: Flags, list: typeof pendingJobs): Promise<[string, Jo
 /** `jobs ls`: jobs not done, each hook's in order of acceptance. */
 export async function jobsLs(flags: Flags): Promise<void> {
   const [name, rows] = await read(flags, pendingJobs);
-  if (flags.json) {
-    for (const j of rows) console.log(JSON.stringify(j));
-    return;
-  }
-  if (!rows.length) return console.log(`No pending jobs in '${name}'`);
-  console.log(table(
-    ["ID", "HOOK", "ATTEMPTS", "NEXT RUN", "LAST ERROR", "BODY"],
-    rows.map((j) => [
+  printRows(rows, {
+    json: flags.json,
+    empty: `No pending jobs in '${name}'`,
+    headers: ["ID", "HOOK", "ATTEMPTS", "NEXT RUN", "LAST ERROR", "BODY"],
+    cells: (j) => [
       j.id,
       j.hook,
       String(j.attempts),
       j.due === undefined ? "queued" : when(j.due),
       j.error ?? "-",
       preview(body(j), 40),
-    ]),
-  ));
+    ],
+  });
 }
 
 /** `jobs dead`: jobs whose runs failed `max_attempts` times. */
 export async function jobsDead(flags: Flags): Promise<void> {
   const [name, rows] = await read(flags, deadJobs);
-  if (flags.json) {
-    for (const j of rows) console.log(JSON.stringify(j));
-    return;
-  }
-  if (!rows.length) return console.log(`No dead jobs in '${name}'`);
-  console.log(table(
-    ["ID", "HOOK", "FAILED", "ATTEMPTS", "ERROR", "BODY"],
-    rows.map((j) => [
+  printRows(rows, {
+    json: flags.json,
+    empty: `No dead jobs in '${name}'`,
+    headers: ["ID", "HOOK", "FAILED", "ATTEMPTS", "ERROR", "BODY"],
+    cells: (j) => [
       j.id,
       j.hook,
       when(j.failed_at),
       String(j.attempts),
       j.error ?? "-",
       preview(body(j), 40),
-    ]),
-  ));
+    ],
+  });
 }
 
 /** `jobs replay`: dead jobs run again, with fresh attempts (all, or those named). */

@@ -12,6 +12,27 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), ...rows.map(line)].join("\n");
 }
 
+/**
+ * Prints a listing command's `rows`: one JSON object per line with `json`, else `empty` when
+ * there are none, else a table of `headers` with each row's `cells`.
+ */
+export function printRows<T>(
+  rows: readonly T[],
+  options: {
+    json?: boolean;
+    empty: string;
+    headers: readonly string[];
+    cells: (row: T) => string[];
+  },
+): void {
+  if (options.json) {
+    for (const r of rows) console.log(JSON.stringify(r));
+    return;
+  }
+  if (!rows.length) return console.log(options.empty);
+  console.log(table(options.headers, rows.map(options.cells)));
+}
+
 /** First line of `text`, cut to `max` characters with an ellipsis. */
 export function preview(text: string, max = 60): string {
   const first = text.split("\n")[0];

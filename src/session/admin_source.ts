@@ -62,19 +62,23 @@ export function adminSource(parts: AdminParts): AdminSource {
       for (const p of plugins) {
         if (p.state === "starting") notReady.push(`plugin '${p.name}' starting`);
       }
+      // Read once: counted for its row, listed for the dead table.
+      const ownDead = await store.dead(session);
+      const ownDeadJobs = await jobs.retries.dead(session);
       const sessions = [];
       for (const s of await listSessions(kv)) {
+        const own = s.name === session;
         sessions.push({
           name: s.name,
-          running: s.name === session || await parts.running(s.name),
+          running: own || await parts.running(s.name),
           pending: await store.pending(s.name),
-          dead: (await store.dead(s.name)).length,
+          dead: (own ? ownDead : await store.dead(s.name)).length,
           jobs: await jobs.count(s.name),
-          dead_jobs: (await jobs.retries.dead(s.name)).length,
+          dead_jobs: (own ? ownDeadJobs : await jobs.retries.dead(s.name)).length,
         });
       }
       const dead: DeadRow[] = [
-        ...(await store.dead(session)).map((d) => ({
+        ...ownDead.map((d) => ({
           kind: "inbox" as const,
           id: d.id,
           where: d.source,
@@ -83,7 +87,7 @@ export function adminSource(parts: AdminParts): AdminSource {
           failed_at: d.failed_at,
           preview: preview(d.content),
         })),
-        ...(await jobs.retries.dead(session)).map((d) => ({
+        ...ownDeadJobs.map((d) => ({
           kind: "job" as const,
           id: d.id,
           where: d.hook,
