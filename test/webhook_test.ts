@@ -310,6 +310,8 @@ Deno.test("the script sees every HOOK_* variable and the daemon's own environmen
     "HOOK_QUERY",
     "HOOK_CONTENT_TYPE",
     "HOOK_SESSION",
+    "HOOK_REQUEST_ID",
+    "HOOK_HEADER_X_REQUEST_ID",
     "HOOK_HEADER_X_HUB_SIGNATURE_256",
     "HOOK_HEADER_X_MULTI",
     "HOOK_HEADER_X_WEIRD_NAME_1",
@@ -338,6 +340,7 @@ Deno.test("the script sees every HOOK_* variable and the daemon's own environmen
     headers.append("X-Multi", "a");
     headers.append("X-Multi", "b");
     headers.set("x-weird.name_1", "Mixed Case value");
+    headers.set("X-Request-Id", "env-dump-1");
     const base = await ctx.base("env-dump");
     const res = await request(`${base}/github/push?ref=main&x=1%202`, {
       method: "PUT",
@@ -360,6 +363,8 @@ Deno.test("the script sees every HOOK_* variable and the daemon's own environmen
       HOOK_QUERY: "ref=main&x=1%202",
       HOOK_CONTENT_TYPE: "application/json; charset=utf-8",
       HOOK_SESSION: "envsess",
+      HOOK_REQUEST_ID: "env-dump-1",
+      HOOK_HEADER_X_REQUEST_ID: "env-dump-1",
       HOOK_HEADER_X_HUB_SIGNATURE_256: "sha256=deadbeef",
       HOOK_HEADER_X_MULTI: "a, b",
       HOOK_HEADER_X_WEIRD_NAME_1: "Mixed Case value",

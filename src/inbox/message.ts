@@ -32,6 +32,8 @@ export interface NewMessage {
   content: string;
   /** Id to store it under; default a fresh monotonic ULID. */
   id?: string;
+  /** The id of the webhook request it came from. */
+  request_id?: string;
 }
 
 /** A message in an inbox. */
@@ -50,6 +52,8 @@ export interface Message {
   attempts: number;
   /** Last handler error, if any. */
   last_error?: string;
+  /** The id of the webhook request it came from (`X-Request-Id`), if any. */
+  request_id?: string;
 }
 
 /** A message that exhausted its handler attempts. */

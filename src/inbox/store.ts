@@ -122,6 +122,7 @@ export class InboxStore {
         content: item.content,
         ts: this.#now(),
         attempts: 0,
+        ...(item.request_id === undefined ? {} : { request_id: item.request_id }),
       };
     });
   }

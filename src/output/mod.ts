@@ -5,4 +5,13 @@
  */
 export { type Format, FORMATS, type OutputRecord, renderText, type Stamped } from "./records.ts";
 export { createSink, type OutputSink, type SinkOptions } from "./sink.ts";
-export { type Level, log, LOG_LEVELS, type Logger, setupLogging, teardownLogging } from "./log.ts";
+export {
+  type Level,
+  log,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+  setupLogging,
+  teardownLogging,
+} from "./log.ts";

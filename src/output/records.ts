@@ -9,7 +9,14 @@ import type { Source } from "../inbox/message.ts";
 export type OutputRecord =
   | { type: "ready"; pid: number }
   | { type: "listening"; hook: string; addr: string; tls?: true }
-  | { type: "injected"; id: string; source_kind: Source; source_label: string; content: string }
+  | {
+    type: "injected";
+    id: string;
+    source_kind: Source;
+    source_label: string;
+    content: string;
+    request_id?: string;
+  }
   | { type: "reply"; id: string; content: string }
   | {
     type: "hook_run";
@@ -19,6 +26,7 @@ export type OutputRecord =
     duration_ms: number;
     reason?: string;
     duplicate?: boolean;
+    request_id?: string;
   }
   | { type: "status"; message: string }
   | { type: "error"; message: string };

@@ -5,8 +5,15 @@
  * @module
  */
 import type { Logger } from "../output/log.ts";
-import { compose, type Middleware, storeMessage, text, withoutHeader } from "../webhook/chain.ts";
-import type { Entry } from "../inbox/group_commit.ts";
+import {
+  compose,
+  type InjectMeta,
+  type Middleware,
+  storeMessage,
+  text,
+  withoutHeader,
+} from "../webhook/chain.ts";
+import { REQUEST_ID_HEADER } from "../webhook/request_id.ts";
 import { limitBody, type LimitBodyOptions } from "../webhook/body_limit.ts";
 import { fromWireHeaders, toWireHeaders } from "./protocol.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
@@ -22,7 +29,7 @@ export interface ServeOptions {
    * Takes a plugin's string answer as source `webhook`; resolves once it is durable in the inbox
    * or already written to the output (see `SessionRunner.deliver()`).
    */
-  inject: (plugin: string, content: string, also?: readonly Entry[]) => Promise<unknown>;
+  inject: (plugin: string, content: string, meta: InjectMeta) => Promise<unknown>;
   /**
    * The steps (verify, dedupe) of a plugin's route, from its `[plugins.NAME]` table: by its
    * file's name, never by the name it declares.
@@ -47,11 +54,18 @@ const handlers = new WeakMap<
 /** Methods `Deno.serve` accepts but a `Request` cannot be made with, so no plugin can get them. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
-/** `headers` for the plugin: a client's `X-Hookhost-Verified` dropped, the host's added. */
-function pluginHeaders(headers: Headers, verified: string | undefined) {
-  let wire = headers.has(VERIFIED_HEADER)
-    ? toWireHeaders(new Headers([...headers].filter(([k]) => k !== VERIFIED_HEADER)))
+/**
+ * `headers` for the plugin: a client's `X-Hookhost-Verified` dropped, the host's added, and
+ * `X-Request-Id` the request's id (a client's replaced when hookhost did not accept it).
+ */
+function pluginHeaders(headers: Headers, verified: string | undefined, requestId: string) {
+  const own = headers.has(VERIFIED_HEADER) || headers.get(REQUEST_ID_HEADER) !== requestId;
+  let wire = own
+    ? toWireHeaders(
+      new Headers([...headers].filter(([k]) => k !== VERIFIED_HEADER && k !== REQUEST_ID_HEADER)),
+    )
     : toWireHeaders(headers);
+  if (own) wire += `${REQUEST_ID_HEADER}\n${requestId}\n`;
   if (verified) wire += `${VERIFIED_HEADER}\n${verified}\n`;
   return wire;
 }
@@ -90,6 +104,7 @@ function webhookHandler(
         status,
         exit_code: null,
         duration_ms: Math.round(performance.now() - started),
+        request_id: ctx.requestId,
       });
       return response;
     };
@@ -99,7 +114,11 @@ function webhookHandler(
         t: "webhook",
         method: ctx.request.method,
         url: ctx.request.url,
-        headers: pluginHeaders(withoutHeader(ctx.request.headers, ctx.secretHeader), ctx.verified),
+        headers: pluginHeaders(
+          withoutHeader(ctx.request.headers, ctx.secretHeader),
+          ctx.verified,
+          ctx.requestId,
+        ),
         body: ctx.body.length ? ctx.body as Uint8Array<ArrayBuffer> : null,
       });
     } catch (e) {
@@ -118,9 +137,10 @@ function webhookHandler(
       );
     }
     const stored = await storeMessage(result.text, {
-      inject: (message, also) => options.inject(plugin.name, message, also),
+      inject: (message, meta) => options.inject(plugin.name, message, meta),
       log: options.log,
       who: `plugin ${plugin.name}`,
+      requestId: ctx.requestId,
       dedupe: ctx.dedupe,
     });
     return answer(stored.status, stored);

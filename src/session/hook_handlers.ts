@@ -31,6 +31,8 @@ import { JobStore } from "../webhook/job_store.ts";
 import { type HookRun, scriptHookHandler } from "../webhook/script_hook.ts";
 import { type GuardKeys, guardSteps } from "../webhook/guard.ts";
 import type { Entry } from "../inbox/group_commit.ts";
+import type { InjectMeta } from "../webhook/chain.ts";
+import { requestId, withRequestId } from "../webhook/request_id.ts";
 import { BodyBudget } from "../webhook/body_limit.ts";
 import { methodsStep, pathStep, Slots } from "../webhook/slots.ts";
 import { JobRunner } from "./job_runner.ts";
@@ -112,8 +114,14 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
    * request is answered, which is what storing and draining it would do, minus two KV writes
    * and a read; otherwise (or if the output fails) it is stored like any other.
    */
-  const webhookMessage = async (hookName: string, content: string, also?: readonly Entry[]) => {
-    const messages = store.prepare([{ source: "webhook", label: `webhook ${hookName}`, content }]);
+  const webhookMessage = async (hookName: string, content: string, meta: InjectMeta = {}) => {
+    const { also, requestId } = meta;
+    const messages = store.prepare([{
+      source: "webhook",
+      label: `webhook ${hookName}`,
+      content,
+      ...(requestId === undefined ? {} : { request_id: requestId }),
+    }]);
     // A delivery id's record is committed with the message, so that message is stored.
     if (also?.length) return await options.inject(messages, { also });
     if (!runner.accepts() && !(await runner.whenAccepting())) return await options.inject(messages);
@@ -173,7 +181,7 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       spawner: spawnerFor(limits.keys ?? {}),
       log: log("webhook"),
       signal: hardStop,
-      inject: (content, also) => webhookMessage(hookName, content, also),
+      inject: (content, meta) => webhookMessage(hookName, content, meta),
       onRun: reportRun,
     });
 
@@ -274,11 +282,12 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
   return {
     names: [...handlers.keys()],
     plugins,
-    handle(hookName, req) {
+    async handle(hookName, req) {
       const handler = handlers.get(hookName);
-      return handler
-        ? handler(req)
-        : Promise.resolve(new Response(`No hook named '${hookName}'\n`, { status: 404 }));
+      const response = handler
+        ? await handler(req)
+        : new Response(`No hook named '${hookName}'\n`, { status: 404 });
+      return withRequestId(response, requestId(req));
     },
     recheckJobs() {
       for (const r of jobRunners) r.recheck();

@@ -221,6 +221,7 @@ export class JobRunner {
       headers: new Headers(job.headers),
       body,
       verified: job.verified,
+      requestId: job.request_id,
     });
     if (this.#o.hardStop.aborted && outcome.status >= 500) {
       log.info(
@@ -271,6 +272,7 @@ export class JobRunner {
           source: "webhook",
           label: `webhook ${hook.name}`,
           content: outcome.output,
+          ...(job.request_id ? { request_id: job.request_id } : {}),
         }], { also: [jobs.doneMarker(session, hook.name, job)] });
         this.#o.onInjected?.(message);
       } else {
@@ -296,6 +298,7 @@ export class JobRunner {
       exit_code: outcome.exit_code,
       duration_ms: outcome.duration_ms,
       job: job.id,
+      ...(job.request_id ? { request_id: job.request_id } : {}),
       attempt,
       ...(stored ? next : {}),
     });

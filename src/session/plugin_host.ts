@@ -11,8 +11,7 @@ import type { Message, NewMessage } from "../inbox/message.ts";
 import { PluginManager } from "../plugins/manager.ts";
 import { pluginRouter, type ServeOptions } from "../plugins/serve.ts";
 import type { HookRun } from "../webhook/script_hook.ts";
-import type { Middleware } from "../webhook/chain.ts";
-import type { Entry } from "../inbox/group_commit.ts";
+import type { InjectMeta, Middleware } from "../webhook/chain.ts";
 
 /** Default `[server] bind`. */
 export const DEFAULT_SERVER_BIND = "127.0.0.1:9800";
@@ -35,9 +34,9 @@ export interface PluginHostOptions {
   scriptHook: (name: string, path: string, maxBody: number) => (req: Request) => Promise<Response>;
   /**
    * Takes a plugin's webhook answer (source `webhook`, label `webhook NAME`) for this session,
-   * committed with `also`.
+   * committed with `meta.also`.
    */
-  webhook: (plugin: string, content: string, also?: readonly Entry[]) => Promise<unknown>;
+  webhook: (plugin: string, content: string, meta: InjectMeta) => Promise<unknown>;
   /** The guard steps of a plugin's route, by its file's name. */
   steps: (fileName: string) => readonly Middleware[];
   /** Puts a message into `session`'s inbox (this or another session). */

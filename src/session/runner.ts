@@ -286,6 +286,7 @@ function injected(m: Message) {
     source_kind: m.source,
     source_label: m.label,
     content: m.content,
+    ...(m.request_id === undefined ? {} : { request_id: m.request_id }),
   };
 }
 

@@ -61,12 +61,14 @@ export function asyncHookHandler(options: AsyncHookOptions): (req: Request) => P
         headers: headerPairs(withoutHeader(ctx.request.headers, ctx.secretHeader)),
         body: ctx.body,
         ...(ctx.verified ? { verified: ctx.verified } : {}),
+        request_id: ctx.requestId,
       }, { also: dedupe && ((id) => dedupe.entries({ status: 202, body: `accepted ${id}\n` })) });
       if (dedupe) dedupe.committed = true;
     } catch (e) {
       if (e instanceof JobTooLargeError) return text(431, `${e.message}\n`);
-      log.error("hook '{hook}': could not store the request: {reason}", {
+      log.error("hook '{hook}': could not store request {request_id}: {reason}", {
         hook: name,
+        request_id: ctx.requestId,
         reason: (e as Error).message,
       });
       return text(503, "Request could not be stored\n");

@@ -6,6 +6,7 @@
  */
 import type { Logger } from "../output/log.ts";
 import type { Entry } from "../inbox/group_commit.ts";
+import { requestId } from "./request_id.ts";
 
 /** What flows through the chain. */
 export interface HookContext {
@@ -13,6 +14,8 @@ export interface HookContext {
   request: Request;
   /** The raw body, read by the limits step. */
   body: Uint8Array;
+  /** The request's id (`X-Request-Id`, `HOOK_REQUEST_ID`). */
+  requestId: string;
   /** Set by the verify step for schemes that sign the body alone: the verified MAC in hex. */
   replayKey?: string;
   /** Set by the verify step: the scheme the request's signature passed. */
@@ -43,6 +46,14 @@ export interface DedupeTicket {
   settled?: boolean;
 }
 
+/** What a webhook's message is stored with besides its text. */
+export interface InjectMeta {
+  /** The id of the request it answers. */
+  requestId?: string;
+  /** Writes to commit with the message (a delivery id's record): with them, it is always stored. */
+  also?: readonly Entry[];
+}
+
 /** A step: answers, or passes on to `next`. */
 export type Middleware = (ctx: HookContext, next: () => Promise<Response>) => Promise<Response>;
 
@@ -52,7 +63,7 @@ export function compose(
   last: (ctx: HookContext) => Promise<Response>,
 ): (request: Request) => Promise<Response> {
   return (request) => {
-    const ctx: HookContext = { request, body: new Uint8Array() };
+    const ctx: HookContext = { request, body: new Uint8Array(), requestId: requestId(request) };
     const call = (i: number): Promise<Response> =>
       i < steps.length ? steps[i](ctx, () => call(i + 1)) : last(ctx);
     return call(0);
@@ -91,9 +102,11 @@ export function text(status: number, body: string | null): Response {
 export async function storeMessage(
   message: string,
   options: {
-    inject: (message: string, also?: readonly Entry[]) => Promise<unknown>;
+    inject: (message: string, meta: InjectMeta) => Promise<unknown>;
     log: Logger;
     who: string;
+    /** The request's id, kept with the message. */
+    requestId: string;
     /** The request's dedupe ticket: its record is committed with the message. */
     dedupe?: DedupeTicket;
   },
@@ -101,11 +114,15 @@ export async function storeMessage(
   const trimmed = message.trim();
   if (!trimmed) return text(204, null);
   try {
-    await options.inject(trimmed, options.dedupe?.entries({ status: 200, body: "ok" }));
+    await options.inject(trimmed, {
+      requestId: options.requestId,
+      also: options.dedupe?.entries({ status: 200, body: "ok" }),
+    });
     if (options.dedupe) options.dedupe.committed = true;
   } catch (e) {
-    options.log.error("{who}: could not store the message: {reason}", {
+    options.log.error("{who}: could not store the message of request {request_id}: {reason}", {
       who: options.who,
+      request_id: options.requestId,
       reason: (e as Error).message,
     });
     return text(503, "Message could not be stored\n");

@@ -10,7 +10,7 @@ import { DEDUPE } from "../kv/keys.ts";
 import type { Entry } from "../inbox/group_commit.ts";
 import type { Logger } from "../output/log.ts";
 import type { Scheme } from "../auth/schemes.ts";
-import type { DedupeTicket, Middleware } from "./chain.ts";
+import type { DedupeTicket, HookContext, Middleware } from "./chain.ts";
 
 /** Headers that carry a delivery id on a hook without `verify`, the first present one used. */
 export const DELIVERY_HEADERS: readonly string[] = [
@@ -66,7 +66,7 @@ export interface DedupeStepOptions {
   /** Clock in Unix ms; default `Date.now`. */
   now?: () => number;
   /** Told about every duplicate, with the status it was answered. */
-  onDuplicate?: (status: number) => void;
+  onDuplicate?: (status: number, ctx: HookContext) => void;
   /** Where a failed write of a record is logged. */
   log: Logger;
 }
@@ -123,7 +123,7 @@ export function dedupeStep(options: DedupeStepOptions): Middleware {
     }
     if (seen) {
       release();
-      options.onDuplicate?.(seen.status);
+      options.onDuplicate?.(seen.status, ctx);
       const body = [204, 205, 304].includes(seen.status) ? null : seen.body;
       return new Response(body, {
         status: seen.status,

@@ -28,6 +28,8 @@ export interface HookRequest {
   body: Uint8Array;
   /** The `verify` scheme its signature passed, if any (`HOOK_VERIFIED`). */
   verified?: string;
+  /** The request's id (`HOOK_REQUEST_ID`; docs/webhook-scripts.md). */
+  requestId?: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface HookRequest {
  * joined with `, ` (as `Headers` does).
  */
 export function hookEnv(
-  request: Pick<HookRequest, "method" | "url" | "headers" | "verified">,
+  request: Pick<HookRequest, "method" | "url" | "headers" | "verified" | "requestId">,
   options: { hook: string; session: string },
 ): Record<string, string> {
   const url = new URL(request.url);
@@ -47,6 +49,7 @@ export function hookEnv(
     HOOK_CONTENT_TYPE: request.headers.get("content-type") ?? "",
     HOOK_SESSION: options.session,
     HOOK_VERIFIED: request.verified ?? "",
+    HOOK_REQUEST_ID: request.requestId ?? "",
   };
   for (const [name, value] of request.headers) {
     if (name === VERIFIED_HEADER) continue;

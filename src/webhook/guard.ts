@@ -9,7 +9,7 @@
  */
 import type { AuthKeys, MatchCondition } from "../config/schema.ts";
 import type { Logger } from "../output/log.ts";
-import type { Middleware } from "./chain.ts";
+import type { HookContext, Middleware } from "./chain.ts";
 import { dedupeStep, DELIVERY_HEADERS, SCHEME_ID_HEADERS } from "./dedupe_step.ts";
 import { matchStep } from "./match_step.ts";
 import type { HookRun } from "./script_hook.ts";
@@ -40,8 +40,15 @@ export interface GuardOptions {
 /** The guard steps of `keys` (none when it sets none of them). */
 export function guardSteps(keys: GuardKeys, options: GuardOptions): Middleware[] {
   const { hook } = options;
-  const run = (status: number, extra: Partial<HookRun>) =>
-    options.onRun?.({ hook, status, exit_code: null, duration_ms: 0, ...extra });
+  const run = (status: number, ctx: HookContext, extra: Partial<HookRun>) =>
+    options.onRun?.({
+      hook,
+      status,
+      exit_code: null,
+      duration_ms: 0,
+      ...extra,
+      request_id: ctx.requestId,
+    });
   const steps: Middleware[] = [];
   if (keys.verify && keys.secrets) {
     steps.push(verifyStep({
@@ -50,7 +57,7 @@ export function guardSteps(keys: GuardKeys, options: GuardOptions): Middleware[]
       tolerance: keys.tolerance,
       header: keys.signature_header,
       now: options.now,
-      onRefused: (reason) => run(401, { reason }),
+      onRefused: (reason, ctx) => run(401, ctx, { reason }),
     }));
   }
   const window = keys.dedupe_window ?? 86400;
@@ -67,13 +74,16 @@ export function guardSteps(keys: GuardKeys, options: GuardOptions): Middleware[]
         : DELIVERY_HEADERS,
       now: options.now,
       log: options.log,
-      onDuplicate: (status) => run(status, { duplicate: true }),
+      onDuplicate: (status, ctx) => run(status, ctx, { duplicate: true }),
     }));
   }
   if (keys.match?.length) {
     const status = keys.unmatched_status ?? 204;
     steps.push(
-      matchStep(keys.match, { status, onUnmatched: () => run(status, { reason: "unmatched" }) }),
+      matchStep(keys.match, {
+        status,
+        onUnmatched: (ctx) => run(status, ctx, { reason: "unmatched" }),
+      }),
     );
   }
   return steps;

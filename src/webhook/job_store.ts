@@ -31,6 +31,8 @@ export interface JobRequest {
   body: Uint8Array;
   /** The `verify` scheme its signature passed, if any. */
   verified?: string;
+  /** The id of the request it was accepted from (absent in jobs stored before request ids). */
+  request_id?: string;
 }
 
 /** A stored job. */

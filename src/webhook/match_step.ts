@@ -6,7 +6,7 @@
  * @module
  */
 import type { MatchCondition } from "../config/schema.ts";
-import { type Middleware, text } from "./chain.ts";
+import { type HookContext, type Middleware, text } from "./chain.ts";
 
 type Scalar = string | number | boolean;
 
@@ -51,7 +51,7 @@ function test(cond: MatchCondition): (value: unknown) => boolean {
  */
 export function matchStep(
   conditions: readonly MatchCondition[],
-  options: { status: number; onUnmatched?: () => void },
+  options: { status: number; onUnmatched?: (ctx: HookContext) => void },
 ): Middleware {
   const compiled = conditions.map((c) => ({ ...c, pass: test(c) }));
   const wantsJson = conditions.some((c) => c.json !== undefined);
@@ -74,7 +74,7 @@ export function matchStep(
         value = query.get(c.query) ?? undefined;
       } else value = doc === undefined ? undefined : atPointer(doc, c.json!);
       if (!c.pass(value)) {
-        options.onUnmatched?.();
+        options.onUnmatched?.(ctx);
         if (ctx.dedupe) ctx.dedupe.settled = true;
         return text(
           options.status,

@@ -8,6 +8,7 @@ export {
   compose,
   type DedupeTicket,
   type HookContext,
+  type InjectMeta,
   type Middleware,
   storeMessage,
   text,
@@ -41,3 +42,4 @@ export { atPointer, matchStep } from "./match_step.ts";
 export { dedupeStep, type DedupeStepOptions, DELIVERY_HEADERS } from "./dedupe_step.ts";
 export { closeAfter, ConnGuard, type ConnGuardOptions, type EndReason } from "./conn_guard.ts";
 export { openSocketTable, peerKey, type SocketInfo, type SocketTable } from "./socket_table.ts";
+export { isAcceptedRequestId, REQUEST_ID_HEADER, requestId, withRequestId } from "./request_id.ts";

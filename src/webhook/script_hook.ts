@@ -8,10 +8,16 @@
 import type { Logger } from "../output/log.ts";
 import type { Spawner } from "../exec/spawn.ts";
 import { ChildLostError, SpawnError } from "../exec/spawn.ts";
-import { compose, type Middleware, storeMessage, text, withoutHeader } from "./chain.ts";
+import {
+  compose,
+  type InjectMeta,
+  type Middleware,
+  storeMessage,
+  text,
+  withoutHeader,
+} from "./chain.ts";
 import { limitBody, type LimitBodyOptions, retryLater } from "./body_limit.ts";
 import type { Slots } from "./slots.ts";
-import type { Entry } from "../inbox/group_commit.ts";
 import { hookEnv, type HookRequest } from "./env.ts";
 
 /** The outcome of one request, as reported in `hook_run` records. */
@@ -28,6 +34,8 @@ export interface HookRun {
   reason?: string;
   /** Set when the request repeated a delivery already answered (and so ran nothing). */
   duplicate?: boolean;
+  /** The request's id (`X-Request-Id`), when the run answers a request. */
+  request_id?: string;
 }
 
 /** What a script hook needs from its host. */
@@ -46,10 +54,10 @@ export interface ScriptHookOptions {
   spawner: Spawner;
   /**
    * Puts `content` into the session's inbox as source `webhook`; resolves once it is durable
-   * there or already written to the output (see `SessionRunner.deliver()`). `also` are writes to
-   * commit with the message (a delivery id's record): with them, it is always stored.
+   * there or already written to the output (see `SessionRunner.deliver()`). `meta.also` are
+   * writes to commit with the message (a delivery id's record): with them, it is always stored.
    */
-  inject: (content: string, also?: readonly Entry[]) => Promise<unknown>;
+  inject: (content: string, meta: InjectMeta) => Promise<unknown>;
   /** Steps between reading the body and running the script (verify, dedupe, match, slots). */
   steps?: readonly Middleware[];
   /** Steps before the body is read (the method check). */
@@ -105,6 +113,7 @@ export async function runHookScript(
   request: HookRequest,
 ): Promise<ScriptOutcome> {
   const { name, log } = options;
+  const at = { hook: name, request_id: request.requestId ?? "" };
   let result;
   try {
     result = await options.spawner.run(options.script, {
@@ -117,24 +126,27 @@ export async function runHookScript(
   } catch (e) {
     if (e instanceof ChildLostError) {
       // It ran, but how it ended is unknown: a failure, never a success.
-      log.error("hook '{hook}': {reason}", { hook: name, reason: e.message });
+      log.error("hook '{hook}' (request {request_id}): {reason}", { ...at, reason: e.message });
       return { status: 500, exit_code: null, duration_ms: 0, output: "", started: true };
     }
     if (!(e instanceof SpawnError)) throw e;
-    log.error("hook '{hook}': {reason}", { hook: name, reason: e.message });
+    log.error("hook '{hook}' (request {request_id}): {reason}", { ...at, reason: e.message });
     return { status: 500, exit_code: null, duration_ms: 0, output: "", started: false };
   }
   const ran = { exit_code: result.code, duration_ms: result.durationMs, started: true };
   if (result.timedOut) {
-    log.error("hook '{hook}': script timed out after {timeout} s and was killed", {
-      hook: name,
-      timeout: options.timeout,
-    });
+    log.error(
+      "hook '{hook}' (request {request_id}): script timed out after {timeout} s and was killed",
+      {
+        ...at,
+        timeout: options.timeout,
+      },
+    );
     return { status: 504, ...ran, exit_code: null, output: "" };
   }
   if (result.code !== 0) {
-    log.error("hook '{hook}': script exited with {code}: {stderr}", {
-      hook: name,
+    log.error("hook '{hook}' (request {request_id}): script exited with {code}: {stderr}", {
+      ...at,
       code: result.code ?? result.signal,
       stderr: excerpt(result.stderr),
     });
@@ -162,6 +174,7 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
         exit_code: null,
         duration_ms: 0,
         reason: "queue full",
+        request_id: ctx.requestId,
       });
       return retryLater("Too many requests waiting for this hook; retry later\n");
     }
@@ -173,6 +186,7 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
         headers: withoutHeader(ctx.request.headers, ctx.secretHeader),
         body: ctx.body,
         verified: ctx.verified,
+        requestId: ctx.requestId,
       });
     } finally {
       release();
@@ -183,6 +197,7 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
         status,
         exit_code: outcome.exit_code,
         duration_ms: outcome.duration_ms,
+        request_id: ctx.requestId,
       });
     if (outcome.status !== 200) {
       report(outcome.status);
@@ -201,6 +216,7 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
       inject: options.inject,
       log,
       who: `hook '${name}'`,
+      requestId: ctx.requestId,
       dedupe: ctx.dedupe,
     });
     report(answer.status);

@@ -6,7 +6,7 @@
  * @module
  */
 import { createVerifier, type Scheme, type VerifyReason } from "../auth/schemes.ts";
-import { type Middleware, text } from "./chain.ts";
+import { type HookContext, type Middleware, text } from "./chain.ts";
 
 /** Options of {@linkcode verifyStep}. */
 export interface VerifyStepOptions {
@@ -21,7 +21,7 @@ export interface VerifyStepOptions {
   /** Clock in Unix ms; default `Date.now`. */
   now?: () => number;
   /** Told about every refused request. */
-  onRefused?: (reason: VerifyReason) => void;
+  onRefused?: (reason: VerifyReason, ctx: HookContext) => void;
 }
 
 /**
@@ -34,7 +34,7 @@ export function verifyStep(options: VerifyStepOptions): Middleware {
   return async (ctx, next) => {
     const outcome = await (await verifier)(ctx.request.headers, ctx.body);
     if (!outcome.ok) {
-      options.onRefused?.(outcome.reason);
+      options.onRefused?.(outcome.reason, ctx);
       const answer = text(401, `Unauthorized: ${outcome.reason}\n`);
       answer.headers.set("www-authenticate", `Signature scheme="${options.scheme}"`);
       return answer;
