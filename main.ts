@@ -45,5 +45,17 @@ if (import.meta.main) {
   if (Deno.args[0] === "__plugin-host") {
     await (await import("./src/plugins/process_main.ts")).pluginHostMain();
   }
+  // As a container's PID 1, hookhost is its own init (src/exec/init.ts): it runs itself as its
+  // child and reaps the orphans scripts leave behind.
+  if (Deno.build.os === "linux" && (Deno.pid === 1 || Deno.env.get("HOOKHOST_INIT") === "1")) {
+    const init = await import("./src/exec/init.ts");
+    const mode = init.wantsInit();
+    if (mode) {
+      const code = await init.runInit(init.selfCommand(Deno.args), {
+        subreaper: mode === "subreaper",
+      });
+      if (code !== null) Deno.exit(code);
+    }
+  }
   Deno.exit(await main(Deno.args));
 }

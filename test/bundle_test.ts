@@ -25,7 +25,9 @@ Deno.test("the bundle runs the CLI: --version, and config check reports a bad ke
   await built();
   const version = await cli(["--version"], { entry: "bundle" });
   assert.equal(version.code, 0, version.stderr);
-  assert.equal(version.stdout.trim(), denoJson.version);
+  assert.equal(version.stdout.split("\n")[0], `hookhost ${denoJson.version}`);
+  assert.match(version.stdout, new RegExp(`^deno ${Deno.version.deno}$`, "m"));
+  assert.match(version.stdout, /^v8 \d+\.\d+/m);
 
   const tmp = await tempDir();
   try {

@@ -511,6 +511,10 @@ Deno.test("--version prints the version", async () => {
   for (const flag of ["--version", "-V"]) {
     const res = await cli([flag]);
     assert.equal(res.code, 0, res.stderr);
-    assert.equal(res.stdout.trim(), denoJson.version);
+    assert.equal(
+      res.stdout,
+      `hookhost ${denoJson.version}\ndeno ${Deno.version.deno}\nv8 ${Deno.version.v8}\n` +
+        `typescript ${Deno.version.typescript}\n`,
+    );
   }
 });

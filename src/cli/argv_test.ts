@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../errors.ts";
 import { parseArgv, type Parsed } from "./argv.ts";
-import { PROGRAM, VERSION } from "./program.ts";
+import { PROGRAM, VERSION_TEXT } from "./program.ts";
 
 function parse(line: string): Parsed {
   return parseArgv(PROGRAM, line ? line.split(" ") : []);
@@ -93,7 +93,12 @@ Deno.test("--version and help are printed, to stdout, or to stderr with exit 2 w
   };
   for (const line of ["--version", "-V", "-Vx", "send -V", "sessions -h -V", "--version extra"]) {
     const p = parse(line);
-    assert.deepEqual(p, { kind: "print", text: `${VERSION}\n`, stream: "stdout", exitCode: 0 });
+    assert.deepEqual(p, {
+      kind: "print",
+      text: `${VERSION_TEXT}\n`,
+      stream: "stdout",
+      exitCode: 0,
+    });
   }
   const root = "Usage: hookhost [options] [command]";
   const schedule = "Usage: hookhost schedule [options] [command]";

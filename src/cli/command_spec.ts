@@ -29,6 +29,8 @@ export interface ArgSpec {
   usage: string;
   /** One line for the help. */
   description: string;
+  /** The only values it takes (offered by shell completion). */
+  choices?: readonly string[];
 }
 
 /** What a command's action receives: its arguments in order, and the merged flags. */

@@ -17,7 +17,7 @@ Options:
   --state <dir>             state folder: KV, locks, sockets (env
                             HOOKHOST_STATE)
   --kv <path-or-url>        KV database path or URL (env HOOKHOST_KV)
-  -V, --version             output the version number
+  -V, --version             output the versions of hookhost, Deno and V8
   -h, --help                display help for command
 
 Commands:
@@ -34,6 +34,9 @@ Commands:
   hooks                     event hooks (hooks.json)
   plugins                   TS/JS and script plugins
   config                    configuration
+  init [dir]                start a project: a commented hookhost.toml, a script
+                            hook, a module plugin, a hooks.json
+  completions <shell>       print a shell completion script (bash, zsh or fish)
   help [command]            display help for command
 `;
 

@@ -5,4 +5,4 @@
  */
 export { type HelpWidth, parseArgv, type Parsed } from "./argv.ts";
 export type { Action, ArgSpec, CommandSpec, OptionSpec } from "./command_spec.ts";
-export { PROGRAM, VERSION } from "./program.ts";
+export { PROGRAM, VERSION, VERSION_TEXT } from "./program.ts";

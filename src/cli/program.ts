@@ -10,6 +10,17 @@ import type { CommandSpec, OptionSpec } from "./command_spec.ts";
 /** The version printed by `--version`. */
 export const VERSION: string = denoJson.version;
 
+/**
+ * What `--version` prints: hookhost's version, then the Deno, V8 and TypeScript it runs on (as
+ * `deno --version` gives them), which is what a bug report needs of a compiled binary.
+ */
+export const VERSION_TEXT: string = [
+  `hookhost ${VERSION}`,
+  `deno ${Deno.version.deno}`,
+  `v8 ${Deno.version.v8}`,
+  `typescript ${Deno.version.typescript}`,
+].join("\n");
+
 /** The location flags (docs/config.md) every command accepts. */
 const LOCATIONS: OptionSpec[] = [
   { flags: "--config <file>", description: "TOML config (env HOOKHOST_CONFIG)" },
@@ -256,13 +267,45 @@ const config: CommandSpec = {
   ],
 };
 
+const init: CommandSpec = {
+  name: "init",
+  description:
+    "start a project: a commented hookhost.toml, a script hook, a module plugin, a hooks.json",
+  args: [{ usage: "[dir]", description: "folder to write into (default: the current one)" }],
+  action: async ([dir]) => (await import("./init.ts")).init(optional(dir)),
+};
+
+const completions: CommandSpec = {
+  name: "completions",
+  description: "print a shell completion script (bash, zsh or fish)",
+  args: [{ usage: "<shell>", description: "bash, zsh or fish", choices: ["bash", "zsh", "fish"] }],
+  action: async ([shell]) => (await import("./completions.ts")).completions(arg(shell)),
+};
+
 /** The `hookhost` program: its root command, with every command below it. */
 export const PROGRAM: CommandSpec = {
   name: "hookhost",
   description: "Webhooks, durable session inboxes, event hooks and plugins in one binary",
   options: [
     ...LOCATIONS,
-    { flags: "-V, --version", description: "output the version number", prints: VERSION },
+    {
+      flags: "-V, --version",
+      description: "output the versions of hookhost, Deno and V8",
+      prints: VERSION_TEXT,
+    },
   ],
-  commands: [run, send, schedule, sessions, inbox, jobs, emit, hooks, plugins, config],
+  commands: [
+    run,
+    send,
+    schedule,
+    sessions,
+    inbox,
+    jobs,
+    emit,
+    hooks,
+    plugins,
+    config,
+    init,
+    completions,
+  ],
 };

@@ -58,6 +58,10 @@ export function renderText(r: Stamped): string {
     case "hook_run":
       if (r.duplicate) return `${head} hook '${r.hook}' answered ${r.status} (duplicate delivery)`;
       if (r.reason) return `${head} hook '${r.hook}' answered ${r.status} (${r.reason})`;
+      // A plugin's answer: no process exited.
+      if (r.exit_code === null && r.status < 500) {
+        return `${head} hook '${r.hook}' answered ${r.status} (${r.duration_ms} ms)`;
+      }
       return `${head} hook '${r.hook}' answered ${r.status} (exit ${
         r.exit_code ?? "signal"
       }, ${r.duration_ms} ms)`;
