@@ -18,6 +18,8 @@ import type { ControlRequest, ControlResponse } from "../src/session/control.ts"
 import { type OpenSession, openSession } from "../src/session/open.ts";
 import { listen, type Listener } from "../src/webhook/server.ts";
 import { tlsFiles } from "../src/session/host.ts";
+import { SessionLock, sessionPaths } from "../src/session/lock.ts";
+import { safeHostname } from "../src/session/lease.ts";
 import { type Rec, RecordReader } from "./_records.ts";
 
 /** Open sessions, each collecting the log lines written while it is open. */
@@ -66,6 +68,7 @@ export class InSession extends RecordReader {
   /** Settles when the session ended (`stop()` or, one-shot, drained). */
   done!: Promise<void>;
   #kv!: Deno.Kv;
+  #lock: SessionLock | null = null;
   #listeners: Listener[] = [];
   #stopped: Promise<void> | null = null;
   /** While set, writes of the output wait (a reader of stdout that stopped reading). */
@@ -82,9 +85,13 @@ export class InSession extends RecordReader {
     open.add(s);
     try {
       const config = await loadConfig(join(options.dir, "hookhost.toml"), options.dir);
-      s.#kv = await openKv(join(options.dir, "state", "hookhost.kv"));
+      // The session's lock, as `hookhost run` takes it (host.ts): one run per state folder.
+      const state = join(options.dir, "state");
+      const name = options.name ?? "default";
+      s.#lock = await SessionLock.acquire(state, name);
+      s.#kv = await openKv(join(state, "hookhost.kv"));
       s.session = await openSession({
-        name: options.name ?? "default",
+        name,
         daemon: options.daemon ?? true,
         hooks: options.hooks,
         config,
@@ -100,6 +107,7 @@ export class InSession extends RecordReader {
         eventsFile: options.eventsFile,
         pluginsDir: options.pluginsDir,
         onStopAccepting: () => s.#closeListeners(),
+        lockName: `${safeHostname()}:${await Deno.realPath(sessionPaths(state, name).lock)}`,
       });
       for (const hook of s.session.hooks) {
         const table = hook === "server"
@@ -165,6 +173,8 @@ export class InSession extends RecordReader {
       } catch {
         // Already closed.
       }
+      this.#lock?.release();
+      this.#lock = null;
       open.delete(this);
       if (open.size === 0) await reset();
     }

@@ -704,8 +704,12 @@ Deno.test("sessions lists names, running, pid and pending per source; inbox ls s
       pending: { schedule: 1, background: 0, skill: 1, inject: 1, webhook: 2 },
       jobs: 0,
       event_refusals: {},
+      holder: null,
+      standbys: [],
     });
     assert.equal(json.get("beta")?.running, true);
+    assert.equal(json.get("beta")?.holder?.pid, betaPid, "the daemon holds beta's lease");
+    assert.deepEqual(json.get("beta")?.standbys, []);
     assert.deepEqual(json.get("beta")?.event_refusals, {}, "asked of the running daemon");
     assert.equal(json.get("beta")?.pid, betaPid);
     assert.deepEqual(json.get("beta")?.pending, {
@@ -725,10 +729,23 @@ Deno.test("sessions lists names, running, pid and pending per source; inbox ls s
       "pid",
       ...SOURCES,
       "jobs",
+      "holder",
+      "standbys",
     ]);
     const row = (name: string) => lines.find((l) => l[0] === name);
-    assert.deepEqual(row("alpha"), ["alpha", "no", "-", "1", "0", "1", "1", "2", "0"]);
-    assert.deepEqual(row("beta"), ["beta", "yes", String(betaPid), "0", "0", "0", "0", "0", "0"]);
+    assert.deepEqual(row("alpha"), ["alpha", "no", "-", "1", "0", "1", "1", "2", "0", "-", "-"]);
+    assert.deepEqual(row("beta")?.slice(0, 9), [
+      "beta",
+      "yes",
+      String(betaPid),
+      "0",
+      "0",
+      "0",
+      "0",
+      "0",
+      "0",
+    ]);
+    assert.match(row("beta")![9], new RegExp(`^${betaPid}@`));
 
     const order = ["s-1", "k-1", "i-1", "w-1", "w-2"];
     const idOf = new Map(["w-1", "i-1", "s-1", "w-2", "k-1"].map((c, i) => [c, ids[i]]));

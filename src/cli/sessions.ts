@@ -6,7 +6,13 @@
  */
 import type { LocationOptions } from "../config/mod.ts";
 import { InboxStore, listSessions, SOURCES } from "../inbox/mod.ts";
-import { controlRequest, runningPid, sessionPaths } from "../session/mod.ts";
+import {
+  controlRequest,
+  listMembers,
+  runningPid,
+  SessionLease,
+  sessionPaths,
+} from "../session/mod.ts";
 import { JobStore } from "../webhook/job_store.ts";
 import { context, withKv } from "./context.ts";
 import { table } from "./table.ts";
@@ -30,6 +36,10 @@ export async function sessions(flags: LocationOptions & { json?: boolean }): Pro
     const out = [];
     for (const s of await listSessions(kv)) {
       const pid = await runningPid(ctx.paths.stateDir, s.name);
+      // Daemons of any state folder or host on this KV: the lease's holder, and who stands by.
+      const lease = await new SessionLease(kv, s.name).current();
+      const standbys = (await listMembers(kv, s.name)).filter((m) => m.role === "standby")
+        .map((m) => ({ pid: m.pid, host: m.host }));
       out.push({
         name: s.name,
         running: pid !== null,
@@ -38,6 +48,8 @@ export async function sessions(flags: LocationOptions & { json?: boolean }): Pro
         jobs: await jobs.count(s.name),
         // Only the running daemon knows (counted since it started).
         event_refusals: pid === null ? {} : await refusals(ctx.paths.stateDir, s.name),
+        holder: lease ? { pid: lease.pid, host: lease.host } : null,
+        standbys,
       });
     }
     return out;
@@ -51,13 +63,23 @@ export async function sessions(flags: LocationOptions & { json?: boolean }): Pro
     return;
   }
   console.log(table(
-    ["NAME", "RUNNING", "PID", ...SOURCES.map((s) => s.toUpperCase()), "JOBS"],
+    [
+      "NAME",
+      "RUNNING",
+      "PID",
+      ...SOURCES.map((s) => s.toUpperCase()),
+      "JOBS",
+      "HOLDER",
+      "STANDBYS",
+    ],
     rows.map((r) => [
       r.name,
       r.running ? "yes" : "no",
       r.pid && r.pid > 0 ? String(r.pid) : "-",
       ...SOURCES.map((s) => String(r.pending[s])),
       String(r.jobs),
+      r.holder ? `${r.holder.pid}@${r.holder.host}` : "-",
+      r.standbys.length ? r.standbys.map((s) => `${s.pid}@${s.host}`).join(",") : "-",
     ]),
   ));
 }

@@ -191,6 +191,7 @@ export const SessionSchema = z.strictObject({
   max_attempts: z._default(whole("a whole number", 1, 1000), 5),
   retry_backoff: seconds(0.001, 3600, 1),
   shutdown_grace: seconds(0, 3600, 10),
+  lease_ttl: seconds(1, 3600, 10),
 });
 
 /** The `[events]` table: limits of event hook runs. */
@@ -398,6 +399,11 @@ export interface SessionConfig extends EnvKeys {
   retry_backoff: number;
   /** Seconds to finish in-flight work on SIGINT/SIGTERM (default 10). */
   shutdown_grace: number;
+  /**
+   * Seconds a daemon's lease on the inbox lasts without renewal (default 10): how long a standby
+   * daemon of the same session on the same KV waits before it takes over from one that died.
+   */
+  lease_ttl: number;
 }
 
 /** `[events]` after validation. */

@@ -8,6 +8,7 @@
 import { CHUNK, DEAD, MESSAGE } from "../kv/keys.ts";
 import { type IdFactory, newId } from "../kv/ids.ts";
 import { HookhostError } from "../errors.ts";
+import { commitFenced } from "../kv/fence.ts";
 import { type Entry, GroupCommit } from "./group_commit.ts";
 import {
   type DeadLetter,
@@ -177,12 +178,29 @@ export class InboxStore {
     return counts;
   }
 
-  /** Removes processed messages (and their chunks) from `session`'s inbox. */
-  async ack(session: string, messages: readonly Message[]): Promise<void> {
+  /**
+   * Removes processed messages (and their chunks) from `session`'s inbox. With `fence` (the
+   * session lease's check), nothing is removed unless the lease is still held: then it throws
+   * `LostLeaseError`.
+   */
+  async ack(
+    session: string,
+    messages: readonly Message[],
+    options: { fence?: Deno.AtomicCheck } = {},
+  ): Promise<void> {
     const keys: Deno.KvKey[] = [];
     for (const m of messages) keys.push(messageKey(session, m));
-    // Through the group commit: under load, deletes share commits with new messages.
-    await this.#group.write(keys.map((key) => ({ key, value: null, size: 100, delete: true })));
+    if (options.fence) {
+      // Fenced writes commit alone: one failed check must not fail others' messages.
+      for (let i = 0; i < keys.length; i += MUTATIONS_PER_COMMIT) {
+        const op = this.kv.atomic();
+        for (const key of keys.slice(i, i + MUTATIONS_PER_COMMIT)) op.delete(key);
+        await commitFenced(op, options.fence, { session });
+      }
+    } else {
+      // Through the group commit: under load, deletes share commits with new messages.
+      await this.#group.write(keys.map((key) => ({ key, value: null, size: 100, delete: true })));
+    }
     // Chunk deletes come after: a crash between leaves unreferenced chunks, never a half message.
     await this.#deleteAll(await this.#chunkKeys(session, messages));
   }
@@ -204,23 +222,40 @@ export class InboxStore {
     }
   }
 
-  /** Records a handler attempt (and its error) on a pending message. */
-  async recordAttempt(session: string, message: Message, error?: string): Promise<void> {
+  /**
+   * Records a handler attempt (and its `error`) on a pending message; with `fence`, only while
+   * the session's lease is held (as {@linkcode ack}).
+   */
+  async recordAttempt(
+    session: string,
+    message: Message,
+    options: { error?: string; fence?: Deno.AtomicCheck } = {},
+  ): Promise<void> {
     const key = messageKey(session, message);
     const current = await this.kv.get<StoredMessage>(key);
     if (!current.value) return;
     const next: StoredMessage = { ...current.value, attempts: message.attempts };
-    if (error !== undefined) next.last_error = error;
-    await this.kv.atomic().check(current).set(key, next).commit();
+    if (options.error !== undefined) next.last_error = options.error;
+    // Under a lease only its holder changes a pending message: a failed check is the fence's.
+    await commitFenced(this.kv.atomic().check(current).set(key, next), options.fence, { session });
   }
 
-  /** Moves a pending message to `session`'s dead letters. */
-  async bury(session: string, message: Message, error: string): Promise<DeadLetter> {
+  /**
+   * Moves a pending message to `session`'s dead letters, failed with `options.error`; with
+   * `fence`, only while the session's lease is held (as {@linkcode ack}).
+   */
+  async bury(
+    session: string,
+    message: Message,
+    options: { error: string; fence?: Deno.AtomicCheck },
+  ): Promise<DeadLetter> {
+    const { error } = options;
     const key = messageKey(session, message);
     const current = await this.kv.get<StoredMessage>(key);
     const base = current.value ?? { ...message };
     const dead = { ...base, attempts: message.attempts, failed_at: this.#now(), error };
-    await this.kv.atomic().delete(key).set([DEAD, session, message.id], dead).commit();
+    const op = this.kv.atomic().delete(key).set([DEAD, session, message.id], dead);
+    await commitFenced(op, options.fence, { session });
     return { ...dead, content: message.content };
   }
 

@@ -136,7 +136,7 @@ Deno.test("InboxStore.recordAttempt() persists attempts and the last error", asy
     await store.recordAttempt("demo", m);
     assert.equal((await store.peek("demo"))[0].attempts, 1);
     m.attempts = 2;
-    await store.recordAttempt("demo", m, "exit code 1: boom");
+    await store.recordAttempt("demo", m, { error: "exit code 1: boom" });
     const [back] = await store.peek("demo");
     assert.equal(back.attempts, 2);
     assert.equal(back.last_error, "exit code 1: boom");
@@ -144,7 +144,7 @@ Deno.test("InboxStore.recordAttempt() persists attempts and the last error", asy
 
     // Recording on an acknowledged message must not bring it back.
     await store.ack("demo", [back]);
-    await store.recordAttempt("demo", { ...back, attempts: 3 }, "late");
+    await store.recordAttempt("demo", { ...back, attempts: 3 }, { error: "late" });
     assert.deepEqual(await store.list("demo"), []);
   });
 });
@@ -159,8 +159,8 @@ Deno.test("InboxStore.bury() moves a message to the dead letters and replay() br
     ]);
     now = 20_000;
     m.attempts = 5;
-    await store.recordAttempt("demo", m, "first failure");
-    const dead = await store.bury("demo", m, "exit code 2: nope");
+    await store.recordAttempt("demo", m, { error: "first failure" });
+    const dead = await store.bury("demo", m, { error: "exit code 2: nope" });
     assert.equal(dead.failed_at, 20_000);
 
     assert.deepEqual((await store.list("demo")).map((x) => x.id), [keep.id]);
@@ -193,8 +193,8 @@ Deno.test("InboxStore.replay() of an unknown id throws and moves nothing", async
       { source: "inject", content: "a" },
       { source: "inject", content: "b" },
     ]);
-    await store.bury("demo", a, "x");
-    await store.bury("demo", b, "y");
+    await store.bury("demo", a, { error: "x" });
+    await store.bury("demo", b, { error: "y" });
     await assert.rejects(
       () => store.replay("demo", [a.id, "01NOSUCHID0000000000000000"]),
       (e: unknown) => {
@@ -221,7 +221,7 @@ Deno.test("InboxStore.bury() of a chunked message keeps its content through repl
     const content = bigText(200_000);
     const [m] = await store.add("demo", [{ source: "webhook", content }]);
     m.attempts = 1;
-    await store.bury("demo", m, "failed");
+    await store.bury("demo", m, { error: "failed" });
     const [letter] = await store.dead("demo");
     assert.ok(letter.content === content, "dead letter lost its chunked content");
     await store.replay("demo", [m.id]);

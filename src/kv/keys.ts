@@ -28,3 +28,14 @@ export const JOB_DEAD = "jx";
 export const DEDUPE = "dd";
 /** `["probe", session]` → time of the last write that checked the storage works again. */
 export const PROBE = "probe";
+/** `["ls", session]` → the lease of the daemon draining the session's inbox (holder, expiry). */
+export const LEASE = "ls";
+/**
+ * `["lf", session]` → the lease's fencing token, rewritten only when the lease changes hands:
+ * every write of the holder to the inbox checks it, so a holder that lost the lease writes nothing.
+ */
+export const LEASE_FENCE = "lf";
+/** `["mb", session, daemonId]` → a daemon of the session and its role, refreshed while it runs. */
+export const MEMBER = "mb";
+/** `["wk", session]` → bumped by a standby after it stored something, watched by the holder. */
+export const WAKE = "wk";

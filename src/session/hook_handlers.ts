@@ -79,6 +79,8 @@ export interface HookHandlersOptions {
   hardStop: AbortSignal;
   /** The budget of body bytes of the whole process; default one made from `[limits]`. */
   bodyBudget?: BodyBudget;
+  /** Told after an async hook stored a job (a standby then wakes the holder). */
+  onJobStored?: () => void;
 }
 
 /** What {@linkcode hookHandlers} prepared. */
@@ -262,6 +264,7 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
           onAccepted: () => {
             pending++;
             async!.wake();
+            options.onJobStored?.();
           },
         })
         : hook.script

@@ -14,6 +14,7 @@ import { listen, type Listener, type TlsFiles } from "../webhook/server.ts";
 import { type ControlServer, serveControl, wakeSession } from "./control.ts";
 import { runningPid, SessionLock, sessionPaths } from "./lock.ts";
 import { openSession } from "./open.ts";
+import { safeHostname } from "./lease.ts";
 import { DEFAULT_SERVER_BIND } from "./plugin_host.ts";
 import { log } from "../output/log.ts";
 import { isLoopback, parseBind } from "../config/bind.ts";
@@ -94,6 +95,7 @@ async function serveSession(kv: Deno.Kv, options: SessionOptions): Promise<void>
     kv,
     // The KV file and the lock: deleting either (or the state folder) is noticed.
     storageFiles: local ? [options.kv, sessionPaths(options.stateDir, name).lock] : [],
+    lockName: `${safeHostname()}:${await Deno.realPath(sessionPaths(options.stateDir, name).lock)}`,
     wake: (target) => wakeSession(options.stateDir, target),
     observe: metrics ? (r) => metrics.observe(r) : undefined,
     onStopAccepting: async () => {

@@ -17,4 +17,26 @@ export {
 } from "./control.ts";
 export { AlreadyRunningError, runningPid, SessionLock, sessionPaths } from "./lock.ts";
 export { Notifier, sleep } from "./notifier.ts";
-export { type HandlerSettings, type RunnerOptions, SessionRunner } from "./runner.ts";
+export {
+  type HandlerSettings,
+  type RunnerLease,
+  type RunnerOptions,
+  SessionRunner,
+} from "./runner.ts";
+export {
+  DEFAULT_LEASE_TTL_MS,
+  type LeaseOptions,
+  type LeaseRecord,
+  LostLeaseError,
+  safeHostname,
+  SessionLease,
+} from "./lease.ts";
+export { lead, type LeadOptions } from "./leadership.ts";
+export {
+  bumpWake,
+  listMembers,
+  type Member,
+  removeMember,
+  watchWake,
+  writeMember,
+} from "./members.ts";

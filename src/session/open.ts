@@ -30,6 +30,9 @@ import { SessionRunner } from "./runner.ts";
 import { type HookHandlers, hookHandlers } from "./hook_handlers.ts";
 import { controlHandler } from "./control_handler.ts";
 import { Shutdown } from "./shutdown.ts";
+import { SessionLease } from "./lease.ts";
+import { lead } from "./leadership.ts";
+import { bumpWake } from "./members.ts";
 
 /** Options of {@linkcode openSession}. */
 export interface OpenSessionOptions {
@@ -75,6 +78,12 @@ export interface OpenSessionOptions {
   storage?: StorageHealth;
   /** Files the default `storage` watches: deleted or replaced, nothing more is acknowledged. */
   storageFiles?: readonly string[];
+  /**
+   * What names the session lock this process holds (host and lock file): a lease held under the
+   * same name belonged to a process that is dead, since this one got its lock, so it is taken
+   * over at once instead of after it expires (a restart after `kill -9`). Default none.
+   */
+  lockName?: string;
 }
 
 /** A session opened by {@linkcode openSession}. */
@@ -125,6 +134,19 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
   shutdown.follow(options.signal);
   const { signal, hard: hardStop } = shutdown;
   const clock = options.now ?? Date.now;
+  // Daemons of this session on the same KV (other state folders, other hosts) share its inbox:
+  // one drains it, holding this lease; the others stand by (leadership.ts).
+  const lease = new SessionLease(kv, name, {
+    ttlMs: config.session.lease_ttl * 1000,
+    lock: options.lockName,
+  });
+  /** A standby's write into the inbox: tell the holder (at once on remote KV, see members.ts). */
+  let bumping = false;
+  const wakeHolder = () => {
+    if (bumping || lease.held) return;
+    bumping = true;
+    bumpWake(kv, name).catch(() => {}).finally(() => bumping = false);
+  };
   const storage = options.storage ?? new StorageHealth({
     files: options.storageFiles,
     probe: () => kv.set([keys.PROBE, name], clock()).then(() => {}),
@@ -239,6 +261,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       log: logger,
       spawner,
       hardStop: hardStop,
+      lease,
       onStatus: (m, runStatus) => {
         if (bus.listens("run_status_changed")) {
           bus.emit("run_status_changed", {
@@ -280,9 +303,14 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
         throw e;
       }
       runner.wake();
+      wakeHolder();
       if (!o.announced) { for (const m of stored) received(m); }
       return stored;
     };
+    // Taken now, before the listeners accept anything: a lone daemon delivers its first
+    // webhooks directly, as it would without daemons to share the inbox with.
+    if (daemon) await lease.refresh().catch(() => {});
+    cleanup.push(() => lease.release());
     wiring = await hookHandlers({
       session: name,
       daemon,
@@ -300,6 +328,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       wake: options.wake ?? (() => Promise.resolve()),
       hardStop: hardStop,
       bodyBudget,
+      onJobStored: wakeHolder,
     });
     cleanup.push(() => wiring.stop());
   } catch (e) {
@@ -332,8 +361,6 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     }
     await schedules.fireDue(name);
     if (daemon) {
-      const jobsDone = wiring.runJobs(signal);
-      cleanup.push(() => jobsDone.catch(() => {}));
       kv.listenQueue(async (msg) => {
         if (!isTimer(msg)) return;
         try {
@@ -354,12 +381,66 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
         }
       });
       await schedules.armForeign(name);
-      await runner.run(signal);
-      await jobsDone;
+      let first = true;
+      await lead(signal, {
+        kv,
+        session: name,
+        lease,
+        log: logger,
+        hold: async (term) => {
+          // The jobs stop with the runner, whichever way it ends.
+          const both = new AbortController();
+          const end = () => both.abort();
+          term.addEventListener("abort", end, { once: true });
+          const jobsDone = wiring.runJobs(both.signal);
+          // On a local file another daemon's writes wake nobody: look for their jobs each second.
+          const poll = setInterval(() => wiring.recheckJobs(), 1000);
+          try {
+            await runner.run(both.signal);
+          } finally {
+            clearInterval(poll);
+            term.removeEventListener("abort", end);
+            end();
+            await jobsDone;
+          }
+        },
+        onRole: (role) => {
+          // A lone daemon says nothing; a daemon that waits, or takes over, says so.
+          if (first && role === "holder") return void (first = false);
+          first = false;
+          sink.write({
+            type: "status",
+            message: role === "holder"
+              ? `Session '${name}': this daemon drains the inbox now`
+              : `Session '${name}': standing by; another daemon drains the inbox`,
+          });
+        },
+        onWake: () => {
+          runner.wake();
+          wiring.recheckJobs();
+        },
+      });
+    } else if (!(await lease.refresh())) {
+      // A daemon of this session on the same KV drains it: what this run stored waits for it.
+      const holder = await lease.current();
+      sink.write({
+        type: "status",
+        message: `Session '${name}' is drained by a daemon${
+          holder ? ` (pid ${holder.pid} on '${holder.host}')` : ""
+        }; its messages and jobs are left to it`,
+      });
     } else {
-      // Outputs of jobs accepted earlier join the inbox before it is drained.
-      await wiring.runJobs(signal, { untilIdle: true });
-      await runner.drain(signal);
+      const keep = new AbortController();
+      const keeping = lease.maintain(keep.signal);
+      try {
+        // Outputs of jobs accepted earlier join the inbox before it is drained.
+        await wiring.runJobs(signal, { untilIdle: true });
+        await runner.drain(signal);
+      } finally {
+        keep.abort();
+        await keeping;
+        await lease.release().catch(() => {});
+      }
     }
     await shutdown.stopAccepting();
     bus.emit("session_list_changed", { commandKey: name, change: "stopped" });

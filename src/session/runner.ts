@@ -12,6 +12,7 @@ import type { InboxStore } from "../inbox/store.ts";
 import type { Message } from "../inbox/message.ts";
 import type { OutputSink } from "../output/sink.ts";
 import type { StorageHealth } from "../kv/storage_health.ts";
+import { LostLeaseError } from "../kv/fence.ts";
 import { DirectGate } from "./direct_gate.ts";
 import { Notifier, sleep } from "./notifier.ts";
 
@@ -52,6 +53,20 @@ export interface RunnerOptions {
   hardStop?: AbortSignal;
   /** Told when a message starts and ends processing (events). */
   onStatus?: (message: Message, status: "running" | "completed" | "failed") => void;
+  /**
+   * The session's lease, when daemons may share the inbox (lease.ts): nothing is printed unless
+   * it is `valid()`, every write to the inbox carries its `fence()`, and `run()` ends with
+   * `LostLeaseError` once it is lost. None: this runner is the only drainer.
+   */
+  lease?: RunnerLease;
+}
+
+/** What the runner needs of the session's lease (`SessionLease`). */
+export interface RunnerLease {
+  /** Whether printing is safe now. */
+  valid(): boolean;
+  /** The check of the lease's fencing record; throws `LostLeaseError` when it is not held. */
+  fence(): Deno.AtomicCheck;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -119,7 +134,7 @@ export class SessionRunner {
    */
   async deliver(messages: readonly Message[]): Promise<boolean> {
     const { sink } = this.#o;
-    if (!this.#gate.accepts()) return false;
+    if (!this.#gate.accepts() || (this.#o.lease && !this.#o.lease.valid())) return false;
     for (const m of messages) {
       this.#o.onStatus?.(m, "running");
       sink.write(injected(m));
@@ -176,17 +191,26 @@ export class SessionRunner {
     }
   }
 
+  /** The fence of the writes to the inbox, after checking the lease is still good to print. */
+  #fence(): Deno.AtomicCheck | undefined {
+    const { lease, session } = this.#o;
+    if (!lease) return undefined;
+    if (!lease.valid()) throw new LostLeaseError(session);
+    return lease.fence();
+  }
+
   async #batch(): Promise<boolean> {
     const { store, sink, session } = this.#o;
     const size = this.#o.batchSize ?? 256;
     const batch = await this.#gate.look(() => store.peek(session, size), size);
     if (!batch.length) return false;
+    const fence = this.#fence();
     for (const m of batch) {
       this.#o.onStatus?.(m, "running");
       sink.write(injected(m));
     }
     await sink.flush();
-    await store.ack(session, batch);
+    await store.ack(session, batch, { fence });
     this.processed += batch.length;
     for (const m of batch) this.#o.onStatus?.(m, "completed");
     return true;
@@ -197,6 +221,7 @@ export class SessionRunner {
     const handler = this.#o.handler!;
     const [m] = await store.peek(session, 1);
     if (!m) return false;
+    const fence = this.#fence();
     // A message with attempts was shown before a crash or restart; show it only once. So its
     // record must reach the output before the attempt is recorded: a crash between the two
     // would otherwise leave a message that no run ever shows.
@@ -207,16 +232,16 @@ export class SessionRunner {
     this.#o.onStatus?.(m, "running");
     while (true) {
       m.attempts++;
-      await store.recordAttempt(session, m);
+      await store.recordAttempt(session, m, { fence });
       const error = await this.#attempt(m, handler);
       if (error !== null && this.#o.hardStop?.aborted) {
         // Killed by shutdown, not failed: the attempt does not count; the message stays.
         m.attempts--;
-        await store.recordAttempt(session, m);
+        await store.recordAttempt(session, m, { fence });
         return false;
       }
       if (error === null) {
-        await store.ack(session, [m]);
+        await store.ack(session, [m], { fence });
         this.processed++;
         this.#o.onStatus?.(m, "completed");
         return true;
@@ -229,7 +254,7 @@ export class SessionRunner {
         error,
       });
       if (m.attempts >= handler.maxAttempts) {
-        await store.bury(session, m, error);
+        await store.bury(session, m, { error, fence });
         sink.write({
           type: "error",
           message: `Message ${m.id} moved to dead letters after ${m.attempts} attempt(s): ${error}`,
@@ -238,7 +263,7 @@ export class SessionRunner {
         this.#o.onStatus?.(m, "failed");
         return true;
       }
-      await store.recordAttempt(session, m, error);
+      await store.recordAttempt(session, m, { error, fence });
       const delay = Math.min(handler.backoffMs * 2 ** (m.attempts - 1), MAX_BACKOFF_MS);
       sink.write({
         type: "status",

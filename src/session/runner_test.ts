@@ -251,7 +251,7 @@ Deno.test("SessionRunner.drain() does not print a retried message as injected tw
     const [m] = await h.store.add("demo", [{ source: "inject", content: "x" }]);
     // Shown and attempted once before a restart.
     const shown: Message = { ...m, attempts: 1 };
-    await h.store.recordAttempt("demo", shown, "killed");
+    await h.store.recordAttempt("demo", shown, { error: "killed" });
     await h.runner({ handler: handler(script) }).drain();
     assert.deepEqual(h.records().map((r) => [r.type, r.id]), [["reply", m.id]]);
     assert.deepEqual(await h.store.list("demo"), []);
