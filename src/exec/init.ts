@@ -17,6 +17,7 @@
  * @module
  */
 import { SELF_ENTRY } from "../assets.ts";
+import { LIBC_NAMES } from "./libc.ts";
 import { statFields } from "./native_spawn.ts";
 
 /** Signals the init passes on to its child. */
@@ -41,7 +42,7 @@ type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 /** libc's `waitpid` and `prctl`, or `null` without FFI (or off Linux). */
 function openLib(): Lib | null {
   if (Deno.build.os !== "linux") return null;
-  for (const name of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
+  for (const name of LIBC_NAMES) {
     try {
       return Deno.dlopen(name, SYMBOLS).symbols;
     } catch {

@@ -92,6 +92,13 @@ export const C = {
   POSIX_SPAWN_SETSID: 0x80,
 } as const;
 
+/** The names libc goes by: glibc's, then musl's on x86_64 and aarch64. */
+export const LIBC_NAMES: readonly string[] = [
+  "libc.so.6",
+  "libc.musl-x86_64.so.1",
+  "libc.musl-aarch64.so.1",
+];
+
 function open(): LibcSymbols | null {
   if (Deno.build.os !== "linux") return null;
   try {
@@ -99,7 +106,7 @@ function open(): LibcSymbols | null {
   } catch {
     // No env permission: the default applies.
   }
-  for (const name of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
+  for (const name of LIBC_NAMES) {
     try {
       return Deno.dlopen(name, SYMBOLS).symbols;
     } catch {
