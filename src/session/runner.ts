@@ -298,6 +298,9 @@ export class SessionRunner {
       return stderr ? `${how}: ${stderr}` : how;
     }
     const reply = decoder.decode(result.stdout).trim();
+    // A holder paused past its lease while the handler ran prints nothing more: the message
+    // stays, and the daemon that took the lease over runs it again.
+    if (this.#o.lease && !this.#o.lease.valid()) throw new LostLeaseError(session);
     if (reply) sink.write({ type: "reply", id: m.id, content: reply });
     await sink.flush();
     return null;
