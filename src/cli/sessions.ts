@@ -9,8 +9,8 @@ import { InboxStore, listSessions, SOURCES } from "../inbox/mod.ts";
 import {
   controlRequest,
   listMembers,
+  readLease,
   runningPid,
-  SessionLease,
   sessionPaths,
 } from "../session/mod.ts";
 import { JobStore } from "../webhook/job_store.ts";
@@ -37,7 +37,7 @@ export async function sessions(flags: LocationOptions & { json?: boolean }): Pro
     for (const s of await listSessions(kv)) {
       const pid = await runningPid(ctx.paths.stateDir, s.name);
       // Daemons of any state folder or host on this KV: the lease's holder, and who stands by.
-      const lease = await new SessionLease(kv, s.name).current();
+      const lease = await readLease(kv, s.name);
       const standbys = (await listMembers(kv, s.name)).filter((m) => m.role === "standby")
         .map((m) => ({ pid: m.pid, host: m.host }));
       out.push({

@@ -3,7 +3,8 @@
  *
  * @module
  */
-export { openKv } from "./open.ts";
+export { hasQueues, openKv } from "./open.ts";
+export { boundRemoteCalls, KvUnreachableError, REMOTE_DEADLINE_MS } from "./remote.ts";
 export {
   isBusy,
   retryBusy,

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { KvUnreachableError } from "./remote.ts";
 
 /** Messages of SQLite errors that mean the storage, not the request, failed. */
 const STORAGE_ERROR =
@@ -18,7 +19,7 @@ const STORAGE_ERROR =
 
 /** Whether `e` is a failure of the storage (disk full, I/O) rather than of the caller. */
 export function isStorageError(e: unknown): boolean {
-  return STORAGE_ERROR.test((e as Error)?.message ?? String(e));
+  return e instanceof KvUnreachableError || STORAGE_ERROR.test((e as Error)?.message ?? String(e));
 }
 
 /** What {@linkcode StorageHealth} needs; every part has a default. */

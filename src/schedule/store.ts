@@ -3,12 +3,14 @@
  * one atomic commit that puts the message into the session's inbox (source `schedule`) and moves
  * the record on, so a due run is delivered exactly once. Timers are Deno KV queue messages with
  * a delay: they survive restarts, and each carries the record's current `token`, so timers
- * superseded by a re-arm are ignored.
+ * superseded by a re-arm are ignored. Remote KV has no queues: there the store arms no timers and
+ * the session's daemon looks for due schedules every second instead ({@linkcode ScheduleStore.timers}).
  *
  * @module
  */
 import { HookhostError } from "../errors.ts";
 import { type IdFactory, newId } from "../kv/ids.ts";
+import { hasQueues } from "../kv/open.ts";
 import { MESSAGE, SCHEDULE } from "../kv/keys.ts";
 import { type Message, sourceRank, type StoredMessage } from "../inbox/message.ts";
 import { firstRun, nextRun, type ScheduleSpec } from "./spec.ts";
@@ -75,6 +77,8 @@ export interface ScheduleStoreOptions {
    * called once that commit is over, done or not (as `InboxStoreOptions.onAdd`).
    */
   onAdd?: (session: string) => () => void;
+  /** Whether to arm KV queue timers; default whether `kv` has queues (`hasQueues`). */
+  timers?: boolean;
 }
 
 /** Adds, lists, removes and fires schedules. */
@@ -86,6 +90,11 @@ export class ScheduleStore {
   #onAdd?: (session: string) => () => void;
   /** Tokens of timers this process enqueued (and will therefore be woken for). */
   readonly armed: Set<string> = new Set();
+  /**
+   * Whether schedules have KV queue timers. Without (remote KV), nothing wakes a daemon when
+   * one is due: it calls {@linkcode fireDue} periodically.
+   */
+  readonly timers: boolean;
 
   /** Uses `kv`. */
   constructor(kv: Deno.Kv, options: ScheduleStoreOptions = {}) {
@@ -94,9 +103,11 @@ export class ScheduleStore {
     this.#ids = options.ids ?? newId;
     this.#onFired = options.onFired;
     this.#onAdd = options.onAdd;
+    this.timers = options.timers ?? hasQueues(kv);
   }
 
   #timer(op: Deno.AtomicOperation, record: ScheduleRecord): void {
+    if (!this.timers) return;
     const delay = Math.min(MAX_DELAY_MS, Math.max(0, record.next_at - this.#now()));
     const msg: TimerMessage = { kind: "hookhost.schedule", id: record.id, token: record.token };
     op.enqueue(msg, { delay });
@@ -205,6 +216,7 @@ export class ScheduleStore {
    * by some other process, which may not be alive to be woken by it.
    */
   async armForeign(session?: string): Promise<void> {
+    if (!this.timers) return;
     for await (const e of this.#kv.list<ScheduleRecord>({ prefix: [SCHEDULE] })) {
       if ((session && e.value.session !== session) || this.armed.has(e.value.token)) continue;
       const moved = { ...e.value, token: this.#ids() };

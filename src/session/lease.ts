@@ -121,9 +121,8 @@ export class SessionLease {
   }
 
   /** The lease record, or `null` when nobody holds it. */
-  async current(): Promise<LeaseRecord | null> {
-    const e = await this.#kv.get<LeaseRecord>([LEASE, this.#session]);
-    return e.value && e.value.expires > this.#now() ? e.value : null;
+  current(): Promise<LeaseRecord | null> {
+    return readLease(this.#kv, this.#session, this.#now());
   }
 
   /**
@@ -236,6 +235,16 @@ export class SessionLease {
     const key = [LEASE, this.#session];
     await this.#kv.atomic().check({ key, versionstamp: held.versionstamp }).delete(key).commit();
   }
+}
+
+/** `session`'s lease record in `kv`, or `null` when nobody holds it at Unix ms `now`. */
+export async function readLease(
+  kv: Deno.Kv,
+  session: string,
+  now: number = Date.now(),
+): Promise<LeaseRecord | null> {
+  const e = await kv.get<LeaseRecord>([LEASE, session]);
+  return e.value && e.value.expires > now ? e.value : null;
 }
 
 /** This machine's host name, or `unknown` when it cannot be read. */

@@ -28,6 +28,7 @@ export {
   type LeaseOptions,
   type LeaseRecord,
   LostLeaseError,
+  readLease,
   safeHostname,
   SessionLease,
 } from "./lease.ts";

@@ -350,6 +350,20 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       wiring.plugins?.manager.deliver(bus.data(event, params)) ?? Promise.resolve(0),
   });
 
+  let firing = false;
+  const fireDueSchedules = () => {
+    if (firing) return;
+    firing = true;
+    schedules.fireDue(name)
+      .then((fired) => fired.size && runner.wake())
+      .catch((e) =>
+        logger.error("Due schedules could not fire: {error}; trying again in 1 s", {
+          error: (e as Error)?.message ?? String(e),
+        })
+      )
+      .finally(() => firing = false);
+  };
+
   const runOnce = async () => {
     // Recorded only now, with every listener bound: a daemon that failed to start is not listed.
     // A full disk here is the storage's problem (503 until it clears), not a reason to stop.
@@ -360,7 +374,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       await inject([{ source: "inject", content: options.initial.trim() }]);
     }
     await schedules.fireDue(name);
-    if (daemon) {
+    if (daemon && schedules.timers) {
       kv.listenQueue(async (msg) => {
         if (!isTimer(msg)) return;
         try {
@@ -381,6 +395,8 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
         }
       });
       await schedules.armForeign(name);
+    }
+    if (daemon) {
       let first = true;
       await lead(signal, {
         kv,
@@ -394,7 +410,11 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
           term.addEventListener("abort", end, { once: true });
           const jobsDone = wiring.runJobs(both.signal);
           // On a local file another daemon's writes wake nobody: look for their jobs each second.
-          const poll = setInterval(() => wiring.recheckJobs(), 1000);
+          // Without KV queue timers (remote KV), look for due schedules each second too.
+          const poll = setInterval(() => {
+            wiring.recheckJobs();
+            if (!schedules.timers) fireDueSchedules();
+          }, 1000);
           try {
             await runner.run(both.signal);
           } finally {
