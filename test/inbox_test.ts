@@ -704,6 +704,7 @@ Deno.test("sessions lists names, running, pid and pending per source; inbox ls s
       pending: { schedule: 1, background: 0, skill: 1, inject: 1, webhook: 2 },
       jobs: 0,
       event_refusals: {},
+      workers: {},
       holder: null,
       standbys: [],
     });

@@ -21,6 +21,7 @@ function snapshot(over: Partial<Snapshot> = {}): Snapshot {
     dead: [],
     schedules: [],
     plugins: [{ name: "p", state: "ready", permissions: "none", restarts: 2, rss: 1000 }],
+    workers: { w: [{ index: 0, pid: 42, restarts: 3, inflight: 1 }] },
     events: { Stop: { runs: 5, failures: 1, refused: 7 } },
     body_bytes_in_flight: 0,
     rss: 1,
@@ -121,6 +122,8 @@ Deno.test("admin /readyz answers 503 with what is not ready; /metrics shows the 
       'hookhost_event_hook_refusals_total{event="Stop"} 7',
       'hookhost_plugin_restarts_total{plugin="p"} 2',
       'hookhost_plugin_resident_memory_bytes{plugin="p"} 1000',
+      'hookhost_worker_restarts_total{hook="w",worker="0"} 3',
+      'hookhost_worker_inflight_requests{hook="w",worker="0"} 1',
     ]
   ) assert.ok(text.split("\n").includes(line), `${line} not in:\n${text}`);
   assert.deepEqual(metrics.recent.map((r) => [r.hook, r.status]), [["h", 401], ["h", 200]]);

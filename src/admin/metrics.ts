@@ -125,6 +125,29 @@ export class AdminMetrics {
         for (const p of s.plugins) if (p.rss !== undefined) set({ plugin: p.name }, p.rss);
       },
     );
+    const workers = (
+      name: string,
+      help: string,
+      type: "counter" | "gauge",
+      field: "restarts" | "inflight",
+    ) =>
+      read(name, help, type, (set) => {
+        for (const [hook, list] of Object.entries(s.workers)) {
+          for (const w of list) set({ hook, worker: String(w.index) }, w[field]);
+        }
+      });
+    workers(
+      "hookhost_worker_restarts_total",
+      "Times a persistent hook's worker was started again.",
+      "counter",
+      "restarts",
+    );
+    workers(
+      "hookhost_worker_inflight_requests",
+      "Requests a persistent hook's worker holds.",
+      "gauge",
+      "inflight",
+    );
     read(
       "hookhost_body_bytes_in_flight",
       "Request body bytes held in memory.",

@@ -85,6 +85,11 @@ export interface Snapshot {
     rss?: number;
     restarts?: number;
   }[];
+  /** The persistent hooks' workers, by hook: index, pid (`null` while restarting), restarts, requests held. */
+  workers: Record<
+    string,
+    { index: number; pid: number | null; restarts: number; inflight: number }[]
+  >;
   /** Event hook runs since start, by event. */
   events: Record<string, { runs: number; failures: number; refused: number }>;
   /** Request body bytes held in memory right now. */

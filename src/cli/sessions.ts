@@ -17,14 +17,21 @@ import { JobStore } from "../webhook/job_store.ts";
 import { context, withKv } from "./context.ts";
 import { table } from "./table.ts";
 
-/** Event hook runs the daemon of `name` refused since it started, by event; `{}` if it cannot say. */
-async function refusals(stateDir: string, name: string): Promise<Record<string, number>> {
+/**
+ * What only the running daemon of `name` knows: event hook runs refused since it started, by
+ * event, and its persistent hooks' workers, by hook; empty when it cannot say.
+ */
+async function ping(
+  stateDir: string,
+  name: string,
+): Promise<{ refusals: Record<string, number>; workers: Record<string, unknown[]> }> {
   try {
     const answer = await controlRequest(sessionPaths(stateDir, name).socket, { op: "ping" });
-    return answer.ok ? answer.refusals ?? {} : {};
+    if (answer.ok) return { refusals: answer.refusals ?? {}, workers: answer.workers ?? {} };
   } catch {
-    return {};
+    // Not running (any more).
   }
+  return { refusals: {}, workers: {} };
 }
 
 /** Runs the `sessions` command. */
@@ -47,7 +54,12 @@ export async function sessions(flags: LocationOptions & { json?: boolean }): Pro
         pending: await store.pending(s.name),
         jobs: await jobs.count(s.name),
         // Only the running daemon knows (counted since it started).
-        event_refusals: pid === null ? {} : await refusals(ctx.paths.stateDir, s.name),
+        ...(pid === null
+          ? { event_refusals: {}, workers: {} }
+          : await ping(ctx.paths.stateDir, s.name).then((p) => ({
+            event_refusals: p.refusals,
+            workers: p.workers,
+          }))),
         holder: lease ? { pid: lease.pid, host: lease.host } : null,
         standbys,
       });

@@ -162,6 +162,24 @@ export function validateConfig(
         );
       }
     }
+    if (hook.plugin !== undefined) {
+      for (const key of ["persistent", "workers", "max_inflight"]) {
+        if (hook[key] !== undefined) {
+          at(["hooks", i, key], `'${key}' applies to scripts; a plugin runs in its own process`);
+        }
+      }
+    } else if (hook.persistent !== true) {
+      for (const key of ["workers", "max_inflight"]) {
+        if (hook[key] !== undefined) {
+          at(["hooks", i, key], `'${key}' applies to persistent = true hooks`);
+        }
+      }
+    } else if (hook.concurrency !== undefined && hook.mode !== "async") {
+      at(
+        ["hooks", i, "concurrency"],
+        "A persistent sync hook runs workers × max_inflight requests at once: set those instead",
+      );
+    }
     if (hook.concurrency !== undefined && hook.plugin !== undefined) {
       at(["hooks", i, "concurrency"], "Concurrency applies to scripts; a plugin runs in-process");
     }

@@ -257,3 +257,27 @@ Deno.test("retryDelay() walks a retry_backoff list (its last delay repeating) or
   assert.deepEqual(ms(1.5, 4), [1_500, 3_000, 6_000, 12_000]);
   assert.equal(retryDelay(3600, 30), 86_400_000);
 });
+
+Deno.test("validateConfig() checks persistent hooks: workers and max_inflight need persistent = true, a plugin takes none, a persistent sync hook no concurrency", async () => {
+  await withDir((dir) => {
+    const hook = (name: string, port: number, rest: string) =>
+      `[[hooks]]\nname = "${name}"\nbind = "127.0.0.1:${port}"\n${rest}\n`;
+    const source = [
+      hook("a", 1, 'script = "hook.sh"\nworkers = 2'),
+      hook("b", 2, 'plugin = "p"\npersistent = true'),
+      hook("c", 3, 'script = "hook.sh"\npersistent = true\nconcurrency = 4'),
+      hook("d", 4, 'script = "hook.sh"\npersistent = true\nworkers = 65'),
+      hook(
+        "e",
+        5,
+        'script = "hook.sh"\npersistent = true\nmode = "async"\nconcurrency = 2\nworkers = 2\nmax_inflight = 8',
+      ),
+    ].join("\n");
+    expectProblems(problemsOf(source, dir), [
+      ["5:1 hooks[0].workers", "'workers' applies to persistent = true hooks"],
+      ["11:1 hooks[1].persistent", "'persistent' applies to scripts"],
+      ["18:1 hooks[2].concurrency", "A persistent sync hook runs workers × max_inflight"],
+      ["25:1 hooks[3].workers", "Must be from 1 to 64, got '65'"],
+    ]);
+  });
+});

@@ -140,6 +140,9 @@ export const HookSchema = z.strictObject({
   concurrency: z.optional(whole("a whole number", 1, 1024)),
   queue: z._default(whole("a whole number", 0, 1_000_000), DEFAULT_SYNC_QUEUE),
   max_pending: z._default(whole("a whole number", 1, 100_000_000), 100_000),
+  persistent: z._default(z.boolean({ error: "must be true or false" }), false),
+  workers: z._default(whole("a whole number", 1, 64), 1),
+  max_inflight: z._default(whole("a whole number", 1, 1024), 1),
   max_attempts: z.optional(whole("a whole number", 1, 1000)),
   retry_backoff: z.optional(
     z.union([delay, z.array(delay).check(z.minLength(1, "must list at least one delay"))], {
@@ -371,6 +374,15 @@ export interface HookConfig extends AuthKeys, EnvKeys, TlsKeys {
   queue: number;
   /** Jobs of an async hook stored and not yet run, at most (default 100000); beyond, 503. */
   max_pending: number;
+  /**
+   * Whether the script runs as long-lived workers fed requests as JSON lines (docs/workers.md)
+   * instead of once per request (default false).
+   */
+  persistent: boolean;
+  /** Copies of a persistent script, 1 to 64 (default 1). */
+  workers: number;
+  /** Requests one worker of a persistent script holds at once, 1 to 1024 (default 1). */
+  max_inflight: number;
   /**
    * Runs an async hook's job gets before it becomes a dead letter, 1 to 1000 (default
    * {@linkcode DEFAULT_ASYNC_ATTEMPTS}); async hooks only.

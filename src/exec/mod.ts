@@ -14,7 +14,7 @@ export {
   SpawnError,
 } from "./spawn.ts";
 export { childEnv, type ChildEnvOptions, KV_TOKEN, withEnv } from "./environment.ts";
-export { setprivPath } from "./wrappers.ts";
+export { setprivPath, setsidPath } from "./wrappers.ts";
 export { statFields } from "./native_spawn.ts";
 // The base of SpawnError and ChildLostError: callers branch on its `code`.
 export { HookhostError } from "../errors.ts";

@@ -36,6 +36,8 @@ export interface AdminParts {
   budget: BodyBudget;
   /** Its plugins' status rows. */
   plugins: () => PluginStatus[];
+  /** Its persistent hooks' workers, by hook. */
+  workers: () => Snapshot["workers"];
   /** Why it is not serving yet or any more (listeners not bound, stopping); empty when it is. */
   serving: () => string[];
   /** Its listeners. */
@@ -122,6 +124,7 @@ export function adminSource(parts: AdminParts): AdminSource {
           ...(p.rss !== undefined ? { rss: p.rss } : {}),
           ...(p.restarts !== undefined ? { restarts: p.restarts } : {}),
         })),
+        workers: parts.workers(),
         events: parts.bus.stats(),
         body_bytes_in_flight: parts.budget.held,
         rss: Deno.memoryUsage().rss,

@@ -28,6 +28,7 @@ export type ControlResponse =
     plugins?: unknown[];
     delivered?: number;
     refusals?: Record<string, number>;
+    workers?: Record<string, unknown[]>;
   }
   | { ok: false; error: string };
 

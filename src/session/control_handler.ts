@@ -28,6 +28,8 @@ export interface ControlHandlerOptions {
   plugins: () => unknown[];
   /** Event hook runs refused since start, by event (`ping`). */
   refusals?: () => Record<string, number>;
+  /** The persistent hooks' workers, by hook (`ping`). */
+  workers?: () => Record<string, unknown[]>;
   /** Hands an event to the plugins' `on.EVENT` handlers (`emit`); how many got it. */
   emitToPlugins?: (event: string, params: Record<string, unknown>) => Promise<number>;
   /** Process id `ping` reports; default `Deno.pid`. */
@@ -53,6 +55,7 @@ export function controlHandler(
           pid: options.pid ?? Deno.pid,
           name: session,
           refusals: options.refusals?.() ?? {},
+          workers: options.workers?.() ?? {},
         };
       case "plugins":
         return { ok: true, plugins: options.plugins() };

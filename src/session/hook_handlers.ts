@@ -36,6 +36,8 @@ import { requestId, withRequestId } from "../webhook/request_id.ts";
 import { BodyBudget } from "../webhook/body_limit.ts";
 import { methodsStep, pathStep, Slots } from "../webhook/slots.ts";
 import { JobRunner } from "./job_runner.ts";
+import { WorkerPool, type WorkerStatus } from "../worker/pool.ts";
+import { watchScript } from "../worker/watch_script.ts";
 import { type PluginHost, startPlugins } from "./plugin_host.ts";
 import type { SessionRunner } from "./runner.ts";
 
@@ -59,6 +61,10 @@ export interface HookHandlersOptions {
   bus: EventBus;
   /** The starter of children of a table with `env` / `env_set` keys (a hook, a plugin). */
   spawnerFor: (keys: EnvKeys) => Spawner;
+  /** The environment of a long-lived child of such a table (a persistent hook's workers). */
+  envFor: (keys: EnvKeys) => Record<string, string>;
+  /** Ms the workers of persistent hooks get to exit on their own at the stop (default 10000). */
+  graceMs?: number;
   /** Plugins folder; served when it exists, or when the config asks for plugins. */
   pluginsDir?: string;
   /** Writes a record to the session's output. */
@@ -98,7 +104,9 @@ export interface HookHandlers {
   runJobs(signal: AbortSignal, options?: { untilIdle?: boolean }): Promise<void>;
   /** Has async hooks look for jobs due again (dead letters replayed by `jobs replay`). */
   recheckJobs(): void;
-  /** Stops the plugins. */
+  /** The workers of the persistent hooks, by hook. */
+  workers(): Record<string, WorkerStatus[]>;
+  /** Stops the plugins and the persistent hooks' workers. */
   stop(): Promise<void>;
 }
 
@@ -156,6 +164,31 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       onRun: reportRun,
       log: log("webhook"),
     });
+  const pools = new Map<string, WorkerPool>();
+  const unwatch: (() => void)[] = [];
+  /** Starts the workers of persistent hook `hookName`, replaced whenever its script changes. */
+  const poolFor = (
+    hookName: string,
+    script: string,
+    settings: { keys: EnvKeys; workers: number; maxInflight: number },
+  ) => {
+    const pool = new WorkerPool({
+      hook: hookName,
+      session: name,
+      script,
+      workers: settings.workers,
+      maxInflight: settings.maxInflight,
+      env: () => ({ ...options.envFor(settings.keys), HOOK_NAME: hookName, HOOK_SESSION: name }),
+      log: log("webhook"),
+    });
+    pools.set(hookName, pool);
+    unwatch.push(watchScript(script, () => {
+      logger.info("hook '{hook}': its script changed; its workers restart", { hook: hookName });
+      pool.restart();
+    }));
+    hardStop.addEventListener("abort", () => void pool.stop(0), { once: true });
+    return pool;
+  };
   /** A script hook of this session: [[hooks]] entries and script plugins alike. */
   const scriptHook = (
     hookName: string,
@@ -165,6 +198,8 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       maxBody: number;
       keys?: GuardKeys & EnvKeys;
       hook?: Pick<HookConfig, "concurrency" | "queue" | "methods">;
+      pool?: WorkerPool;
+      capacity?: number;
     },
   ) =>
     scriptHookHandler({
@@ -176,11 +211,12 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       body,
       steps: guard(hookName, limits.keys),
       slots: new Slots(
-        limits.hook?.concurrency ?? DEFAULT_SYNC_CONCURRENCY,
+        limits.capacity ?? limits.hook?.concurrency ?? DEFAULT_SYNC_CONCURRENCY,
         limits.hook?.queue ?? DEFAULT_SYNC_QUEUE,
       ),
       session: name,
       spawner: spawnerFor(limits.keys ?? {}),
+      pool: limits.pool,
       log: log("webhook"),
       signal: hardStop,
       inject: (content, meta) => webhookMessage(hookName, content, meta),
@@ -223,11 +259,18 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
   for (const hook of options.hooks) {
     let async: JobRunner | null = null;
     let pending = 0;
+    const pool = hook.persistent && hook.script
+      ? poolFor(hook.name, hook.script, {
+        keys: hook,
+        workers: hook.workers,
+        maxInflight: hook.max_inflight,
+      })
+      : undefined;
     if (hook.mode === "async" && hook.script) {
       pending = await jobs.count(name, hook.name);
       async = new JobRunner({
         session: name,
-        hook: { name: hook.name, script: hook.script, timeout: hook.timeout },
+        hook: { name: hook.name, script: hook.script, timeout: hook.timeout, pool },
         attempts: {
           max: hook.max_attempts ?? DEFAULT_ASYNC_ATTEMPTS,
           delay: (failed) => retryDelay(hook.retry_backoff ?? DEFAULT_RETRY_SCHEDULE, failed),
@@ -273,6 +316,8 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
           maxBody: hook.max_body,
           keys: hook,
           hook,
+          pool,
+          capacity: pool ? hook.workers * hook.max_inflight : undefined,
         })
         : (req: Request) =>
           plugins
@@ -313,6 +358,13 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       });
       return done.then(() => {}).finally(() => signal.removeEventListener("abort", onAbort));
     },
-    stop: () => plugins?.stop() ?? Promise.resolve(),
+    workers: () => Object.fromEntries([...pools].map(([hook, pool]) => [hook, pool.status()])),
+    async stop() {
+      for (const u of unwatch.splice(0)) u();
+      await Promise.all([
+        plugins?.stop(),
+        ...[...pools.values()].map((p) => p.stop(options.graceMs ?? 10_000)),
+      ]);
+    },
   };
 }

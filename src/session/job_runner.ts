@@ -15,6 +15,7 @@ import type { Message } from "../inbox/message.ts";
 import type { Job, JobStore } from "../webhook/job_store.ts";
 import { type HookRun, runHookScript } from "../webhook/script_hook.ts";
 import { Notifier } from "./notifier.ts";
+import type { WorkerPool } from "../worker/pool.ts";
 
 /** CPU priority (`nice`) of async hooks' scripts. */
 export const ASYNC_NICE = 19;
@@ -23,8 +24,11 @@ export const ASYNC_NICE = 19;
 export interface JobRunnerOptions {
   /** Session name. */
   session: string;
-  /** The hook: its name, absolute script path and timeout in seconds. */
-  hook: { name: string; script: string; timeout: number };
+  /**
+   * The hook: its name, absolute script path and timeout in seconds, and its workers when it is
+   * persistent (its jobs go to them instead of a process each).
+   */
+  hook: { name: string; script: string; timeout: number; pool?: WorkerPool };
   /**
    * Runs a job gets before it becomes a dead letter, and the ms to wait after the nth failed
    * run; default one run, no retry.
@@ -211,6 +215,7 @@ export class JobRunner {
       timeout: hook.timeout,
       session,
       spawner: this.#o.spawner,
+      pool: hook.pool,
       log,
       signal: this.#o.hardStop,
       // Background work yields the CPU to accepting requests.

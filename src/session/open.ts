@@ -200,6 +200,8 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     // Each kind of child starts from the environment its table allows (snapshot at start),
     // made again only when a new secret is to be hidden.
     const source = Deno.env.toObject();
+    const envFor = (keys: EnvKeys) =>
+      childEnv({ allow: keys.env, set: keys.env_set, secrets: hidden(), source });
     const spawnerFor = (keys: EnvKeys) => {
       let hiding = -1;
       let base: Record<string, string> = {};
@@ -207,7 +209,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
         const names = hidden();
         if (names.size !== hiding) {
           hiding = names.size;
-          base = childEnv({ allow: keys.env, set: keys.env_set, secrets: names, source });
+          base = envFor(keys);
         }
         return base;
       });
@@ -321,6 +323,8 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
       runner,
       bus,
       spawnerFor,
+      envFor,
+      graceMs: config.session.shutdown_grace * 1000,
       pluginsDir: options.pluginsDir,
       record: (r) => sink.write(r),
       received,
@@ -345,6 +349,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
     inject: async (m) => (await inject([m]))[0] as { id: string },
     plugins: () => wiring.plugins?.manager.status() ?? [],
     refusals: () => bus.refusals(),
+    workers: () => wiring.workers(),
     // The events file already ran in the emitting process: here only the plugins get it.
     emitToPlugins: (event, params) =>
       wiring.plugins?.manager.deliver(bus.data(event, params)) ?? Promise.resolve(0),
@@ -512,6 +517,7 @@ export async function openSession(options: OpenSessionOptions): Promise<OpenSess
         bus,
         budget: bodyBudget,
         plugins: () => wiring.plugins?.manager.status() ?? [],
+        workers: () => wiring.workers(),
         serving: () => [...(shutdown.accepting ? [] : ["stopping"]), ...host.serving()],
         wake: () => control({ op: "wake" }).then(() => {}),
         now: clock,

@@ -101,7 +101,7 @@ Deno.test("openSession daemon: control send is output; unknown hooks are 404; af
     const sent = await session.control({ op: "send", content: "from control", source: "skill" });
     assert.ok(sent.ok && typeof sent.id === "string", JSON.stringify(sent));
     const pong = await session.control({ op: "ping" });
-    assert.deepEqual(pong, { ok: true, pid: Deno.pid, name: "s", refusals: {} });
+    assert.deepEqual(pong, { ok: true, pid: Deno.pid, name: "s", refusals: {}, workers: {} });
     const bad = await session.control({ op: "send", content: "x", source: "nope" as "inject" });
     assert.deepEqual(bad, { ok: false, error: "Unknown source 'nope'" });
     const injected = await out.next("injected");
@@ -153,9 +153,11 @@ Deno.test("openSession serves a script hook through handle() and stops through i
       );
       assert.equal(res.status, 200);
       assert.equal(await res.text(), "ok");
+      // Printed at once, or stored and drained once the runner runs (it may start later than
+      // the request on a slow machine); a stop before that would leave it for the next run.
+      const injected = await out.next("injected");
       stop.abort();
       await running;
-      const injected = out.records.find((r) => r.type === "injected");
       assert.equal(injected?.content, "a webhook body");
       assert.equal(injected?.source_label, "webhook echo");
       const run = out.records.find((r) => r.type === "hook_run");

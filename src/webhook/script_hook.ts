@@ -19,6 +19,7 @@ import {
 import { limitBody, type LimitBodyOptions, retryLater } from "./body_limit.ts";
 import type { Slots } from "./slots.ts";
 import { hookEnv, type HookRequest } from "./env.ts";
+import type { WorkerPool } from "../worker/pool.ts";
 
 /** The outcome of one request, as reported in `hook_run` records. */
 export interface HookRun {
@@ -76,6 +77,8 @@ export interface ScriptHookOptions {
   log: Logger;
   /** Aborting kills running scripts (shutdown past its grace). */
   signal?: AbortSignal;
+  /** The hook's persistent workers (`persistent = true`): requests go to them, not to `spawner`. */
+  pool?: WorkerPool;
 }
 
 const decoder = new TextDecoder();
@@ -97,6 +100,8 @@ export interface ScriptOutcome {
   output: string;
   /** False when the script could not be started at all. */
   started: boolean;
+  /** The 2xx status a persistent worker asked its message to be answered with. */
+  answer?: number;
 }
 
 /**
@@ -107,12 +112,20 @@ export async function runHookScript(
   options:
     & Pick<
       ScriptHookOptions,
-      "name" | "script" | "timeout" | "session" | "spawner" | "log" | "signal"
+      "name" | "script" | "timeout" | "session" | "spawner" | "log" | "signal" | "pool"
     >
     & { nice?: number },
   request: HookRequest,
 ): Promise<ScriptOutcome> {
   const { name, log } = options;
+  if (options.pool) {
+    // The pool logs its failures; a worker's outcome has no exit code.
+    const o = await options.pool.run(request, {
+      timeoutMs: options.timeout * 1000,
+      signal: options.signal,
+    });
+    return { ...o, exit_code: null, started: true };
+  }
   const at = { hook: name, request_id: request.requestId ?? "" };
   let result;
   try {
@@ -212,13 +225,16 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
           : "Script failed\n",
       );
     }
-    const answer = await storeMessage(outcome.output, {
+    let answer = await storeMessage(outcome.output, {
       inject: options.inject,
       log,
       who: `hook '${name}'`,
       requestId: ctx.requestId,
       dedupe: ctx.dedupe,
     });
+    if (answer.status === 200 && outcome.answer && outcome.answer !== 200) {
+      answer = new Response(answer.body, { status: outcome.answer, headers: answer.headers });
+    }
     report(answer.status);
     return answer;
   });
