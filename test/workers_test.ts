@@ -419,3 +419,39 @@ Deno.test("persistent hook: a worker that keeps exiting is restarted with a grow
     },
   );
 });
+
+Deno.test("persistent script plugin: [plugins.NAME] persistent = true serves the plugin through one long-lived worker, stopped when its file is removed", async () => {
+  const tmp = await tempDir();
+  try {
+    const plugins = join(tmp.path, "plugins");
+    await Deno.mkdir(plugins);
+    await script(
+      plugins,
+      "pyworker",
+      python(`return {"id": req["id"], "message": "pid " + str(os.getpid()) + " " + req["body"]}`),
+    );
+    await config(
+      tmp.path,
+      `[server]\nbind = "127.0.0.1:0"\n\n[plugins.pyworker]\npersistent = true\nmax_inflight = 2\n`,
+    );
+    const d = await InSession.open({ dir: tmp.path, name: "pl", pluginsDir: plugins });
+    try {
+      const url = `http://${await d.addr("server")}/hooks/pyworker`;
+      for (const b of ["one", "two"]) {
+        const res = await request(url, { method: "POST", body: b });
+        assert.equal(res.status, 200, res.text);
+      }
+      const got = await d.waitForCount((r) => r.type === "injected", 2);
+      const pids = new Set(got.map((r) => r.content.split(" ")[1]));
+      assert.equal(pids.size, 1, JSON.stringify(got));
+      const pid = Number([...pids][0]);
+      assert.ok(alive(pid));
+      await Deno.remove(join(plugins, "pyworker"));
+      await until(() => !alive(pid), () => `worker ${pid} of the removed plugin still runs`);
+    } finally {
+      await d.stop();
+    }
+  } finally {
+    await tmp.cleanup();
+  }
+});

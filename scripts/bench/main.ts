@@ -22,6 +22,7 @@ import {
   rows3and3a,
   rows4and7,
 } from "./rows.ts";
+import { rows9and9a } from "./row9.ts";
 import { ensureTools, HOOKHOST, version } from "./tools.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -75,6 +76,7 @@ try {
   if (wanted(5)) rows.push(await inDir((d) => row5(d, budget)));
   if (wanted(6)) rows.push(await inDir((d) => row6(d, budget)));
   if (wanted(8)) rows.push(await inDir((d) => row8(d, budget)));
+  if (wanted(9)) rows.push(...await inDir((d) => rows9and9a(d, budget)));
 } catch (e) {
   console.error(`bench: could not run: ${(e as Error).stack ?? e}`);
   Deno.exit(1);

@@ -309,9 +309,26 @@ export async function startHookhostToFile(
  * Starts `worker_baseline.ts`, row 3's baseline: a bare `Deno.serve` through one Worker, with the
  * runtime flags hookhost runs with.
  */
-export async function startWorkerBaseline(): Promise<Server & { url: string }> {
-  const script = new URL("./worker_baseline.ts", import.meta.url).pathname;
-  const [cmd, argv] = detached(Deno.execPath(), ["run", ...runtimeFlags(), "--no-config", script]);
+export function startWorkerBaseline(): Promise<Server & { url: string }> {
+  return startBaseline("worker_baseline.ts");
+}
+
+/**
+ * Starts baseline `file` of this folder (which prints `LISTENING <port>`) with `args`, under the
+ * runtime flags hookhost runs with.
+ */
+export async function startBaseline(
+  file: string,
+  args: string[] = [],
+): Promise<Server & { url: string }> {
+  const script = new URL(`./${file}`, import.meta.url).pathname;
+  const [cmd, argv] = detached(Deno.execPath(), [
+    "run",
+    ...runtimeFlags(),
+    "--no-config",
+    script,
+    ...args,
+  ]);
   const child = new Deno.Command(cmd, { args: argv, stdout: "piped", stderr: "piped" }).spawn();
   const timer = setTimeout(() => child.kill(), 30_000);
   let text = "";
@@ -325,7 +342,7 @@ export async function startWorkerBaseline(): Promise<Server & { url: string }> {
   if (!port) {
     child.kill();
     const { stderr } = await child.output().catch(() => ({ stderr: new Uint8Array() }));
-    throw new Error(`worker_baseline.ts did not start: ${text}${new TextDecoder().decode(stderr)}`);
+    throw new Error(`${file} did not start: ${text}${new TextDecoder().decode(stderr)}`);
   }
   return {
     url: `http://127.0.0.1:${port}`,

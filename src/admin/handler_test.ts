@@ -124,6 +124,7 @@ Deno.test("admin /readyz answers 503 with what is not ready; /metrics shows the 
       'hookhost_plugin_resident_memory_bytes{plugin="p"} 1000',
       'hookhost_worker_restarts_total{hook="w",worker="0"} 3',
       'hookhost_worker_inflight_requests{hook="w",worker="0"} 1',
+      'hookhost_worker_pid{hook="w",worker="0"} 42',
     ]
   ) assert.ok(text.split("\n").includes(line), `${line} not in:\n${text}`);
   assert.deepEqual(metrics.recent.map((r) => [r.hook, r.status]), [["h", 401], ["h", 200]]);

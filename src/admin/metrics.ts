@@ -149,6 +149,16 @@ export class AdminMetrics {
       "inflight",
     );
     read(
+      "hookhost_worker_pid",
+      "Process id of a persistent hook's worker (absent while it waits to restart).",
+      "gauge",
+      (set) => {
+        for (const [hook, list] of Object.entries(s.workers)) {
+          for (const w of list) if (w.pid !== null) set({ hook, worker: String(w.index) }, w.pid);
+        }
+      },
+    );
+    read(
       "hookhost_body_bytes_in_flight",
       "Request body bytes held in memory.",
       "gauge",

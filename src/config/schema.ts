@@ -232,6 +232,9 @@ export const PluginSettingsSchema = z.strictObject({
   ),
   isolation: z.optional(z.enum(["process", "worker"], { error: 'must be "process" or "worker"' })),
   memory: z.optional(whole("a number of MiB", 32, 1024 * 1024)),
+  persistent: z.optional(z.boolean({ error: "must be true or false" })),
+  workers: z.optional(whole("a whole number", 1, 64)),
+  max_inflight: z.optional(whole("a whole number", 1, 1024)),
 });
 
 /** `[limits]`: what any client may hold of the daemon, on every listener (docs/security.md). */
@@ -458,6 +461,12 @@ export interface PluginSettingsConfig extends AuthKeys, EnvKeys {
   isolation?: "process" | "worker";
   /** Memory limit of a process-isolated plugin, MiB (default 128). */
   memory?: number;
+  /** A script plugin runs as persistent workers (docs/workers.md); module plugins ignore it. */
+  persistent?: boolean;
+  /** Copies of a persistent script plugin (default 1). */
+  workers?: number;
+  /** Requests one worker of a persistent script plugin holds at once (default 1). */
+  max_inflight?: number;
 }
 
 /** The validated config. */

@@ -16,6 +16,7 @@ import {
   DEFAULT_SYNC_QUEUE,
   type EnvKeys,
   type HookConfig,
+  type PluginSettingsConfig,
   retryDelay,
 } from "../config/schema.ts";
 import type { EventBus } from "../events/mod.ts";
@@ -170,7 +171,14 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
   const poolFor = (
     hookName: string,
     script: string,
-    settings: { keys: EnvKeys; workers: number; maxInflight: number },
+    settings: {
+      keys: EnvKeys;
+      workers: number;
+      maxInflight: number;
+      /** Where `workers()` lists it (default `hookName`). */
+      key?: string;
+      onGone?: () => void;
+    },
   ) => {
     const pool = new WorkerPool({
       hook: hookName,
@@ -181,14 +189,39 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       env: () => ({ ...options.envFor(settings.keys), HOOK_NAME: hookName, HOOK_SESSION: name }),
       log: log("webhook"),
     });
-    pools.set(hookName, pool);
+    pools.set(settings.key ?? hookName, pool);
     unwatch.push(watchScript(script, () => {
       logger.info("hook '{hook}': its script changed; its workers restart", { hook: hookName });
       pool.restart();
-    }));
+    }, { onGone: settings.onGone }));
     hardStop.addEventListener("abort", () => void pool.stop(0), { once: true });
     return pool;
   };
+  /**
+   * The workers of persistent script plugin `name`: kept while its file stays (a reload of the
+   * plugin after a change keeps them; they restart themselves), stopped once it is removed.
+   */
+  const pluginPool = (name: string, path: string, keys: PluginSettingsConfig) => {
+    const key = `plugin:${name}`;
+    const had = pools.get(key);
+    if (had && pluginPaths.get(key) === path) return had;
+    if (had) void had.stop(0);
+    pluginPaths.set(key, path);
+    const pool = poolFor(name, path, {
+      keys,
+      workers: keys.workers ?? 1,
+      maxInflight: keys.max_inflight ?? 1,
+      key,
+      onGone: () => {
+        if (pools.get(key) !== pool) return;
+        pools.delete(key);
+        pluginPaths.delete(key);
+        void pool.stop(0);
+      },
+    });
+    return pool;
+  };
+  const pluginPaths = new Map<string, string>();
   /** A script hook of this session: [[hooks]] entries and script plugins alike. */
   const scriptHook = (
     hookName: string,
@@ -233,8 +266,12 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       config,
       kv: options.kv,
       bus,
-      scriptHook: (hookName, path, maxBody) =>
-        scriptHook(hookName, path, { timeout: 30, maxBody, keys: config.plugins[hookName] }),
+      scriptHook: (hookName, path, maxBody) => {
+        const keys = config.plugins[hookName];
+        const pool = keys?.persistent ? pluginPool(hookName, path, keys) : undefined;
+        const capacity = pool ? (keys!.workers ?? 1) * (keys!.max_inflight ?? 1) : undefined;
+        return scriptHook(hookName, path, { timeout: 30, maxBody, keys, pool, capacity });
+      },
       webhook: webhookMessage,
       steps: (plugin) => guard(plugin, config.plugins[plugin]),
       inject: async (target, message) => {

@@ -21,16 +21,22 @@ function identity(path: string): string {
 /**
  * Calls `onChange` when `path`'s file changes (its inode, size or mtime), looking every
  * `everyMs` (default {@linkcode WATCH_EVERY_MS}); a file that is missing is not a change until
- * it is back. Returns the function that stops watching. The timer keeps no process alive.
+ * it is back, unless `onGone` is given: then that is called once and the watch ends (a script
+ * plugin's file removed). Returns the function that stops watching. The timer keeps no process
+ * alive.
  */
 export function watchScript(
   path: string,
   onChange: () => void,
-  options: { everyMs?: number } = {},
+  options: { everyMs?: number; onGone?: () => void } = {},
 ): () => void {
   let seen = identity(path);
   const timer = setInterval(() => {
     const now = identity(path);
+    if (now === "missing" && options.onGone) {
+      clearInterval(timer);
+      return options.onGone();
+    }
     if (now === seen || now === "missing") return;
     seen = now;
     onChange();
