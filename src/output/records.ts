@@ -27,6 +27,7 @@ export type OutputRecord =
     reason?: string;
     duplicate?: boolean;
     request_id?: string;
+    worker?: number;
   }
   | { type: "status"; message: string }
   | { type: "error"; message: string };
@@ -58,6 +59,10 @@ export function renderText(r: Stamped): string {
     case "hook_run":
       if (r.duplicate) return `${head} hook '${r.hook}' answered ${r.status} (duplicate delivery)`;
       if (r.reason) return `${head} hook '${r.hook}' answered ${r.status} (${r.reason})`;
+      // A persistent worker's answer: it stays.
+      if (r.worker !== undefined) {
+        return `${head} hook '${r.hook}' answered ${r.status} (worker ${r.worker}, ${r.duration_ms} ms)`;
+      }
       // A plugin's answer: no process exited.
       if (r.exit_code === null && r.status < 500) {
         return `${head} hook '${r.hook}' answered ${r.status} (${r.duration_ms} ms)`;

@@ -75,6 +75,14 @@ Deno.test("createSink() text renders each record for people", async () => {
   sink.write({ type: "hook_run", hook: "gh", status: 200, exit_code: 0, duration_ms: 12 });
   sink.write({ type: "hook_run", hook: "gh", status: 504, exit_code: null, duration_ms: 30000 });
   sink.write({ type: "hook_run", hook: "greet", status: 200, exit_code: null, duration_ms: 14 });
+  sink.write({
+    type: "hook_run",
+    hook: "w",
+    status: 500,
+    exit_code: null,
+    duration_ms: 3,
+    worker: 1,
+  });
   const refused = { hook: "gh", exit_code: null, duration_ms: 0 };
   sink.write({ type: "hook_run", status: 401, reason: "signature mismatch", ...refused });
   sink.write({ type: "hook_run", status: 200, duplicate: true, ...refused });
@@ -95,6 +103,7 @@ Deno.test("createSink() text renders each record for people", async () => {
       "09:05:03 [demo] hook 'gh' answered 200 (exit 0, 12 ms)",
       "09:05:03 [demo] hook 'gh' answered 504 (exit signal, 30000 ms)",
       "09:05:03 [demo] hook 'greet' answered 200 (14 ms)",
+      "09:05:03 [demo] hook 'w' answered 500 (worker 1, 3 ms)",
       "09:05:03 [demo] hook 'gh' answered 401 (signature mismatch)",
       "09:05:03 [demo] hook 'gh' answered 200 (duplicate delivery)",
       "09:05:03 [demo] stopping",

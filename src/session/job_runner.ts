@@ -302,6 +302,7 @@ export class JobRunner {
       status,
       exit_code: outcome.exit_code,
       duration_ms: outcome.duration_ms,
+      ...(outcome.worker === undefined ? {} : { worker: outcome.worker }),
       job: job.id,
       ...(job.request_id ? { request_id: job.request_id } : {}),
       attempt,

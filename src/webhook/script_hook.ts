@@ -37,6 +37,8 @@ export interface HookRun {
   duplicate?: boolean;
   /** The request's id (`X-Request-Id`), when the run answers a request. */
   request_id?: string;
+  /** The persistent worker that served it (its index), when one did. */
+  worker?: number;
 }
 
 /** What a script hook needs from its host. */
@@ -102,6 +104,8 @@ export interface ScriptOutcome {
   started: boolean;
   /** The 2xx status a persistent worker asked its message to be answered with. */
   answer?: number;
+  /** The persistent worker that served it (its index), when one did. */
+  worker?: number;
 }
 
 /**
@@ -211,6 +215,7 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
         exit_code: outcome.exit_code,
         duration_ms: outcome.duration_ms,
         request_id: ctx.requestId,
+        ...(outcome.worker === undefined ? {} : { worker: outcome.worker }),
       });
     if (outcome.status !== 200) {
       report(outcome.status);

@@ -25,6 +25,8 @@ export interface WorkerOutcome {
   output: string;
   /** Wall time in ms, from the request's arrival at the pool. */
   duration_ms: number;
+  /** The worker that took it (its index); absent when none did. */
+  worker?: number;
 }
 
 /** One worker as `sessions` and the metrics show it. */
@@ -146,7 +148,10 @@ export class WorkerPool {
       clearTimeout(timer);
       slot = this.#free();
     }
-    return done(await this.#send(slot, request, deadline - performance.now()));
+    return {
+      ...done(await this.#send(slot, request, deadline - performance.now())),
+      worker: slot.index,
+    };
   }
 
   #at(request: HookRequest) {
