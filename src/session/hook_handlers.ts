@@ -16,7 +16,6 @@ import {
   DEFAULT_SYNC_QUEUE,
   type EnvKeys,
   type HookConfig,
-  type PluginSettingsConfig,
   retryDelay,
 } from "../config/schema.ts";
 import type { EventBus } from "../events/mod.ts";
@@ -37,8 +36,8 @@ import { requestId, withRequestId } from "../webhook/request_id.ts";
 import { BodyBudget } from "../webhook/body_limit.ts";
 import { methodsStep, pathStep, Slots } from "../webhook/slots.ts";
 import { JobRunner } from "./job_runner.ts";
-import { WorkerPool, type WorkerStatus } from "../worker/pool.ts";
-import { watchScript } from "../worker/watch_script.ts";
+import type { WorkerPool, WorkerStatus } from "../worker/pool.ts";
+import { HookWorkers } from "./hook_workers.ts";
 import { type PluginHost, startPlugins } from "./plugin_host.ts";
 import type { SessionRunner } from "./runner.ts";
 
@@ -165,63 +164,13 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       onRun: reportRun,
       log: log("webhook"),
     });
-  const pools = new Map<string, WorkerPool>();
-  const unwatch: (() => void)[] = [];
-  /** Starts the workers of persistent hook `hookName`, replaced whenever its script changes. */
-  const poolFor = (
-    hookName: string,
-    script: string,
-    settings: {
-      keys: EnvKeys;
-      workers: number;
-      maxInflight: number;
-      /** Where `workers()` lists it (default `hookName`). */
-      key?: string;
-      onGone?: () => void;
-    },
-  ) => {
-    const pool = new WorkerPool({
-      hook: hookName,
-      session: name,
-      script,
-      workers: settings.workers,
-      maxInflight: settings.maxInflight,
-      env: () => ({ ...options.envFor(settings.keys), HOOK_NAME: hookName, HOOK_SESSION: name }),
-      log: log("webhook"),
-    });
-    pools.set(settings.key ?? hookName, pool);
-    unwatch.push(watchScript(script, () => {
-      logger.info("hook '{hook}': its script changed; its workers restart", { hook: hookName });
-      pool.restart();
-    }, { onGone: settings.onGone }));
-    hardStop.addEventListener("abort", () => void pool.stop(0), { once: true });
-    return pool;
-  };
-  /**
-   * The workers of persistent script plugin `name`: kept while its file stays (a reload of the
-   * plugin after a change keeps them; they restart themselves), stopped once it is removed.
-   */
-  const pluginPool = (name: string, path: string, keys: PluginSettingsConfig) => {
-    const key = `plugin:${name}`;
-    const had = pools.get(key);
-    if (had && pluginPaths.get(key) === path) return had;
-    if (had) void had.stop(0);
-    pluginPaths.set(key, path);
-    const pool = poolFor(name, path, {
-      keys,
-      workers: keys.workers ?? 1,
-      maxInflight: keys.max_inflight ?? 1,
-      key,
-      onGone: () => {
-        if (pools.get(key) !== pool) return;
-        pools.delete(key);
-        pluginPaths.delete(key);
-        void pool.stop(0);
-      },
-    });
-    return pool;
-  };
-  const pluginPaths = new Map<string, string>();
+  const workers = new HookWorkers({
+    session: name,
+    envFor: options.envFor,
+    hardStop,
+    log: log("webhook"),
+    sessionLog: logger,
+  });
   /** A script hook of this session: [[hooks]] entries and script plugins alike. */
   const scriptHook = (
     hookName: string,
@@ -268,7 +217,7 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       bus,
       scriptHook: (hookName, path, maxBody) => {
         const keys = config.plugins[hookName];
-        const pool = keys?.persistent ? pluginPool(hookName, path, keys) : undefined;
+        const pool = keys?.persistent ? workers.forPlugin(hookName, path, keys) : undefined;
         const capacity = pool ? (keys!.workers ?? 1) * (keys!.max_inflight ?? 1) : undefined;
         return scriptHook(hookName, path, { timeout: 30, maxBody, keys, pool, capacity });
       },
@@ -297,11 +246,7 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
     let async: JobRunner | null = null;
     let pending = 0;
     const pool = hook.persistent && hook.script
-      ? poolFor(hook.name, hook.script, {
-        keys: hook,
-        workers: hook.workers,
-        maxInflight: hook.max_inflight,
-      })
+      ? workers.forHook({ ...hook, script: hook.script })
       : undefined;
     if (hook.mode === "async" && hook.script) {
       pending = await jobs.count(name, hook.name);
@@ -395,13 +340,9 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
       });
       return done.then(() => {}).finally(() => signal.removeEventListener("abort", onAbort));
     },
-    workers: () => Object.fromEntries([...pools].map(([hook, pool]) => [hook, pool.status()])),
+    workers: () => workers.status(),
     async stop() {
-      for (const u of unwatch.splice(0)) u();
-      await Promise.all([
-        plugins?.stop(),
-        ...[...pools.values()].map((p) => p.stop(options.graceMs ?? 10_000)),
-      ]);
+      await Promise.all([plugins?.stop(), workers.stop(options.graceMs ?? 10_000)]);
     },
   };
 }

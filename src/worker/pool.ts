@@ -204,8 +204,10 @@ export class WorkerPool {
       const proc = slot.proc;
       slot.proc = null;
       proc.closeStdin();
-      // Killed if it does not exit on its own: the replacement starts at once.
-      setTimeout(() => proc.kill(), 1000);
+      // Killed if it does not exit on its own (the replacement starts at once); not once it
+      // has, when its pid may be another process's.
+      const kill = setTimeout(() => proc.kill(), 1000);
+      proc.exited.then(() => clearTimeout(kill));
       slot.retire = false;
       this.#start(slot);
       return;
