@@ -65,8 +65,14 @@ export interface WorkerPoolOptions {
 
 interface Pending {
   finish: (o: Omit<WorkerOutcome, "duration_ms">) => void;
-  timer: ReturnType<typeof setTimeout>;
+  /** `performance.now()` past which it is answered 504 (see `#sweep`). */
+  deadline: number;
+  /** Answers it 504 and restarts its worker. */
+  expire: () => void;
 }
+
+/** How often the requests workers hold are checked against their deadlines, in ms. */
+const SWEEP_MS = 50;
 
 interface Slot {
   index: number;
@@ -89,6 +95,8 @@ export class WorkerPool {
   #waiting: (() => void)[] = [];
   #next = 0;
   #stopping = false;
+  /** One timer for the deadlines of every request held, not one per request (BENCHMARKS.md). */
+  #sweeper: ReturnType<typeof setInterval>;
 
   /** Starts the workers. */
   constructor(options: WorkerPoolOptions) {
@@ -104,6 +112,15 @@ export class WorkerPool {
       answered: false,
     }));
     for (const s of this.#slots) this.#start(s);
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
+    Deno.unrefTimer(this.#sweeper);
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const s of this.#slots) {
+      for (const p of s.pending.values()) if (p.deadline <= now) p.expire();
+    }
   }
 
   /** The workers now. */
@@ -176,19 +193,18 @@ export class WorkerPool {
     const id = String(++this.#next);
     const line = requestLine(id, request, { hook: this.#o.hook, session: this.#o.session });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#o.log.error(
-          "hook '{hook}' (request {request_id}): worker {index} gave no answer within {timeout} s; its process group is killed and restarted",
-          { ...this.#at(request), index: slot.index, timeout: Math.round(ms) / 1000 },
-        );
-        slot.pending.delete(id);
-        resolve({ status: 504, output: "" });
-        this.#fail(slot);
-      }, Math.max(1, ms));
       slot.pending.set(id, {
-        timer,
+        deadline: performance.now() + ms,
+        expire: () => {
+          this.#o.log.error(
+            "hook '{hook}' (request {request_id}): worker {index} gave no answer within {timeout} s; its process group is killed and restarted",
+            { ...this.#at(request), index: slot.index, timeout: Math.round(ms) / 1000 },
+          );
+          slot.pending.delete(id);
+          resolve({ status: 504, output: "" });
+          this.#fail(slot);
+        },
         finish: (o) => {
-          clearTimeout(timer);
           slot.pending.delete(id);
           resolve(o);
           this.#settled(slot);
@@ -255,7 +271,6 @@ export class WorkerPool {
     slot.proc = null;
     proc?.kill();
     for (const [id, p] of slot.pending) {
-      clearTimeout(p.timer);
       slot.pending.delete(id);
       p.finish({ status: 500, output: "" });
     }
@@ -327,6 +342,7 @@ export class WorkerPool {
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#sweeper);
     for (const w of this.#waiting.splice(0)) w();
     const procs: Promise<unknown>[] = [];
     for (const s of this.#slots) {

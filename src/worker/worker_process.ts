@@ -41,6 +41,8 @@ export class WorkerProcess {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #enc = new TextEncoder();
   #closed = false;
+  /** Lines written in this task, sent at its end in one write (BENCHMARKS.md). */
+  #queued: string[] = [];
   #group: boolean;
 
   /** Starts `script`; throws when it cannot be started (missing, not executable). */
@@ -86,14 +88,23 @@ export class WorkerProcess {
   /** Writes `line` and a newline to its stdin; false once stdin is closed or broken. */
   write(line: string): boolean {
     if (this.#closed) return false;
-    this.#writer.write(this.#enc.encode(line + "\n")).catch(() => {});
+    if (this.#queued.push(line) === 1) queueMicrotask(() => this.#flush());
     return true;
+  }
+
+  #flush(): void {
+    const lines = this.#queued;
+    this.#queued = [];
+    if (!lines.length) return;
+    this.#writer.write(this.#enc.encode(lines.join("\n") + "\n")).catch(() => {});
   }
 
   /** Closes its stdin: a worker that reads to the end then exits. */
   closeStdin(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // What was written before goes out first.
+    this.#flush();
     this.#writer.close().catch(() => {});
   }
 
