@@ -455,3 +455,22 @@ Deno.test("persistent script plugin: [plugins.NAME] persistent = true serves the
     await tmp.cleanup();
   }
 });
+
+Deno.test("persistent hook: a repeated delivery is answered as the first was, its worker's 2xx status too, and the worker does not see it again", async () => {
+  const worker = python(
+    `open("$DIR/seen", "a").write(req["body"] + "\\n")
+return {"id": req["id"], "message": "made " + req["body"], "status": 201}`,
+  );
+  const toml = 'dedupe_window = 3600\ndedupe_header = "X-Delivery"';
+  await withWorker(worker, { toml }, async ({ dir, d, post }) => {
+    const first = await post("a", { headers: { "X-Delivery": "d-1" } });
+    assert.equal(first.status, 201, first.text);
+    const again = await post("a", { headers: { "X-Delivery": "d-1" } });
+    assert.equal(again.status, 201, again.text);
+    assert.equal(again.text, first.text);
+    const dup = await d.waitFor((r) => r.type === "hook_run" && r.duplicate === true);
+    assert.equal(dup.status, 201);
+    assert.equal(await Deno.readTextFile(join(dir, "seen")), "a\n");
+    assert.equal(injected(d).length, 1);
+  });
+});

@@ -95,9 +95,9 @@ export function text(status: number, body: string | null): Response {
 }
 
 /**
- * Answers a hook's message: 204 when it is empty (after trimming), else 200 `ok` once `inject`
- * has taken it (stored, or written to the output), or 503 when it could not be stored (logged as
- * `<who>: could not store …`).
+ * Answers a hook's message: 204 when it is empty (after trimming), else `options.status` (default
+ * 200) `ok` once `inject` has taken it (stored, or written to the output), or 503 when it could not
+ * be stored (logged as `<who>: could not store …`). A repeated delivery is answered the same.
  */
 export async function storeMessage(
   message: string,
@@ -109,14 +109,17 @@ export async function storeMessage(
     requestId: string;
     /** The request's dedupe ticket: its record is committed with the message. */
     dedupe?: DedupeTicket;
+    /** The 2xx status of the answer (a persistent worker's `status`); default 200. */
+    status?: number;
   },
 ): Promise<Response> {
+  const status = options.status ?? 200;
   const trimmed = message.trim();
   if (!trimmed) return text(204, null);
   try {
     await options.inject(trimmed, {
       requestId: options.requestId,
-      also: options.dedupe?.entries({ status: 200, body: "ok" }),
+      also: options.dedupe?.entries({ status, body: "ok" }),
     });
     if (options.dedupe) options.dedupe.committed = true;
   } catch (e) {
@@ -127,5 +130,5 @@ export async function storeMessage(
     });
     return text(503, "Message could not be stored\n");
   }
-  return text(200, "ok");
+  return text(status, "ok");
 }

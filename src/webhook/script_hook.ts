@@ -230,16 +230,14 @@ export function scriptHookHandler(options: ScriptHookOptions): (req: Request) =>
           : "Script failed\n",
       );
     }
-    let answer = await storeMessage(outcome.output, {
+    const answer = await storeMessage(outcome.output, {
       inject: options.inject,
       log,
       who: `hook '${name}'`,
       requestId: ctx.requestId,
       dedupe: ctx.dedupe,
+      status: outcome.answer,
     });
-    if (answer.status === 200 && outcome.answer && outcome.answer !== 200) {
-      answer = new Response(answer.body, { status: outcome.answer, headers: answer.headers });
-    }
     report(answer.status);
     return answer;
   });
