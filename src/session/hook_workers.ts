@@ -50,14 +50,19 @@ export class HookWorkers {
       env: () => ({ ...this.#o.envFor(settings.keys), HOOK_NAME: name, HOOK_SESSION: session }),
       log: this.#o.log,
     });
-    const unwatch = watchScript(script, () => {
+    const stopWatching = watchScript(script, () => {
       this.#o.sessionLog.info("hook '{hook}': its script changed; its workers restart", {
         hook: name,
       });
       pool.restart();
     }, { onGone: settings.onGone });
+    const kill = () => void pool.stop(0);
+    this.#o.hardStop.addEventListener("abort", kill, { once: true });
+    const unwatch = () => {
+      stopWatching();
+      this.#o.hardStop.removeEventListener("abort", kill);
+    };
     this.#pools.set(key, { pool, path: script, unwatch });
-    this.#o.hardStop.addEventListener("abort", () => void pool.stop(0), { once: true });
     return pool;
   }
 

@@ -73,6 +73,8 @@ interface Pending {
 
 /** How often the requests workers hold are checked against their deadlines, in ms. */
 const SWEEP_MS = 50;
+/** Characters of one stderr line of a worker logged at most. */
+const STDERR_LINE = 4096;
 
 interface Slot {
   index: number;
@@ -92,7 +94,7 @@ export class WorkerPool {
   #o: WorkerPoolOptions;
   #slots: Slot[];
   #max: number;
-  #waiting: (() => void)[] = [];
+  #waiting = new Set<() => void>();
   #next = 0;
   #stopping = false;
   /** One timer for the deadlines of every request held, not one per request (BENCHMARKS.md). */
@@ -158,12 +160,18 @@ export class WorkerPool {
         return done({ status: 504, output: "" });
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let wake!: () => void;
       await new Promise<void>((resolve) => {
-        this.#waiting.push(resolve);
+        wake = resolve;
+        this.#waiting.add(wake);
         timer = setTimeout(resolve, left);
       });
       clearTimeout(timer);
+      // Woken or not, it no longer waits: a wake-up meant for it must reach someone else.
+      this.#waiting.delete(wake);
       slot = this.#free();
+      // Room came too late: answered as if none came, rather than sent with no time to answer.
+      if (slot && deadline - performance.now() <= 0) slot = null;
     }
     return {
       ...done(await this.#send(slot, request, deadline - performance.now())),
@@ -177,6 +185,7 @@ export class WorkerPool {
 
   /** The running worker with room holding the fewest requests, or `null`. */
   #free(): Slot | null {
+    if (this.#stopping) return null;
     let best: Slot | null = null;
     for (const s of this.#slots) {
       if (!s.proc || s.retire || s.pending.size >= this.#max) continue;
@@ -186,7 +195,10 @@ export class WorkerPool {
   }
 
   #wakeOne(): void {
-    this.#waiting.shift()?.();
+    const first = this.#waiting.values().next();
+    if (first.done) return;
+    this.#waiting.delete(first.value);
+    first.value();
   }
 
   #send(slot: Slot, request: HookRequest, ms: number): Promise<Omit<WorkerOutcome, "duration_ms">> {
@@ -210,7 +222,8 @@ export class WorkerPool {
           this.#settled(slot);
         },
       });
-      slot.proc!.write(line);
+      // Its stdin closed under it (it is being replaced or stopped): another try is the caller's.
+      if (!slot.proc!.write(line)) slot.pending.get(id)?.finish({ status: 500, output: "" });
     });
   }
 
@@ -220,10 +233,14 @@ export class WorkerPool {
       const proc = slot.proc;
       slot.proc = null;
       proc.closeStdin();
-      // Killed if it does not exit on its own (the replacement starts at once); not once it
-      // has, when its pid may be another process's.
+      // Killed if it does not exit on its own (the replacement starts at once); once it has,
+      // its group is killed at once: what it left running in it goes too (a group id is not
+      // reused while the group has members).
       const kill = setTimeout(() => proc.kill(), 1000);
-      proc.exited.then(() => clearTimeout(kill));
+      proc.exited.then(() => {
+        clearTimeout(kill);
+        proc.kill();
+      });
       slot.retire = false;
       this.#start(slot);
       return;
@@ -287,6 +304,9 @@ export class WorkerPool {
 
   #start(slot: Slot): void {
     if (this.#stopping) return;
+    // A new process runs the script as it is now: nothing left to retire.
+    slot.retire = false;
+    clearTimeout(slot.timer);
     if (slot.answered) slot.delay = this.#o.backoffMs ?? 1000;
     slot.answered = false;
     slot.restarts++;
@@ -299,7 +319,7 @@ export class WorkerPool {
           this.#o.log.warn("hook '{hook}' worker {index}: {line}", {
             hook: this.#o.hook,
             index: slot.index,
-            line,
+            line: line.length > STDERR_LINE ? `${line.slice(0, STDERR_LINE)}…` : line,
           }),
       });
     } catch (e) {
@@ -330,7 +350,14 @@ export class WorkerPool {
   /** Replaces every worker once the requests it holds are answered (the script changed). */
   restart(): void {
     for (const s of this.#slots) {
-      if (!s.proc) continue;
+      if (!s.proc) {
+        // Waiting out a backoff: the new script gets its chance now.
+        if (!this.#stopping) {
+          s.delay = this.#o.backoffMs ?? 1000;
+          this.#start(s);
+        }
+        continue;
+      }
       s.retire = true;
       if (s.pending.size === 0) this.#settled(s);
     }
@@ -342,8 +369,8 @@ export class WorkerPool {
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
-    clearInterval(this.#sweeper);
-    for (const w of this.#waiting.splice(0)) w();
+    // Requests waiting for a worker get none now; those held keep their deadlines until the end.
+    for (const w of [...this.#waiting]) w();
     const procs: Promise<unknown>[] = [];
     for (const s of this.#slots) {
       clearTimeout(s.timer);
@@ -369,5 +396,6 @@ export class WorkerPool {
       for (const p of s.pending.values()) p.finish({ status: 500, output: "" });
     }
     await Promise.all(procs);
+    clearInterval(this.#sweeper);
   }
 }

@@ -23,6 +23,9 @@ export interface WorkerProcessOptions {
 /** Characters of one stdout or stderr line kept at most; the rest of the line is dropped. */
 export const MAX_LINE = 16 * 1024 * 1024;
 
+/** How long after a worker exited its pipes are still read, in ms. */
+const PIPE_WAIT_MS = 500;
+
 /** How a worker process ended. */
 export interface WorkerExit {
   /** Exit code, or `null` when a signal ended it. */
@@ -76,11 +79,18 @@ export class WorkerProcess {
     this.#writer = this.#child.stdin.getWriter();
     // A worker that died leaves writes failing: its requests are answered by the exit.
     this.#writer.closed.catch(() => {});
-    const out = readLines(child.stdout, options.onLine);
-    const err = readLines(child.stderr, options.onStderr);
+    const stopReading = new AbortController();
+    const out = readLines(child.stdout, options.onLine, stopReading.signal);
+    const err = readLines(child.stderr, options.onStderr, stopReading.signal);
     this.exited = (async () => {
       const status = await child.status;
-      await Promise.allSettled([out, err]);
+      // What it wrote before it exited is read; a descendant of another session that still
+      // holds its pipes (not reached by the group kill) does not hold the exit back.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(r, PIPE_WAIT_MS)));
+      await Promise.race([Promise.allSettled([out, err]), late]);
+      clearTimeout(timer);
+      stopReading.abort();
       return { code: status.signal ? null : status.code, signal: status.signal };
     })();
   }
@@ -123,30 +133,63 @@ export class WorkerProcess {
   }
 }
 
-/** Calls `onLine` with each line of `stream` (without its newline; a last one without too). */
+/**
+ * Calls `onLine` with each line of `stream` (without its newline; a last one without too) until
+ * it ends or `signal` aborts. A line is searched for in each new chunk only and joined once, so
+ * a long one costs its length, not its length squared; past {@linkcode MAX_LINE} characters the
+ * rest of it is dropped.
+ */
 async function readLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
+  signal: AbortSignal,
 ): Promise<void> {
   const dec = new TextDecoder();
-  let buf = "";
+  const reader = stream.getReader();
+  const cancel = () => reader.cancel().catch(() => {});
+  signal.addEventListener("abort", cancel, { once: true });
+  let parts: string[] = [];
+  let held = 0;
   let dropping = false;
-  for await (const chunk of stream) {
-    buf += dec.decode(chunk, { stream: true });
-    let nl;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!dropping) onLine(line.endsWith("\r") ? line.slice(0, -1) : line);
-      dropping = false;
+  const emit = (tail: string) => {
+    if (!dropping) {
+      const line = parts.length ? parts.join("") + tail : tail;
+      onLine(line.endsWith("\r") ? line.slice(0, -1) : line);
     }
-    if (buf.length > MAX_LINE) {
+    parts = [];
+    held = 0;
+    dropping = false;
+  };
+  const take = (text: string) => {
+    let from = 0;
+    let nl;
+    while ((nl = text.indexOf("\n", from)) >= 0) {
+      emit(text.slice(from, nl));
+      from = nl + 1;
+    }
+    const rest = text.slice(from);
+    if (!rest || dropping) return;
+    parts.push(rest);
+    held += rest.length;
+    if (held > MAX_LINE) {
       // An endless line: hand on what fits, drop the rest of it.
-      if (!dropping) onLine(buf.slice(0, MAX_LINE));
-      buf = "";
+      onLine(parts.join("").slice(0, MAX_LINE));
+      parts = [];
+      held = 0;
       dropping = true;
     }
+  };
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      take(dec.decode(value, { stream: true }));
+    }
+    take(dec.decode());
+    if (parts.length && !dropping) emit("");
+  } catch {
+    // Cancelled, or the pipe broke: what was read was handed on.
+  } finally {
+    signal.removeEventListener("abort", cancel);
   }
-  buf += dec.decode();
-  if (buf && !dropping) onLine(buf);
 }
