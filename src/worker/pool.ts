@@ -153,6 +153,8 @@ export class WorkerPool {
     while (!slot) {
       const left = deadline - performance.now();
       if (left <= 0 || this.#stopping || options.signal?.aborted) {
+        // A wake-up it took with it goes to the next waiter.
+        if (this.#free()) this.#wakeOne();
         this.#o.log.error(
           "hook '{hook}' (request {request_id}): no worker took the request within {timeout} s",
           { ...this.#at(request), timeout: options.timeoutMs / 1000 },
