@@ -257,7 +257,12 @@ export async function hookHandlers(options: HookHandlersOptions): Promise<HookHa
           max: hook.max_attempts ?? DEFAULT_ASYNC_ATTEMPTS,
           delay: (failed) => retryDelay(hook.retry_backoff ?? DEFAULT_RETRY_SCHEDULE, failed),
         },
-        concurrency: hook.concurrency ?? DEFAULT_ASYNC_CONCURRENCY,
+        // A persistent hook's jobs run no more at once than its workers hold: one waiting for
+        // room would spend its timeout there and count as a failed run.
+        concurrency: Math.min(
+          hook.concurrency ?? DEFAULT_ASYNC_CONCURRENCY,
+          pool ? hook.workers * hook.max_inflight : Infinity,
+        ),
         jobs,
         store,
         spawner: spawnerFor(hook),

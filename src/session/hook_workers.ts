@@ -27,7 +27,10 @@ export interface HookWorkersOptions {
 /** A session's worker pools; see the module doc. */
 export class HookWorkers {
   #o: HookWorkersOptions;
-  #pools = new Map<string, { pool: WorkerPool; path: string; unwatch: () => void }>();
+  #pools = new Map<
+    string,
+    { pool: WorkerPool; path: string; shape: string; unwatch: () => void }
+  >();
 
   /** Pools of session `options.session`. */
   constructor(options: HookWorkersOptions) {
@@ -40,6 +43,7 @@ export class HookWorkers {
     script: string,
     settings: { keys: EnvKeys; workers: number; maxInflight: number; onGone?: () => void },
   ): WorkerPool {
+    const shape = `${settings.workers}×${settings.maxInflight}`;
     const { session } = this.#o;
     const pool = new WorkerPool({
       hook: name,
@@ -62,7 +66,7 @@ export class HookWorkers {
       stopWatching();
       this.#o.hardStop.removeEventListener("abort", kill);
     };
-    this.#pools.set(key, { pool, path: script, unwatch });
+    this.#pools.set(key, { pool, path: script, shape, unwatch });
     return pool;
   }
 
@@ -77,13 +81,16 @@ export class HookWorkers {
 
   /**
    * The workers of persistent script plugin `name` at `path`: the running ones when the plugin
-   * is reloaded from the same file (they restart themselves when it changes), new ones for
-   * another file; they stop once the file is removed. Listed as `plugin:NAME`.
+   * is reloaded from the same file with the same `workers` and `max_inflight` (they restart
+   * themselves when it changes), new ones otherwise; they stop once the file is removed. Listed
+   * as `plugin:NAME`.
    */
   forPlugin(name: string, path: string, keys: PluginSettingsConfig): WorkerPool {
     const key = `plugin:${name}`;
     const had = this.#pools.get(key);
-    if (had?.path === path) return had.pool;
+    if (had?.path === path && had.shape === `${keys.workers ?? 1}×${keys.max_inflight ?? 1}`) {
+      return had.pool;
+    }
     if (had) this.#drop(key);
     const pool: WorkerPool = this.#start(key, name, path, {
       keys,
