@@ -51,7 +51,20 @@ export interface WorkerAnswer {
   error?: string;
 }
 
-const strict = new TextDecoder("utf-8", { fatal: true });
+/**
+ * `bytes` as text when they are valid UTF-8, else `null`. A view the decoder refuses for another
+ * reason than its bytes is decoded again from a copy of them.
+ */
+function utf8(bytes: Uint8Array): string | null {
+  for (const view of [bytes, null]) {
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(view ?? bytes.slice());
+    } catch {
+      // Not UTF-8 (or, the first time, a view it would not read).
+    }
+  }
+  return null;
+}
 
 function base64(bytes: Uint8Array): string {
   let s = "";
@@ -87,11 +100,9 @@ export function requestLine(
     query: url.search.replace(/^\?/, ""),
     headers,
   };
-  try {
-    line.body = strict.decode(request.body);
-  } catch {
-    line.body_base64 = base64(request.body);
-  }
+  const text = utf8(request.body);
+  if (text !== null) line.body = text;
+  else line.body_base64 = base64(request.body);
   return JSON.stringify(line);
 }
 
