@@ -16,16 +16,17 @@ export class LostLeaseError extends HookhostError {
 }
 
 /**
- * Commits `op` with `fence` added (when given); throws {@linkcode LostLeaseError} when only the
- * fence can have failed it (`op` has no other check), else returns the commit's result.
+ * Commits `op` with `fence` added (when given); throws {@linkcode LostLeaseError} when a fenced
+ * commit fails (under a lease only its holder writes what `op` checks besides, so the fence is
+ * what failed), else returns the commit's result.
  */
 export async function commitFenced(
   op: Deno.AtomicOperation,
   fence: Deno.AtomicCheck | undefined,
-  options: { session: string; otherChecks?: boolean },
+  options: { session: string },
 ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
   if (fence) op.check(fence);
   const res = await op.commit();
-  if (!res.ok && fence && !options.otherChecks) throw new LostLeaseError(options.session);
+  if (!res.ok && fence) throw new LostLeaseError(options.session);
   return res;
 }
